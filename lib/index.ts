@@ -1,0 +1,2 @@
+export * from './mode';
+export * from './rng';

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests run on the plain tfjs CPU backend unless RLHF_BACKEND says otherwise;
+// tensor math is slow there, so tests use tiny shapes. Forks, not threads:
+// tfjs keeps global engine state per process.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
