@@ -1,2 +1,4 @@
 export * from './mode';
 export * from './rng';
+export * from './corpus';
+export * from './tokenizer';
