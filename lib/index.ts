@@ -2,3 +2,4 @@ export * from './mode';
 export * from './rng';
 export * from './corpus';
 export * from './tokenizer';
+export * from './model';
