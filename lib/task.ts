@@ -79,11 +79,16 @@ export interface TaskConfig {
   maxPromptChars: number;
   /** Longest reply kept, in characters, without `<end>` (default 60). */
   maxResponseChars: number;
+  /**
+   * A whole exchange (prompt + reply + `<end>`) must fit in this many characters: the model's
+   * context (blockSize). Default 128.
+   */
+  contextChars: number;
   /** Fraction of the play (its last turns) held out for evaluation (default 0.1, as the corpus). */
   heldOutFrac: number;
 }
 
-export const DEFAULT_TASK: TaskConfig = { maxPromptChars: 60, maxResponseChars: 60, heldOutFrac: 0.1 };
+export const DEFAULT_TASK: TaskConfig = { maxPromptChars: 60, maxResponseChars: 60, contextChars: 128, heldOutFrac: 0.1 };
 
 /** One supervised example: `prompt` is chat-formatted, `response` has no `<end>` (SFT appends it). */
 export interface ChatExample {
@@ -115,6 +120,7 @@ export function buildChatData(text: string, config: Partial<TaskConfig> = {}): C
     const line = firstSentence(a.text, cfg.maxPromptChars);
     const reply = firstSentence(b.text, cfg.maxResponseChars);
     if (!line || !reply) continue;
+    if (formatPrompt(line).length + reply.length + 1 > cfg.contextChars) continue;
     // A pair straddling the cut goes to neither side, so no held-out reply was trained on.
     if (i + 1 < cut) data.train.push({ prompt: formatPrompt(line), response: reply, speaker: a.speaker, replier: b.speaker, line: a.line });
     else if (i >= cut) data.heldOut.push({ prompt: formatPrompt(line), response: reply, speaker: a.speaker, replier: b.speaker, line: a.line });
@@ -122,13 +128,25 @@ export function buildChatData(text: string, config: Partial<TaskConfig> = {}): C
   return data;
 }
 
+export interface PromptOptions {
+  /** Which side of the split (default 'train'; 'heldOut' is for evaluation). */
+  split?: 'train' | 'heldOut';
+  /** How many (default all). */
+  n?: number;
+  /** Shuffle seed (default 0). */
+  seed?: number;
+  /** Longest prompt in characters, to leave room for the completion in the context (default 64). */
+  maxChars?: number;
+}
+
 /**
- * `n` distinct chat prompts from one side of the split, shuffled with `seed` (default 0). These
- * are what the policy answers in chapters 04-08; the held-out side is for evaluation.
+ * `n` distinct chat prompts, shuffled with `seed`. These are what the policy answers in chapters
+ * 04-08. A prompt of at most 64 characters leaves 64 for the completion in a 128-character context.
  */
-export function makePrompts(text: string, opts: { split?: 'train' | 'heldOut'; n?: number; seed?: number } = {}): string[] {
-  const data = buildChatData(text);
-  const all = Array.from(new Set(data[opts.split ?? 'train'].map((e) => e.prompt)));
+export function makePrompts(text: string, opts: PromptOptions = {}): string[] {
+  const maxChars = opts.maxChars ?? 64;
+  const data = buildChatData(text, { contextChars: Infinity });
+  const all = Array.from(new Set(data[opts.split ?? 'train'].map((e) => e.prompt).filter((p) => p.length <= maxChars)));
   new Rng(opts.seed ?? 0).shuffle(all);
   const n = opts.n ?? all.length;
   if (!Number.isInteger(n) || n <= 0 || n > all.length) throw new Error(`makePrompts: n must be an integer in 1..${all.length}, got ${n}`);
