@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { dpoLoss, implicitRewards, ipoLoss } from '../lib/dpoLoss';
+
+const t1 = (x: number[]) => tf.tensor1d(x);
+
+describe('DPO loss', () => {
+  it('matches a hand-computed value', () => {
+    // pair 1: h = (-10 - -12) - (-11 - -10) = 2 + 1 = 3; beta 0.1: -log sigmoid(0.3) = log(1 + e^-0.3) = 0.554355
+    // pair 2: h = (-5 - -5) - (-6 - -6) = 0: log 2 = 0.693147
+    const loss = dpoLoss(t1([-10, -5]), t1([-11, -6]), t1([-12, -5]), t1([-10, -6]), 0.1).dataSync()[0];
+    const expected = (Math.log1p(Math.exp(-0.3)) + Math.log(2)) / 2;
+    expect(loss).toBeCloseTo(expected, 6);
+    expect(expected).toBeCloseTo(0.623751, 5);
+  });
+
+  it('has gradient -beta * sigmoid(-beta h) / B for chosen and the opposite for rejected', () => {
+    const beta = 0.5;
+    const rc = t1([-12, -5]);
+    const rr = t1([-10, -6]);
+    const [gc, gr] = tf.grads((pc: tf.Tensor, pr: tf.Tensor) => dpoLoss(pc as tf.Tensor1D, pr as tf.Tensor1D, rc, rr, beta))([
+      t1([-10, -5]), t1([-11, -6]),
+    ]);
+    const sig = (z: number) => 1 / (1 + Math.exp(-z));
+    const hs = [3, 0];
+    const c = gc.dataSync(), r = gr.dataSync();
+    hs.forEach((h, i) => {
+      expect(c[i]).toBeCloseTo((-beta * sig(-beta * h)) / 2, 6);
+      expect(r[i]).toBeCloseTo((beta * sig(-beta * h)) / 2, 6);
+    });
+    // and agrees with a central finite difference
+    const f = (x: number) => dpoLoss(t1([x, -5]), t1([-11, -6]), rc, rr, beta).dataSync()[0];
+    expect((f(-10 + 1e-2) - f(-10 - 1e-2)) / 2e-2).toBeCloseTo(c[0], 3);
+  });
+
+  it('rejects beta <= 0', () => {
+    expect(() => dpoLoss(t1([0]), t1([0]), t1([0]), t1([0]), 0)).toThrow(/beta must be > 0, got 0/);
+  });
+});
+
+describe('IPO loss and implicit rewards', () => {
+  it('is zero exactly at the margin 1/(2 beta)', () => {
+    // beta 0.25 -> target margin 2
+    expect(ipoLoss(t1([-1]), t1([-3]), t1([0]), t1([0]), 0.25).dataSync()[0]).toBeCloseTo(0, 6);
+    // margin 0 -> loss 4
+    expect(ipoLoss(t1([-1]), t1([-1]), t1([0]), t1([0]), 0.25).dataSync()[0]).toBeCloseTo(4, 6);
+  });
+
+  it('implicit rewards are beta times the log-ratio', () => {
+    const r = implicitRewards([-10, -3], [-12, -3], 0.1);
+    expect(r[0]).toBeCloseTo(0.2, 12);
+    expect(r[1]).toBe(0);
+  });
+});

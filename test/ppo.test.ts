@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import {
+  AdaptiveKLController, gae, maskedEntropy, ppoPolicyLoss, ppoValueLoss, tokenRewards, whiten,
+} from '../lib/ppoMath';
+
+const t2 = (x: number[][]) => tf.tensor2d(x);
+
+describe('GAE', () => {
+  it('matches a 3-step toy episode computed by hand', () => {
+    // rewards 0, 0, 1; values 0.5, 0.6, 0.7; gamma 1, lambda 0.95
+    // delta2 = 1 - 0.7 = 0.3; A2 = 0.3
+    // delta1 = 0 + 0.7 - 0.6 = 0.1; A1 = 0.1 + 0.95 * 0.3 = 0.385
+    // delta0 = 0 + 0.6 - 0.5 = 0.1; A0 = 0.1 + 0.95 * 0.385 = 0.46575
+    const { advantages, returns } = gae([[0, 0, 1]], [[0.5, 0.6, 0.7]], [[1, 1, 1]], 1, 0.95);
+    expect(advantages[0][0]).toBeCloseTo(0.46575, 12);
+    expect(advantages[0][1]).toBeCloseTo(0.385, 12);
+    expect(advantages[0][2]).toBeCloseTo(0.3, 12);
+    expect(returns[0][0]).toBeCloseTo(0.96575, 12);
+  });
+
+  it('with gamma < 1, ignores prompt and pad positions, and lambda = 1 gives MC returns', () => {
+    // gamma 0.9, lambda 0.5 on [prompt, a, b, pad]: rewards at a = 0.2, b = 1; values 0.1, 0.4
+    // delta_b = 1 - 0.4 = 0.6; A_b = 0.6
+    // delta_a = 0.2 + 0.9 * 0.4 - 0.1 = 0.46; A_a = 0.46 + 0.45 * 0.6 = 0.73
+    const mask = [[0, 1, 1, 0]];
+    const r = gae([[9, 0.2, 1, 9]], [[9, 0.1, 0.4, 9]], mask, 0.9, 0.5);
+    expect(r.advantages[0][1]).toBeCloseTo(0.73, 12);
+    expect(r.advantages[0][2]).toBeCloseTo(0.6, 12);
+    expect(r.advantages[0][0]).toBe(0);
+    expect(r.advantages[0][3]).toBe(0);
+    const mc = gae([[0, 0.2, 1, 0]], [[0, 0.1, 0.4, 0]], mask, 0.9, 1);
+    expect(mc.returns[0][1]).toBeCloseTo(0.2 + 0.9 * 1, 12);
+  });
+});
+
+describe('per-token rewards', () => {
+  it('puts -beta * KL on each token and the score at the last real token', () => {
+    const lp = [[0, -1, -2, -0.5]];
+    const ref = [[0, -1.5, -1.5, -9]];
+    const mask = [[0, 1, 1, 0]];
+    const { rewards, kl } = tokenRewards([2], lp, ref, mask, 0.1, 'k1');
+    expect(kl[0]).toEqual([0, 0.5, -0.5, 0]);
+    expect(rewards[0][1]).toBeCloseTo(-0.05, 12);
+    expect(rewards[0][2]).toBeCloseTo(0.05 + 2, 12);
+    expect(Math.abs(rewards[0][3])).toBe(0); // pad: nothing
+    expect(() => tokenRewards([1], lp, ref, [[0, 0, 0, 0]], 0.1)).toThrow(/no generated token/);
+  });
+});
+
+describe('whiten', () => {
+  it('gives mean 0 and std 1 over masked entries, pads 0', () => {
+    const w = whiten([[1, 2, 3, 100]], [[1, 1, 1, 0]]);
+    expect(w[0][0]).toBeCloseTo(-1, 6);
+    expect(w[0][1]).toBeCloseTo(0, 6);
+    expect(w[0][2]).toBeCloseTo(1, 6);
+    expect(w[0][3]).toBe(0);
+    expect(whiten([[1, 2, 3]], [[1, 1, 1]], false)[0][2]).toBeCloseTo(3, 6); // (3-2)/1 + 2
+  });
+});
+
+describe('PPO-clip policy loss', () => {
+  it('matches hand-computed values including clipped cases', () => {
+    // ratios 1.5 (A=+1: clipped to 1.2), 0.5 (A=+1: unclipped 0.5 is the min), 1.5 (A=-1: unclipped -1.5... max(1.5, 1.2) = 1.5),
+    // 0.5 (A=-1: max(0.5, 0.8) = 0.8, clipped)
+    const ratios = [1.5, 0.5, 1.5, 0.5];
+    const adv = [[1, 1, -1, -1, 7]];
+    const old = [[0, 0, 0, 0, 0]];
+    const lp = [[...ratios.map(Math.log), 3]]; // last position is a pad
+    const mask = [[1, 1, 1, 1, 0]];
+    const { loss, clipFrac, approxKL } = ppoPolicyLoss(t2(lp), t2(old), t2(adv), t2(mask), 0.2);
+    // per token: -1.2, -0.5, 1.5, 0.8 -> mean 0.15
+    expect(loss.dataSync()[0]).toBeCloseTo(0.15, 5);
+    expect(clipFrac.dataSync()[0]).toBeCloseTo(0.5, 6);
+    const k3 = ratios.map((r) => r - 1 - Math.log(r)).reduce((a, b) => a + b) / 4;
+    expect(approxKL.dataSync()[0]).toBeCloseTo(k3, 5);
+  });
+
+  it('has gradient -A * ratio / N where unclipped and 0 where clipped', () => {
+    const old = t2([[0, 0]]);
+    const adv = t2([[1, 1]]);
+    const mask = t2([[1, 1]]);
+    const g = tf.grad((lp: tf.Tensor) => ppoPolicyLoss(lp as tf.Tensor2D, old, adv, mask, 0.2).loss)(t2([[Math.log(1.5), Math.log(0.9)]]));
+    const v = g.dataSync();
+    expect(v[0]).toBeCloseTo(0, 6); // clipped: ratio 1.5 > 1.2 with A > 0
+    expect(v[1]).toBeCloseTo(-0.9 / 2, 5); // d/dlogp of -A * exp(logp) / 2
+  });
+});
+
+describe('clipped value loss', () => {
+  it('matches a hand computation', () => {
+    // old 0, new 1, return 1: e1 = 0, clipped V = 0.2, e2 = 0.64 -> max 0.64
+    // old 0, new 0.1, return -1: e1 = 1.21, e2 = 1.21 -> 1.21
+    const { loss, clipFrac } = ppoValueLoss(t2([[1, 0.1]]), t2([[0, 0]]), t2([[1, -1]]), t2([[1, 1]]), 0.2);
+    expect(loss.dataSync()[0]).toBeCloseTo(0.5 * (0.64 + 1.21) / 2, 5);
+    expect(clipFrac.dataSync()[0]).toBeCloseTo(0.5, 6);
+  });
+});
+
+describe('entropy and the adaptive KL controller', () => {
+  it('uniform logits have entropy log V', () => {
+    const h = maskedEntropy(tf.zeros([1, 2, 4]) as tf.Tensor3D, t2([[1, 0]]));
+    expect(h.dataSync()[0]).toBeCloseTo(Math.log(4), 5);
+  });
+
+  it('moves klCoef by at most 20% * nSteps / horizon', () => {
+    const c = new AdaptiveKLController(0.15, 6, 10000);
+    expect(c.update(12, 100)).toBeCloseTo(0.15 * (1 + 0.2 * 0.01), 12); // KL too high: up, clipped error
+    const d = new AdaptiveKLController(0.15, 6, 10000);
+    expect(d.update(5.4, 1000)).toBeCloseTo(0.15 * (1 - 0.1 * 0.1), 12); // e = -0.1
+  });
+});
