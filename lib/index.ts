@@ -3,3 +3,4 @@ export * from './rng';
 export * from './corpus';
 export * from './tokenizer';
 export * from './model';
+export * from './sample';

@@ -121,8 +121,10 @@ export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
  * Embedding lookup table[ids]. The backward of tf.gather needs the UnsortedSegmentSum kernel,
  * which the wasm backend lacks; there the gradient is one-hot(ids)^T dy instead.
  */
-export function embed(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
-  if (tf.getKernel('UnsortedSegmentSum', tf.getBackend())) return tf.gather(table, ids);
+export function embed(
+  table: tf.Tensor2D, ids: tf.Tensor, oneHotGrad = !tf.getKernel('UnsortedSegmentSum', tf.getBackend()),
+): tf.Tensor {
+  if (!oneHotGrad) return tf.gather(table, ids);
   const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [t, i, save] = args as [tf.Tensor2D, tf.Tensor, tf.GradSaveFunc];
     save([i]);
