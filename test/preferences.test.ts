@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import {
+  appendComparison, appendComparisons, goldAgreement, labelerAgreement, makeComparison, parseComparisons,
+  readComparisons, SimulatedLabeler, Strength, STRENGTHS, strengthLevel, strengthOf,
+} from '../lib/preferences';
+
+function tmpFile(name: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prefs-'));
+  return path.join(dir, name);
+}
+
+const rec = (strength: Strength = 'A>B', labeler = 'me') =>
+  makeComparison('Human: Hi.\nAssistant: ', 'Hail.<end>', 'Go.<end>', strength, labeler, { timestamp: '2026-01-01T00:00:00.000Z' });
+
+describe('comparison format', () => {
+  it('maps the 8-point scale to levels and back', () => {
+    expect(STRENGTHS.map(strengthLevel)).toEqual([3, 2, 1, 0, 0, 1, 2, 3]);
+    expect(STRENGTHS.map((s) => strengthOf(s[0] as 'A' | 'B', strengthLevel(s)))).toEqual([...STRENGTHS]);
+  });
+
+  it('appends atomically and reads back', () => {
+    const f = tmpFile('c.jsonl');
+    expect(readComparisons(f)).toEqual([]);
+    expect(appendComparison(f, rec())).toBe(1);
+    expect(appendComparisons(f, [rec('B>>>A'), rec('A>=B', 'you')])).toBe(3);
+    const back = readComparisons(f);
+    expect(back.map((r) => [r.choice, r.strength, r.labeler])).toEqual([['A', 'A>B', 'me'], ['B', 'B>>>A', 'me'], ['A', 'A>=B', 'you']]);
+    expect(fs.readdirSync(path.dirname(f))).toEqual(['c.jsonl']); // no temp file left behind
+  });
+
+  it('refuses to append to a malformed file and keeps it intact', () => {
+    const f = tmpFile('bad.jsonl');
+    appendComparison(f, rec());
+    fs.appendFileSync(f, '{"version": 1, "prompt": "x"\n');
+    const before = fs.readFileSync(f, 'utf8');
+    expect(() => appendComparison(f, rec())).toThrow(new RegExp(`bad.jsonl:2: not valid JSON`));
+    expect(fs.readFileSync(f, 'utf8')).toBe(before);
+  });
+
+  it('names file and line for schema errors', () => {
+    const good = JSON.stringify(rec());
+    const bad = (patch: object) => JSON.stringify({ ...rec(), ...patch });
+    expect(() => parseComparisons(`${good}\n${bad({ choice: 'C' })}\n`, 'f.jsonl')).toThrow('f.jsonl:2: choice must be "A" or "B", got "C"');
+    expect(() => parseComparisons(bad({ strength: 'B>A' }), 'f')).toThrow('f:1: strength B>A contradicts choice A');
+    expect(() => parseComparisons(bad({ version: 2 }), 'f')).toThrow('f:1: version 2 is not supported');
+    expect(() => parseComparisons(bad({ extra: 1 }), 'f')).toThrow('f:1: unknown field "extra"');
+    expect(() => parseComparisons(bad({ timestamp: 'yesterday' }), 'f')).toThrow(/f:1: timestamp "yesterday"/);
+    expect(() => parseComparisons(`${good}\n\n${good}\n`, 'f')).toThrow('f:2: empty line');
+    const { comment, ...noComment } = rec();
+    expect(() => parseComparisons(JSON.stringify(noComment), 'f')).toThrow('f:1: missing field "comment"');
+  });
+});
+
+describe('simulated labelers', () => {
+  const gold = (c: string) => Number(c);
+
+  it('at temperature 0 reproduce the gold order, strength from the margin', () => {
+    const lab = new SimulatedLabeler(gold, { temperature: 0 });
+    const r = lab.label('p', '1', '0.5');
+    expect([r.choice, r.strength]).toEqual(['A', 'A>B']); // margin 0.5: past 0.25, not 0.75
+    expect(lab.label('p', '0', '2').strength).toBe('B>>>A');
+    expect(lab.label('p', '0', '0.1').strength).toBe('B>=A');
+    const rs = Array.from({ length: 50 }, (_, i) => lab.label('p', String(i % 7), String((i * 3) % 5)));
+    expect(goldAgreement(rs).rate).toBe(1);
+  });
+
+  it('choose A with probability sigmoid((gA - gB) / T)', () => {
+    const lab = new SimulatedLabeler(gold, { temperature: 0.5, seed: 3 });
+    expect(lab.probA(1, 0.5)).toBeCloseTo(1 / (1 + Math.exp(-1)), 12);
+    const n = 4000;
+    let a = 0;
+    for (let i = 0; i < n; i++) if (lab.label('p', '1', '0.5').choice === 'A') a++;
+    // sigmoid(1) = 0.731; binomial std sqrt(.731 * .269 / 4000) = 0.007: 4 std = 0.028.
+    expect(Math.abs(a / n - 0.7311)).toBeLessThan(0.028);
+  });
+
+  it('is reproducible from its seed', () => {
+    const run = () => {
+      const lab = new SimulatedLabeler(gold, { temperature: 1, seed: 9 });
+      return Array.from({ length: 20 }, () => lab.label('p', '0.3', '0').strength);
+    };
+    expect(run()).toEqual(run());
+  });
+
+  it('measures agreement between labelers and with gold', () => {
+    const pairs = [['1', '0'], ['0', '1'], ['2', '0']];
+    const l1 = new SimulatedLabeler(gold, { id: 'one', temperature: 0 });
+    const records = pairs.map(([a, b]) => l1.label('p', a, b));
+    // A second labeler who flips the second pair.
+    records.push(makeComparison('p', '1', '0', 'A>B', 'two'), makeComparison('p', '0', '1', 'A>B', 'two'));
+    expect(labelerAgreement(records)).toEqual({ rate: 0.5, count: 2 });
+    expect(goldAgreement(records.slice(0, 3))).toEqual({ rate: 1, count: 3 });
+    expect(() => goldAgreement(records)).toThrow(/record 3 has no numeric metadata.goldA/);
+  });
+
+  it('rejects a negative temperature', () => {
+    expect(() => new SimulatedLabeler(gold, { temperature: -1 })).toThrow(/temperature must be >= 0, got -1/);
+  });
+});
