@@ -206,7 +206,7 @@ describe('ScalarHead', () => {
 
   it("'normal' init has std about 1/sqrt(C+1) and copies are frozen on request", () => {
     const r = new ScalarHead(400, 'normal', 1);
-    const w = r.w.dataSync();
+    const w = Array.from(r.w.dataSync());
     const std = Math.sqrt(w.reduce((s, x) => s + x * x, 0) / w.length);
     expect(std).toBeGreaterThan(0.8 / Math.sqrt(401));
     expect(std).toBeLessThan(1.2 / Math.sqrt(401));
