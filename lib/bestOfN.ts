@@ -1,0 +1,126 @@
+/**
+ * Best-of-N: sample N completions per prompt from the policy, keep the one the reward model
+ * (proxy) ranks first. No training, yet it traces a reward-KL curve as N grows, and its KL to the
+ * base policy is known in closed form: at most log N - (N-1)/N nats (Beirami et al. 2024; the
+ * often-quoted formula is this upper bound, reached only when no two samples tie). Against the base
+ * policy, the best of N wins at most N/(N+1) of the time (the chance that the best of N+1 samples is
+ * among the first N).
+ * Rejection-sampling fine-tuning (Llama 2) then trains the policy on its own best-of-N outputs,
+ * amortising the N-fold sampling cost into the weights.
+ */
+import { GPT } from './model';
+import { CharTokenizer } from './tokenizer';
+import { GenSettings, ProxyScorer, Rollout, rollout, rows } from './rollout';
+
+/** Analytic KL(best-of-n || base) upper bound in nats: log n - (n - 1) / n. */
+export function bonKL(n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`bonKL: n must be an integer >= 1, got ${n}`);
+  return Math.log(n) - (n - 1) / n;
+}
+
+/** Upper bound on the win rate of best-of-n against one base sample (by the same reward): n/(n+1). */
+export function bonWinRateBound(n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`bonWinRateBound: n must be an integer >= 1, got ${n}`);
+  return n / (n + 1);
+}
+
+/** Index of the largest score in each group (the first one on ties). */
+export function selectBest(scores: number[][]): number[] {
+  return scores.map((s, g) => {
+    if (s.length === 0) throw new Error(`selectBest: group ${g} is empty`);
+    let best = 0;
+    for (let i = 1; i < s.length; i++) if (s[i] > s[best]) best = i;
+    return best;
+  });
+}
+
+/**
+ * Sample-based KL(best-of-n || base) for one prompt, from m base samples of it: their proxy
+ * scores and, optionally, keys (the completion text) so identical completions form one outcome.
+ * Best-of-n depends on a completion only through its score, so its KL to the base equals the KL
+ * between the score distributions: with distinct outcomes sorted by score, probabilities q_j and
+ * CDF F_j, best-of-n picks outcome j with probability F_j^n - F_{j-1}^n. Ties (a peaked policy
+ * repeats itself) make this smaller than the analytic log n - (n-1)/n; it never exceeds it.
+ */
+export function bonKLEstimate(scores: number[], n: number, keys?: string[]): number {
+  if (scores.length === 0) throw new Error('bonKLEstimate: no samples');
+  if (!Number.isInteger(n) || n < 1) throw new Error(`bonKLEstimate: n must be an integer >= 1, got ${n}`);
+  if (keys && keys.length !== scores.length) throw new Error(`bonKLEstimate: ${keys.length} keys for ${scores.length} scores`);
+  const groups = new Map<string, { score: number; count: number }>();
+  scores.forEach((s, i) => {
+    const k = keys ? keys[i] : String(s);
+    const g = groups.get(k);
+    if (g) g.count++;
+    else groups.set(k, { score: s, count: 1 });
+  });
+  const outcomes = [...groups.values()].sort((a, b) => a.score - b.score);
+  const m = scores.length;
+  let cdf = 0;
+  let kl = 0;
+  for (const o of outcomes) {
+    const q = o.count / m;
+    const pb = Math.pow(cdf + q, n) - Math.pow(cdf, n);
+    if (pb > 0) kl += pb * Math.log(pb / q);
+    cdf += q;
+  }
+  return Math.max(0, kl);
+}
+
+export interface BestOfNResult {
+  /** One row per prompt: the selected completion (a Rollout, ready for scoreRollout). */
+  best: Rollout;
+  /** All n x prompts samples and their proxy scores, grouped by prompt: scores[p][k]. */
+  samples: Rollout;
+  scores: number[][];
+  /** Index (0..n-1) of the selected sample of each prompt. */
+  chosen: number[];
+}
+
+/**
+ * Best-of-n for each prompt: n samples from `policy`, proxy-scored by `rewardModel`, the top one
+ * kept. Samples of prompt p are rows p*n .. p*n+n-1 of `samples`.
+ */
+export function bestOfN(
+  policy: GPT, rewardModel: ProxyScorer, prompts: string[], n: number,
+  opts: { tokenizer: CharTokenizer; gen: GenSettings },
+): BestOfNResult {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`bestOfN: n must be an integer >= 1, got ${n}`);
+  const repeated = prompts.flatMap((p) => new Array<string>(n).fill(p));
+  const samples = rollout(policy, opts.tokenizer, repeated, opts.gen);
+  const flat = rewardModel(rows(samples));
+  const scores = prompts.map((_, p) => flat.slice(p * n, p * n + n));
+  const chosen = selectBest(scores);
+  const pick = chosen.map((k, p) => p * n + k);
+  const best: Rollout = {
+    prompts: [...prompts],
+    promptIds: pick.map((i) => samples.promptIds[i]),
+    completionIds: pick.map((i) => samples.completionIds[i]),
+    completions: pick.map((i) => samples.completions[i]),
+    finished: pick.map((i) => samples.finished[i]),
+  };
+  return { best, samples, scores, chosen };
+}
+
+/** Best-of-n for every n in `ns` from one pool of max(ns) samples per prompt (the first n of each). */
+export function bestOfNSweep(scores: number[][], ns: number[]): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (const n of ns) {
+    if (scores.some((s) => s.length < n)) throw new Error(`bestOfNSweep: n = ${n} but some prompt has only ${Math.min(...scores.map((s) => s.length))} samples`);
+    out.set(n, selectBest(scores.map((s) => s.slice(0, n))));
+  }
+  return out;
+}
+
+/**
+ * SFT examples for rejection-sampling fine-tuning: each prompt with its best-of-n reply, keeping
+ * only replies that ended (an unfinished reply would teach the policy not to stop). The reply is
+ * the text before "<end>" (SFT appends the end token itself).
+ */
+export function rejectionSamplingData(best: Rollout, endMark = '<end>'): { prompt: string; response: string }[] {
+  const out: { prompt: string; response: string }[] = [];
+  best.completions.forEach((c, i) => {
+    if (!best.finished[i]) return;
+    out.push({ prompt: best.prompts[i], response: c.slice(0, c.indexOf(endMark)) });
+  });
+  return out;
+}
