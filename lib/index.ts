@@ -4,3 +4,8 @@ export * from './corpus';
 export * from './tokenizer';
 export * from './model';
 export * from './sample';
+export * from './countmap';
+export * from './ngram';
+export * from './task';
+export * from './preferences';
+export * from './labelServer';
