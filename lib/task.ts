@@ -31,6 +31,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { loadCorpus } from './corpus';
 import { findRepoRoot } from './mode';
 import { Rng } from './rng';
 
@@ -154,7 +155,7 @@ export function makePrompts(text: string, opts: PromptOptions = {}): string[] {
 }
 
 /** Lower-case words (letters, inner apostrophes: "know't"), the unit of the gold score. */
-export function words(text: string): string[] {
+export function wordsOf(text: string): string[] {
   return text.toLowerCase().match(/[a-z]+(?:'[a-z]+)*/g) ?? [];
 }
 
@@ -244,7 +245,7 @@ export class GoldScorer {
 
   /** Word list = every word of the corpus; lexicon = AFINN-165. */
   static fromCorpus(text: string, config: Partial<GoldConfig> = {}, afinnFile?: string): GoldScorer {
-    return new GoldScorer(loadAfinn(afinnFile), new Set(words(text)), config);
+    return new GoldScorer(loadAfinn(afinnFile), new Set(wordsOf(text)), config);
   }
 
   breakdown(completion: string): GoldBreakdown {
@@ -252,7 +253,7 @@ export class GoldScorer {
     const endAt = completion.indexOf(END_MARK);
     const ended = endAt >= 0;
     const reply = ended ? completion.slice(0, endAt) : completion;
-    const ws = words(reply);
+    const ws = wordsOf(reply);
     const seen = new Set<string>();
     let valence = 0;
     let unknown = 0;
@@ -278,4 +279,17 @@ export class GoldScorer {
   score(completion: string): number {
     return this.breakdown(completion).total;
   }
+}
+
+let defaultScorer: GoldScorer | null = null;
+
+/** The default gold scorer (word list of data/tinyshakespeare.txt, AFINN-165, DEFAULT_GOLD), built once. */
+export function defaultGold(): GoldScorer {
+  if (!defaultScorer) defaultScorer = GoldScorer.fromCorpus(loadCorpus());
+  return defaultScorer;
+}
+
+/** Gold score of a completion ("<end>" marks a finished turn) under the default scorer. */
+export function goldScore(completion: string): number {
+  return defaultGold().score(completion);
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { buildChatData, firstSentence, formatPrompt, GoldScorer, loadAfinn, makePrompts, parseTurns, words } from '../lib/task';
+import { buildChatData, firstSentence, formatPrompt, GoldScorer, loadAfinn, makePrompts, goldScore, parseTurns, wordsOf } from '../lib/task';
 
 const PLAY = `A:
 Good morrow, friend. How now?
@@ -72,10 +72,10 @@ describe('gold score', () => {
     ['love', 3],
     ['hate', -3],
   ]);
-  const g = new GoldScorer(lexicon, new Set(words('good love hate i thee thank the day is')));
+  const g = new GoldScorer(lexicon, new Set(wordsOf('good love hate i thee thank the day is')));
 
   it('splits words with inner apostrophes', () => {
-    expect(words("We know't, WE know't!")).toEqual(['we', "know't", 'we', "know't"]);
+    expect(wordsOf("We know't, WE know't!")).toEqual(['we', "know't", 'we', "know't"]);
   });
 
   it('scores sentiment over distinct words, squashed', () => {
@@ -111,5 +111,13 @@ describe('gold score', () => {
     fs.writeFileSync(tmp, 'export const x = {\n  good: 9,\n};\n');
     expect(() => loadAfinn(tmp)).toThrow(/:2: valence 9 of "good"/);
     fs.unlinkSync(tmp);
+  });
+});
+
+describe('default gold scorer', () => {
+  it('uses the play as word list and AFINN-165 as lexicon', () => {
+    // 6 words of the play, none repeated; AFINN rates three of them.
+    expect(goldScore('O sweet love, I thank thee.<end>')).toBeCloseTo(2 * Math.tanh((2 + 3 + 2) / 4), 12); // sweet 2, love 3, thank 2
+    expect(goldScore('Qzx vvb.<end>')).toBeCloseTo(-2, 12);
   });
 });
