@@ -1,0 +1,60 @@
+// Loads the compiled addon (built by scripts/build-native.sh) and types its functions.
+// Argument order mirrors src/kernels.h; shapes are plain number arrays.
+import * as path from 'path';
+
+type F32 = Float32Array;
+type I32 = Int32Array;
+
+export const BIN_OP = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5, sqdiff: 6 } as const;
+export const UN_OP = {
+  exp: 0, log: 1, tanh: 2, sqrt: 3, rsqrt: 4, neg: 5, square: 6, reciprocal: 7, relu: 8,
+  sigmoid: 9, abs: 10,
+} as const;
+export const RED_OP = { sum: 0, mean: 1, max: 2, min: 3 } as const;
+
+export interface NativeAddon {
+  bmm(a: F32, b: F32, out: F32, m: number, n: number, k: number, transA: number, transB: number,
+      aBatch: number[], bBatch: number[], outBatch: number[]): void;
+  binary(op: number, a: F32, b: F32, out: F32, aShape: number[], bShape: number[], outShape: number[]): void;
+  unary(op: number, x: F32, out: F32, n: number): void;
+  reduce(op: number, x: F32, out: F32, outer: number, r: number, inner: number): void;
+  softmax(x: F32, out: F32, rows: number, cols: number): void;
+  transpose(x: F32, out: F32, shape: number[], perm: number[]): void;
+  /** Returns 0, or 1 + the position of the first index outside [0, axis). */
+  gather(x: F32, idx: I32, out: F32, outer: number, axis: number, inner: number, nIdx: number): number;
+  segmentSum(x: F32, ids: I32, out: F32, n: number, inner: number, numSegments: number): void;
+  slice(x: F32, out: F32, shape: number[], begin: number[], size: number[]): void;
+  copyCols(x: F32, xOffset: number, xStride: number, out: F32, outOffset: number, outStride: number,
+           outer: number, width: number): void;
+  layerNormFwd(x: F32, g: F32, b: F32, y: F32, mean: F32, rstd: F32, rows: number, c: number, eps: number): void;
+  layerNormBwd(dy: F32, x: F32, g: F32, mean: F32, rstd: F32, dx: F32, dg: F32, db: F32, rows: number, c: number): void;
+  geluFwd(x: F32, y: F32, n: number): void;
+  geluBwd(x: F32, dy: F32, dx: F32, n: number): void;
+  /** Returns 0, or 1 + the first row whose label is outside [0, v). */
+  xentFwd(logits: F32, labels: I32, loss: F32, lse: F32, rows: number, v: number): number;
+  xentBwd(logits: F32, labels: I32, lse: F32, dloss: F32, dlogits: F32, rows: number, v: number): void;
+  adamw(p: F32, g: F32, m: F32, v: F32, pOut: F32, mOut: F32, vOut: F32, n: number, lr: number,
+        beta1: number, beta2: number, eps: number, weightDecay: number, biasCorr1: number,
+        biasCorr2: number): void;
+  threads(): number;
+}
+
+export const ADDON_PATH = path.join(__dirname, 'build', 'Release', 'rlhf_native.node');
+
+let cached: { addon?: NativeAddon; error?: string } | undefined;
+
+/** The addon, or the reason it cannot load (never throws). */
+export function loadAddon(): { addon?: NativeAddon; error?: string } {
+  if (cached) return cached;
+  try {
+    cached = { addon: require(ADDON_PATH) as NativeAddon };
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0];
+    cached = {
+      error: msg.includes('Cannot find module')
+        ? 'addon not built (run scripts/build-native.sh; needs a C compiler and libopenblas-dev)'
+        : `addon failed to load: ${msg}`,
+    };
+  }
+  return cached;
+}

@@ -1,0 +1,146 @@
+// Fused ops for the GPT: one native kernel (with a native gradient) where the
+// cpu+blas backend is active, the same maths in plain tfjs ops everywhere else.
+// Call these from model code; results agree across backends to float tolerance.
+import * as tf from '@tensorflow/tfjs';
+import { NativeContext, nativeActive } from './kernels';
+
+const LN = 'RlhfLayerNorm', LN_GRAD = 'RlhfLayerNormGrad';
+const GELU = 'RlhfGelu', GELU_GRAD = 'RlhfGeluGrad';
+const XENT = 'RlhfSoftmaxXent', XENT_GRAD = 'RlhfSoftmaxXentGrad';
+
+type Info = tf.TensorInfo;
+type Args = { inputs: Record<string, Info>; attrs?: tf.NamedAttrMap };
+
+const lastDim = (t: { shape: number[] }) => t.shape[t.shape.length - 1];
+const rowsOf = (t: { shape: number[] }) => t.shape.reduce((a, b) => a * b, 1) / Math.max(1, lastDim(t));
+
+
+/** Layer norm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta. */
+export function fusedLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-5): tf.Tensor {
+  const c = lastDim(x);
+  if (gamma.size !== c || beta.size !== c) {
+    throw new Error(`fusedLayerNorm: gamma (${gamma.shape}) and beta (${beta.shape}) must have the last dim of x (${x.shape})`);
+  }
+  if (nativeActive() && x.dtype === 'float32') {
+    const [y] = tf.engine().runKernel(LN, { x, gamma, beta }, { eps }) as tf.Tensor[];
+    return y;
+  }
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta);
+  });
+}
+
+/** GELU, tanh approximation (GPT-2): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+export function fusedGelu(x: tf.Tensor): tf.Tensor {
+  if (nativeActive() && x.dtype === 'float32') return tf.engine().runKernel(GELU, { x }) as tf.Tensor;
+  return tf.tidy(() => {
+    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(x, tf.mul(x, x)))));
+    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+  });
+}
+
+/** Per-row cross-entropy in nats: logits [N, V], labels int32 [N] -> [N]. */
+export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
+  if (logits.rank !== 2 || labels.rank !== 1 || labels.shape[0] !== logits.shape[0]) {
+    throw new Error(`softmaxCrossEntropy: expected logits [N, V] and labels [N], got ${logits.shape} and ${labels.shape}`);
+  }
+  if (labels.dtype !== 'int32') throw new Error(`softmaxCrossEntropy: labels must be int32, got ${labels.dtype}`);
+  if (nativeActive() && logits.dtype === 'float32') {
+    const [loss] = tf.engine().runKernel(XENT, { logits, labels }) as tf.Tensor[];
+    return loss as tf.Tensor1D;
+  }
+  return tf.tidy(() => {
+    // oneHot(...).cast: tf.oneHot with a float32 dtype is wrong on the wasm backend.
+    const picked = tf.sum(tf.mul(logits, tf.oneHot(labels, logits.shape[1]).cast('float32')), -1);
+    return tf.sub(tf.logSumExp(logits, -1), picked) as tf.Tensor1D;
+  });
+}
+
+/** Registers the fused kernels and their gradients for the 'cpu' backend. */
+export function registerFusedKernels(c: NativeContext): string[] {
+  const kernels: Record<string, (args: Args) => Info | Info[]> = {
+    [LN]: ({ inputs, attrs }) => {
+      const { x, gamma, beta } = inputs;
+      const rows = rowsOf(x), cols = lastDim(x);
+      const y = c.alloc(x.shape), mean = c.pool.alloc(rows), rstd = c.pool.alloc(rows);
+      c.addon.layerNormFwd(c.f32(x), c.f32(gamma), c.f32(beta), y, mean, rstd, rows, cols, attrs!.eps as number);
+      return [c.output(x.shape, y), c.output([rows], mean), c.output([rows], rstd)];
+    },
+    [LN_GRAD]: ({ inputs }) => {
+      const { dy, x, gamma, mean, rstd } = inputs;
+      const rows = rowsOf(x), cols = lastDim(x);
+      const dx = c.alloc(x.shape), dg = c.pool.alloc(cols), db = c.pool.alloc(cols);
+      c.addon.layerNormBwd(c.f32(dy), c.f32(x), c.f32(gamma), c.f32(mean), c.f32(rstd), dx, dg, db, rows, cols);
+      return [c.output(x.shape, dx), c.output(gamma.shape, dg), c.output(gamma.shape, db)];
+    },
+    [GELU]: ({ inputs }) => {
+      const y = c.alloc(inputs.x.shape);
+      c.addon.geluFwd(c.f32(inputs.x), y, y.length);
+      return c.output(inputs.x.shape, y);
+    },
+    [GELU_GRAD]: ({ inputs }) => {
+      const dx = c.alloc(inputs.x.shape);
+      c.addon.geluBwd(c.f32(inputs.x), c.f32(inputs.dy), dx, dx.length);
+      return c.output(inputs.x.shape, dx);
+    },
+    [XENT]: ({ inputs }) => {
+      const { logits, labels } = inputs;
+      const [rows, v] = logits.shape;
+      const loss = c.pool.alloc(rows), lse = c.pool.alloc(rows);
+      const lab = c.i32(labels);
+      const bad = c.addon.xentFwd(c.f32(logits), lab, loss, lse, rows, v);
+      if (bad) throw new Error(`softmaxCrossEntropy: label ${lab[bad - 1]} in row ${bad - 1} is not in [0, ${v - 1}]`);
+      return [c.output([rows], loss), c.output([rows], lse)];
+    },
+    [XENT_GRAD]: ({ inputs }) => {
+      const { logits, labels, lse, dloss } = inputs;
+      const [rows, v] = logits.shape;
+      const d = c.alloc(logits.shape);
+      c.addon.xentBwd(c.f32(logits), c.i32(labels), c.f32(lse), c.f32(dloss), d, rows, v);
+      return c.output(logits.shape, d);
+    },
+  };
+  for (const [kernelName, kernelFunc] of Object.entries(kernels)) {
+    if (tf.getKernel(kernelName, 'cpu')) tf.unregisterKernel(kernelName, 'cpu');
+    tf.registerKernel({ kernelName, backendName: 'cpu', kernelFunc: kernelFunc as tf.KernelFunc });
+  }
+  registerGradients();
+  return Object.keys(kernels).filter((k) => !k.endsWith('Grad'));
+}
+
+let gradientsRegistered = false;
+
+function registerGradients(): void {
+  if (gradientsRegistered) return;
+  gradientsRegistered = true;
+  const run = (name: string, inputs: tf.NamedTensorMap) => tf.engine().runKernel(name, inputs) as tf.Tensor[];
+  tf.registerGradient({
+    kernelName: LN,
+    inputsToSave: ['x', 'gamma'],
+    outputsToSave: [false, true, true],
+    gradFunc: (dys, saved) => {
+      const [x, gamma, mean, rstd] = saved;
+      const dy = (dys as tf.Tensor[])[0];
+      // Computed eagerly: gradFunc runs inside the engine's backward tidy, which
+      // disposes whichever of the three nobody asks for.
+      const [dx, dg, db] = run(LN_GRAD, { dy, x, gamma, mean, rstd });
+      return { x: () => dx, gamma: () => dg, beta: () => db };
+    },
+  });
+  tf.registerGradient({
+    kernelName: GELU,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(GELU_GRAD, { x: saved[0], dy: dy as tf.Tensor }) as tf.Tensor }),
+  });
+  tf.registerGradient({
+    kernelName: XENT,
+    inputsToSave: ['logits', 'labels'],
+    outputsToSave: [false, true],
+    gradFunc: (dys, saved) => {
+      const [logits, labels, lse] = saved;
+      const dloss = (dys as tf.Tensor[])[0];
+      return { logits: () => tf.engine().runKernel(XENT_GRAD, { logits, labels, lse, dloss }) as tf.Tensor };
+    },
+  });
+}

@@ -1,0 +1,68 @@
+/* Float32 kernels behind the N-API addon. Shapes are int64 element counts;
+ * arrays are dense row-major. Every kernel writes all of its output (outputs
+ * come from a reuse pool and hold stale values). */
+#ifndef RLHF_KERNELS_H
+#define RLHF_KERNELS_H
+#include <stdint.h>
+
+#define MAX_RANK 8
+
+/* threads.c: split [0, n) into one chunk per core; fn(ctx, begin, end).
+ * `work` is the total cost in rough flops: small jobs stay on the caller. */
+typedef void (*range_fn)(void *ctx, int64_t begin, int64_t end);
+void par_for(int64_t n, double work, range_fn fn, void *ctx);
+int par_threads(void);
+
+/* gemm.c: out[b] = op(a[ia(b)]) @ op(b[ib(b)]), op = transpose when flagged;
+ * batch dims broadcast (aBatch/bBatch padded to outBatch's rank with 1s). */
+void bmm(const float *a, const float *b, float *out, int64_t m, int64_t n, int64_t k,
+         int transA, int transB, int rank, const int64_t *aBatch, const int64_t *bBatch,
+         const int64_t *outBatch);
+
+/* elementwise.c */
+enum BinOp { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MAX, OP_MIN, OP_SQDIFF };
+enum UnOp { OP_EXP, OP_LOG, OP_TANH, OP_SQRT, OP_RSQRT, OP_NEG, OP_SQUARE, OP_RECIP,
+            OP_RELU, OP_SIGMOID, OP_ABS };
+/* aShape/bShape are padded with leading 1s to outShape's rank. */
+void binary(int op, const float *a, const float *b, float *out, int rank,
+            const int64_t *aShape, const int64_t *bShape, const int64_t *outShape);
+void unary(int op, const float *x, float *out, int64_t n);
+void exp_inplace(float *x, int64_t n);
+
+/* reduce.c: x viewed as [outer, r, inner] reduced over r -> [outer, inner]. */
+enum RedOp { RED_SUM, RED_MEAN, RED_MAX, RED_MIN };
+void reduce(int op, const float *x, float *out, int64_t outer, int64_t r, int64_t inner);
+void softmax_rows(const float *x, float *out, int64_t rows, int64_t cols);
+
+/* layout.c */
+void transpose(const float *x, float *out, int rank, const int64_t *shape, const int64_t *perm);
+/* x [outer, axis, inner] gathered at idx -> [outer, nIdx, inner]; returns the
+ * first bad index position + 1, or 0. */
+int64_t gather(const float *x, const int32_t *idx, float *out, int64_t outer, int64_t axis,
+               int64_t inner, int64_t nIdx);
+/* x [n, inner] summed into out [numSeg, inner] by ids; ids out of range are dropped. */
+void segment_sum(const float *x, const int32_t *ids, float *out, int64_t n, int64_t inner,
+                 int64_t numSeg);
+void slice(const float *x, float *out, int rank, const int64_t *shape, const int64_t *begin,
+           const int64_t *size);
+/* copy rows: out[o, off:off+w] = x[o, 0:w] for each outer row o (concat and split). */
+void copy_cols(const float *x, float *out, int64_t outer, int64_t w, int64_t xStride,
+               int64_t outStride);
+
+/* fused.c */
+void layernorm_fwd(const float *x, const float *g, const float *b, float *y, float *mean,
+                   float *rstd, int64_t rows, int64_t c, float eps);
+void layernorm_bwd(const float *dy, const float *x, const float *g, const float *mean,
+                   const float *rstd, float *dx, float *dg, float *db, int64_t rows, int64_t c);
+void gelu_fwd(const float *x, float *y, int64_t n);
+void gelu_bwd(const float *x, const float *dy, float *dx, int64_t n);
+/* loss[i] = logsumexp(logits[i]) - logits[i, label[i]]; lse saved for the backward. */
+int64_t xent_fwd(const float *logits, const int32_t *labels, float *loss, float *lse,
+                 int64_t rows, int64_t v);
+void xent_bwd(const float *logits, const int32_t *labels, const float *lse, const float *dloss,
+              float *dlogits, int64_t rows, int64_t v);
+/* One AdamW step (decoupled weight decay); outputs may alias inputs. bc = 1 - beta^t. */
+void adamw(const float *p, const float *g, const float *m, const float *v, float *pOut, float *mOut,
+           float *vOut, int64_t n, float lr, float b1, float b2, float eps, float wd, float bc1,
+           float bc2);
+#endif

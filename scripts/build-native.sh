@@ -1,0 +1,32 @@
+#!/bin/sh
+# Build the optional native kernels (lib/native: N-API addon on OpenBLAS) offline,
+# with npm's bundled node-gyp and the installed Node headers. Never fails the
+# set-up: without a compiler, Node headers or cblas.h it prints one line and exits 0,
+# and the library falls back to the stock tfjs backends.
+cd "$(dirname "$0")/../lib/native" || exit 0
+say() { echo "rlhf: native kernels $*"; }
+
+for tool in cc make python3 node npm; do
+  command -v "$tool" >/dev/null 2>&1 || { say "not built: '$tool' not found"; exit 0; }
+done
+NODEDIR=""
+for d in "$(dirname "$(dirname "$(command -v node)")")" /usr /usr/local; do
+  [ -f "$d/include/node/node_api.h" ] && { NODEDIR="$d"; break; }
+done
+[ -n "$NODEDIR" ] || { say "not built: Node headers (include/node/node_api.h) not found"; exit 0; }
+CBLAS=""
+for h in /usr/include/x86_64-linux-gnu/cblas.h /usr/include/aarch64-linux-gnu/cblas.h \
+         /usr/include/openblas/cblas.h /usr/include/cblas.h /usr/local/include/cblas.h; do
+  [ -f "$h" ] && { CBLAS="$h"; break; }
+done
+[ -n "$CBLAS" ] || { say "not built: cblas.h not found (apt-get install libopenblas-dev)"; exit 0; }
+GYP="$(dirname "$(dirname "$(command -v npm)")")/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js"
+[ -f "$GYP" ] || GYP="$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js"
+[ -f "$GYP" ] || { say "not built: npm's bundled node-gyp not found"; exit 0; }
+
+if node "$GYP" rebuild --nodedir="$NODEDIR" >build.log 2>&1; then
+  say "built: lib/native/build/Release/rlhf_native.node (OpenBLAS, $CBLAS)"
+else
+  say "not built: compile failed, see lib/native/build.log"
+fi
+exit 0
