@@ -1,0 +1,321 @@
+/**
+ * The one training loop every method reuses (pretraining, SFT, reward model, PPO, DPO): the
+ * method supplies a loss, this file supplies the rest.
+ *
+ *   for each step: loss = lossFn(step); grads = d loss / d params; clip global norm;
+ *                  lr = warm-up then cosine decay; AdamW update; every evalEvery steps: evalFn
+ *
+ * AdamW is written out on tf ops (Loshchilov & Hutter's decoupled weight decay, PyTorch's
+ * formula) so students can read it; weight decay only touches params flagged `decay`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { NamedParam } from './model';
+import { Presets } from './mode';
+
+export interface TrainConfig {
+  /** Stop when the optimizer has taken this many steps in total (a resumed run continues to it). */
+  steps: number;
+  /** Peak learning rate, reached at the end of warm-up. */
+  lr: number;
+  /** Floor of the cosine decay (nanoGPT: lr / 10). */
+  minLr: number;
+  /** Steps of linear warm-up from lr / warmupSteps to lr. */
+  warmupSteps: number;
+  /** The cosine reaches minLr at this step and stays there; default (0) = steps. */
+  decaySteps: number;
+  /** Decoupled weight decay per unit lr, on params flagged `decay` only. */
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Clip the global gradient norm to this value; 0 = no clipping. */
+  gradClip: number;
+  /** Run evalFn every this many steps (and after the last); 0 = only after the last. */
+  evalEvery: number;
+  /** Refresh the progress display every this many steps. */
+  logEvery: number;
+  /** Draw a live plotly loss curve under the progress line (notebooks). */
+  livePlot: boolean;
+}
+
+const BASE: TrainConfig = {
+  steps: 2000, lr: 1e-3, minLr: 1e-4, warmupSteps: 100, decaySteps: 0, weightDecay: 0.1,
+  beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1, evalEvery: 250, logEvery: 10, livePlot: true,
+};
+
+/** `tiny`: tests and fast mode. `course`: notebook 02's pretraining (nanoGPT's shakespeare-char recipe). */
+export const TRAIN_PRESETS: Presets<TrainConfig> & Record<string, TrainConfig> = {
+  tiny: { ...BASE, steps: 60, warmupSteps: 5, evalEvery: 20, logEvery: 5 },
+  course: BASE,
+};
+
+/** A parameter to optimise: a bare variable (decays iff rank >= 2, named param<i>) or a NamedParam. */
+export type ParamSpec = tf.Variable | NamedParam;
+
+function normalise(params: ParamSpec[]): NamedParam[] {
+  const named = params.map((p, i) => (p instanceof tf.Variable ? { name: `param${i}`, variable: p, decay: p.rank >= 2 } : p));
+  const seen = new Set<string>();
+  for (const p of named) {
+    if (seen.has(p.name)) throw new Error(`trainLoop: parameter name ${p.name} appears twice`);
+    if (!p.variable.trainable) throw new Error(`trainLoop: parameter ${p.name} is frozen (trainable = false)`);
+    seen.add(p.name);
+  }
+  if (named.length === 0) throw new Error('trainLoop: no parameters to train');
+  return named;
+}
+
+/** Learning rate at step (0-based): linear warm-up, cosine decay to minLr, then minLr. */
+export function lrAt(step: number, c: Pick<TrainConfig, 'lr' | 'minLr' | 'warmupSteps' | 'decaySteps' | 'steps'>): number {
+  const decaySteps = c.decaySteps > 0 ? c.decaySteps : c.steps;
+  if (step < c.warmupSteps) return (c.lr * (step + 1)) / c.warmupSteps;
+  if (step >= decaySteps) return c.minLr;
+  const ratio = (step - c.warmupSteps) / Math.max(1, decaySteps - c.warmupSteps);
+  return c.minLr + 0.5 * (1 + Math.cos(Math.PI * ratio)) * (c.lr - c.minLr);
+}
+
+/** Optimizer moments and step count, as plain arrays keyed by parameter name (what checkpoints store). */
+export interface OptimizerState {
+  t: number;
+  m: Record<string, Float32Array>;
+  v: Record<string, Float32Array>;
+}
+
+/**
+ * AdamW: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps);
+ * and before that, for decaying params, p -= lr * weightDecay * p.
+ */
+export class AdamW {
+  readonly params: NamedParam[];
+  /** Updates taken so far (the next update is number t + 1 in the bias correction). */
+  t = 0;
+  private m: tf.Variable[];
+  private v: tf.Variable[];
+
+  constructor(params: ParamSpec[], readonly hp: Pick<TrainConfig, 'beta1' | 'beta2' | 'eps' | 'weightDecay'>) {
+    this.params = normalise(params);
+    this.m = this.params.map((p) => tf.variable(tf.zerosLike(p.variable), false));
+    this.v = this.params.map((p) => tf.variable(tf.zerosLike(p.variable), false));
+  }
+
+  /** One update with grads aligned to `params`, scaled by `gradScale` (clipping). A param whose
+   *  grad is missing (not used by this loss) is left untouched, moments included, as in PyTorch. */
+  step(grads: (tf.Tensor | undefined)[], lr: number, gradScale = 1): void {
+    const { beta1: b1, beta2: b2, eps, weightDecay } = this.hp;
+    this.t += 1;
+    const c1 = 1 - b1 ** this.t;
+    const c2 = 1 - b2 ** this.t;
+    tf.tidy(() => {
+      this.params.forEach(({ variable: p, decay }, i) => {
+        const gi = grads[i];
+        if (!gi) return;
+        const g = gradScale === 1 ? gi : tf.mul(gi, gradScale);
+        const m = tf.add(tf.mul(this.m[i], b1), tf.mul(g, 1 - b1));
+        const v = tf.add(tf.mul(this.v[i], b2), tf.mul(tf.mul(g, g), 1 - b2));
+        this.m[i].assign(m);
+        this.v[i].assign(v);
+        const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
+        const decayed = decay && weightDecay > 0 ? tf.mul(p, 1 - lr * weightDecay) : p;
+        p.assign(tf.sub(decayed, tf.mul(update, lr)));
+      });
+    });
+  }
+
+  state(): OptimizerState {
+    const m: Record<string, Float32Array> = {};
+    const v: Record<string, Float32Array> = {};
+    this.params.forEach((p, i) => {
+      m[p.name] = this.m[i].dataSync().slice() as Float32Array;
+      v[p.name] = this.v[i].dataSync().slice() as Float32Array;
+    });
+    return { t: this.t, m, v };
+  }
+
+  loadState(s: OptimizerState): void {
+    if (!Number.isInteger(s.t) || s.t < 0) throw new Error(`AdamW.loadState: step count must be an integer >= 0, got ${s.t}`);
+    this.params.forEach((p, i) => {
+      for (const [kind, store, mine] of [['m', s.m, this.m[i]], ['v', s.v, this.v[i]]] as const) {
+        const data = store[p.name];
+        if (!data) throw new Error(`AdamW.loadState: no ${kind} moment for parameter ${p.name}`);
+        if (data.length !== p.variable.size) {
+          throw new Error(`AdamW.loadState: ${kind} moment of ${p.name} has ${data.length} values, parameter has ${p.variable.size}`);
+        }
+        mine.assign(tf.tensor(data, p.variable.shape, 'float32'));
+      }
+    });
+    this.t = s.t;
+  }
+
+  dispose(): void {
+    [...this.m, ...this.v].forEach((x) => x.dispose());
+  }
+}
+
+/** Global L2 norm of a list of gradients (a scalar tensor). */
+export function globalNorm(grads: (tf.Tensor | undefined)[]): tf.Scalar {
+  const present = grads.filter((g): g is tf.Tensor => g !== undefined);
+  if (present.length === 0) return tf.scalar(0);
+  return tf.tidy(() => tf.sqrt(tf.addN(present.map((g) => tf.sum(tf.mul(g, g))))) as tf.Scalar);
+}
+
+export interface StepRecord {
+  step: number;
+  loss: number;
+  lr: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** Extra numbers the lossFn reported (accuracy, KL, ...). */
+  metrics: Record<string, number>;
+}
+
+export interface EvalRecord {
+  step: number;
+  values: Record<string, number>;
+}
+
+export interface TrainResult {
+  history: StepRecord[];
+  evals: EvalRecord[];
+  /** The optimizer, to continue (pass it back) or to checkpoint (`optimizer.state()`). */
+  optimizer: AdamW;
+  /** True if stopped early (signal, onStep returned false). */
+  stopped: boolean;
+  seconds: number;
+}
+
+export interface TrainLoopOptions {
+  params: ParamSpec[];
+  /** The method's loss at this step (build the batch inside); optional extra metrics. */
+  lossFn: (step: number) => { loss: tf.Scalar; metrics?: Record<string, tf.Scalar | number> };
+  config: TrainConfig;
+  /** Held-out estimates, e.g. { train: 2.1, val: 2.2 }; called every evalEvery steps and at the end. */
+  evalFn?: (step: number) => Record<string, number> | Promise<Record<string, number>>;
+  /** Called after every step; return false to stop. */
+  onStep?: (rec: StepRecord) => void | boolean | Promise<void | boolean>;
+  /** Stop between steps when aborted. */
+  signal?: AbortSignal;
+  /** Continue with this optimizer (its t is the step to resume from), e.g. one rebuilt from a checkpoint. */
+  optimizer?: AdamW;
+  /** Run at most this many steps in this call (default: until config.steps). */
+  maxSteps?: number;
+  /** Tokens per step, for the tokens/s readout. */
+  tokensPerStep?: number;
+  /** Title of the progress display; display: false for silence (tests). */
+  title?: string;
+  display?: boolean | TrainDisplay;
+}
+
+/** What the loop shows while it runs (progress line, live curve); replaceable for custom views. */
+export interface TrainDisplay {
+  step(info: ProgressInfo): void;
+  eval(step: number, values: Record<string, number>): void;
+  close(stopped: boolean): void;
+}
+
+export interface ProgressInfo {
+  step: number;
+  totalSteps: number;
+  loss: number;
+  lr: number;
+  metrics: Record<string, number>;
+  seconds: number;
+  tokensPerSecond?: number;
+  secondsLeft: number;
+}
+
+function clock(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`;
+}
+
+/** One progress line: "step 120/2000 | loss 2.314 | val 2.351 | lr 9.0e-4 | 12,345 tok/s | 0m40s, ETA 3m12s". */
+export function formatProgress(p: ProgressInfo, lastEval?: Record<string, number>): string {
+  const parts = [`step ${p.step}/${p.totalSteps}`, `loss ${p.loss.toFixed(4)}`];
+  for (const [k, v] of Object.entries(lastEval ?? {})) parts.push(`${k} ${v.toFixed(4)}`);
+  for (const [k, v] of Object.entries(p.metrics)) parts.push(`${k} ${v.toPrecision(4)}`);
+  parts.push(`lr ${p.lr.toExponential(1)}`);
+  if (p.tokensPerSecond !== undefined) parts.push(`${Math.round(p.tokensPerSecond).toLocaleString('en-US')} tok/s`);
+  parts.push(`${clock(p.seconds)}, ETA ${clock(p.secondsLeft)}`);
+  return parts.join(' | ');
+}
+
+/** Default display: a line on stdout every logEvery steps. */
+export function trainDisplay(opts: { title: string; totalSteps: number; livePlot: boolean }): TrainDisplay {
+  let lastEval: Record<string, number> | undefined;
+  return {
+    step: (p) => console.log(`${opts.title}: ${formatProgress(p, lastEval)}`),
+    eval: (_step, values) => { lastEval = values; },
+    close: (stopped) => { if (stopped) console.log(`${opts.title}: stopped`); },
+  };
+}
+
+/** Run the loop; await it. Yields to the event loop between steps so notebooks can interrupt and redraw. */
+export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
+  const c = opts.config;
+  if (!Number.isInteger(c.steps) || c.steps <= 0) throw new Error(`trainLoop: config.steps must be a positive integer, got ${c.steps}`);
+  if (!(c.lr > 0) || !(c.minLr >= 0)) throw new Error(`trainLoop: lr must be > 0 and minLr >= 0, got lr ${c.lr}, minLr ${c.minLr}`);
+  const optimizer = opts.optimizer ?? new AdamW(opts.params, c);
+  if (opts.optimizer && opts.optimizer.params.length !== opts.params.length) {
+    throw new Error(`trainLoop: optimizer has ${opts.optimizer.params.length} parameters, params has ${opts.params.length}`);
+  }
+  const vars = optimizer.params.map((p) => p.variable);
+  const end = Math.min(c.steps, optimizer.t + (opts.maxSteps ?? Infinity));
+  const display: TrainDisplay | null = opts.display === false ? null
+    : typeof opts.display === 'object' ? opts.display
+    : trainDisplay({ title: opts.title ?? 'training', totalSteps: c.steps, livePlot: c.livePlot });
+  const history: StepRecord[] = [];
+  const evals: EvalRecord[] = [];
+  const t0 = Date.now();
+  const startStep = optimizer.t;
+  let stopped = false;
+
+  const evaluate = async (step: number) => {
+    if (!opts.evalFn) return;
+    const values = await opts.evalFn(step);
+    evals.push({ step, values });
+    display?.eval(step, values);
+  };
+
+  while (optimizer.t < end) {
+    if (opts.signal?.aborted) { stopped = true; break; }
+    const step = optimizer.t;
+    let metricTensors: Record<string, tf.Scalar | number> = {};
+    const { value, grads } = tf.variableGrads(() => {
+      const r = opts.lossFn(step);
+      for (const [k, x] of Object.entries(r.metrics ?? {})) metricTensors[k] = typeof x === 'number' ? x : tf.keep(x);
+      return r.loss;
+    }, vars);
+    const gradList = vars.map((v) => grads[v.name] ?? undefined); // undefined: param unused by this loss
+    const normT = globalNorm(gradList);
+    const [loss, gradNorm] = [(await value.data())[0], (await normT.data())[0]];
+    if (!Number.isFinite(loss)) {
+      tf.dispose([value, normT, ...Object.values(grads)]);
+      throw new Error(`trainLoop: loss is ${loss} at step ${step} (lower lr or check the lossFn)`);
+    }
+    const lr = lrAt(step, c);
+    optimizer.step(gradList, lr, c.gradClip > 0 && gradNorm > c.gradClip ? c.gradClip / gradNorm : 1);
+    const metrics: Record<string, number> = {};
+    for (const [k, x] of Object.entries(metricTensors)) metrics[k] = typeof x === 'number' ? x : (await x.data())[0];
+    tf.dispose([value, normT, ...Object.values(grads), ...Object.values(metricTensors).filter((x): x is tf.Scalar => typeof x !== 'number')]);
+    metricTensors = {};
+    const rec: StepRecord = { step, loss, lr, gradNorm, metrics };
+    history.push(rec);
+
+    const done = optimizer.t;
+    const last = done === end;
+    if (c.evalEvery > 0 && done % c.evalEvery === 0 && !last) await evaluate(done);
+    if (display && (done % c.logEvery === 0 || last)) {
+      const seconds = (Date.now() - t0) / 1000;
+      display.step({
+        step: done, totalSteps: c.steps, loss, lr, metrics, seconds,
+        tokensPerSecond: opts.tokensPerStep ? (opts.tokensPerStep * (done - startStep)) / seconds : undefined,
+        secondsLeft: (seconds / (done - startStep)) * (end - done),
+      });
+    }
+    if ((await opts.onStep?.(rec)) === false) { stopped = true; break; }
+    await new Promise<void>((resolve) => setImmediate(resolve)); // let Jupyter interrupt and redraw
+  }
+  if (history.length > 0) await evaluate(optimizer.t);
+  display?.close(stopped);
+  return { history, evals, optimizer, stopped, seconds: (Date.now() - t0) / 1000 };
+}
