@@ -9,3 +9,4 @@ export * from './ngram';
 export * from './task';
 export * from './preferences';
 export * from './labelServer';
+export * from './train';
