@@ -10,3 +10,5 @@ export * from './task';
 export * from './preferences';
 export * from './labelServer';
 export * from './train';
+export * from './backend';
+export * from './native';
