@@ -35,7 +35,7 @@ export interface NativeAddon {
   xentBwd(logits: F32, labels: I32, lse: F32, dloss: F32, dlogits: F32, rows: number, v: number): void;
   adamw(p: F32, g: F32, m: F32, v: F32, pOut: F32, mOut: F32, vOut: F32, n: number, lr: number,
         beta1: number, beta2: number, eps: number, weightDecay: number, biasCorr1: number,
-        biasCorr2: number): void;
+        biasCorr2: number, gradScale: number): void;
   threads(): number;
 }
 

@@ -9,7 +9,7 @@ import { BufferPool, CpuBackendLike } from './pool';
 
 export { nativeState } from './kernels';
 export { fusedGelu, fusedLayerNorm, softmaxCrossEntropy } from './fused';
-export { FusedAdamW, FusedAdamWConfig } from './optimizer';
+export { adamwUpdate, AdamWHyper } from './optimizer';
 
 export interface NativeKernels {
   /** Names of the tfjs kernels now served natively (stock ones replaced plus fused ones). */
@@ -46,8 +46,7 @@ export function loadNativeKernels(): NativeKernels | { error: string } {
   }
   useNativeKernels(true);
   kernels.push(...registerFusedKernels(ctx));
-  registerAdamWKernel(ctx);
-  kernels.push('RlhfAdamW');
+  kernels.push(registerAdamWKernel(ctx));
   loaded = { kernels, threads: addon.threads(), pool };
   return loaded;
 }

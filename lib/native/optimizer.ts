@@ -1,94 +1,70 @@
-// AdamW (decoupled weight decay, Loshchilov & Hutter 2019) as one native kernel
-// per variable on cpu+blas, instead of ~15 tfjs kernels per variable; plain tfjs
-// ops on every other backend. Same maths either way.
+// One AdamW update (decoupled weight decay, Loshchilov & Hutter 2019) of one
+// variable: a single native kernel on cpu+blas instead of ~15 tfjs kernels,
+// plain tfjs ops on every other backend. Same maths either way (lib/train.ts's AdamW).
 import * as tf from '@tensorflow/tfjs';
 import { NativeContext, nativeActive } from './kernels';
 
 const ADAMW = 'RlhfAdamW';
 
-export interface FusedAdamWConfig {
-  learningRate: number;
-  beta1?: number; // default 0.9
-  beta2?: number; // default 0.95
-  epsilon?: number; // default 1e-8
-  weightDecay?: number; // default 0.01
-  /** Which variables decay; default: matrices (rank >= 2), not biases, gains or 1-D params. */
-  decays?: (v: tf.Variable) => boolean;
+export interface AdamWHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Decoupled decay per unit lr (0 for params that do not decay). */
+  weightDecay: number;
+  /** 1-based number of this update (bias correction 1 - beta^step). */
+  step: number;
+  /** Multiplies the gradient first (global-norm clipping); default 1. */
+  gradScale?: number;
 }
 
-export class FusedAdamW {
-  readonly cfg: Required<FusedAdamWConfig>;
-  /** Number of updates applied so far (bias correction uses it). */
-  step = 0;
-  private m = new Map<tf.Variable, tf.Tensor>();
-  private v = new Map<tf.Variable, tf.Tensor>();
+type Attrs = { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; bc1: number; bc2: number; gradScale: number };
 
-  constructor(cfg: FusedAdamWConfig) {
-    if (!(cfg.learningRate > 0)) throw new Error(`FusedAdamW: learningRate must be > 0, got ${cfg.learningRate}`);
-    this.cfg = {
-      beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.01,
-      decays: (v) => v.rank >= 2, ...cfg,
-    };
+/**
+ * m = b1 m + (1-b1) g'; v = b2 v + (1-b2) g'^2 with g' = gradScale g;
+ * p = p (1 - lr wd) - lr (m / bc1) / (sqrt(v / bc2) + eps). Assigns p, m and v.
+ */
+export function adamwUpdate(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, h: AdamWHyper): void {
+  if (!tf.util.arraysEqual(g.shape, p.shape) || !tf.util.arraysEqual(m.shape, p.shape) || !tf.util.arraysEqual(v.shape, p.shape)) {
+    throw new Error(`adamwUpdate: shapes differ: param ${p.name} [${p.shape}], grad [${g.shape}], m [${m.shape}], v [${v.shape}]`);
   }
-
-  /** One update of each variable from its gradient (grads[v.name]); `lr` overrides the rate (schedules). */
-  applyGradients(vars: tf.Variable[], grads: tf.NamedTensorMap, lr = this.cfg.learningRate): void {
-    this.step++;
-    const { beta1, beta2, epsilon } = this.cfg;
-    const attrs = (v: tf.Variable) => ({
-      lr, beta1, beta2, epsilon, weightDecay: this.cfg.decays(v) ? this.cfg.weightDecay : 0,
-      bc1: 1 - beta1 ** this.step, bc2: 1 - beta2 ** this.step,
-    });
-    const native = nativeActive();
-    for (const variable of vars) {
-      const g = grads[variable.name];
-      if (!g) continue;
-      if (!tf.util.arraysEqual(g.shape, variable.shape)) {
-        throw new Error(`FusedAdamW: gradient of ${variable.name} has shape ${g.shape}, variable has ${variable.shape}`);
-      }
-      const m = this.m.get(variable) ?? tf.keep(tf.zerosLike(variable));
-      const v = this.v.get(variable) ?? tf.keep(tf.zerosLike(variable));
-      const [p2, m2, v2] = native
-        ? (tf.engine().runKernel(ADAMW, { p: variable, g, m, v }, attrs(variable)) as tf.Tensor[])
-        : adamwOps(variable, g, m, v, attrs(variable));
-      variable.assign(p2);
-      p2.dispose();
-      m.dispose();
-      v.dispose();
-      this.m.set(variable, tf.keep(m2));
-      this.v.set(variable, tf.keep(v2));
-    }
-  }
-
-  dispose(): void {
-    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
-    this.m.clear();
-    this.v.clear();
-  }
+  if (!(h.step >= 1)) throw new Error(`adamwUpdate: step must be >= 1, got ${h.step}`);
+  const attrs: Attrs = {
+    lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, weightDecay: h.weightDecay,
+    bc1: 1 - h.beta1 ** h.step, bc2: 1 - h.beta2 ** h.step, gradScale: h.gradScale ?? 1,
+  };
+  const [p2, m2, v2] = nativeActive() && g.dtype === 'float32'
+    ? (tf.engine().runKernel(ADAMW, { p, g, m, v }, attrs) as tf.Tensor[])
+    : adamwOps(p, g, m, v, attrs);
+  p.assign(p2);
+  m.assign(m2);
+  v.assign(v2);
+  tf.dispose([p2, m2, v2]);
 }
-
-type Attrs = { lr: number; beta1: number; beta2: number; epsilon: number; weightDecay: number; bc1: number; bc2: number };
 
 function adamwOps(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, a: Attrs): tf.Tensor[] {
   return tf.tidy(() => {
-    const m2 = tf.add(tf.mul(a.beta1, m), tf.mul(1 - a.beta1, g));
-    const v2 = tf.add(tf.mul(a.beta2, v), tf.mul(1 - a.beta2, tf.square(g)));
-    const update = tf.div(tf.div(m2, a.bc1), tf.add(tf.sqrt(tf.div(v2, a.bc2)), a.epsilon));
-    const p2 = tf.sub(p, tf.mul(a.lr, tf.add(update, tf.mul(a.weightDecay, p))));
-    return [p2, m2, v2];
+    const gs = a.gradScale === 1 ? g : tf.mul(g, a.gradScale);
+    const m2 = tf.add(tf.mul(m, a.beta1), tf.mul(gs, 1 - a.beta1));
+    const v2 = tf.add(tf.mul(v, a.beta2), tf.mul(tf.mul(gs, gs), 1 - a.beta2));
+    const update = tf.div(tf.div(m2, a.bc1), tf.add(tf.sqrt(tf.div(v2, a.bc2)), a.eps));
+    const decayed = a.weightDecay > 0 ? tf.mul(p, 1 - a.lr * a.weightDecay) : p;
+    return [tf.sub(decayed, tf.mul(update, a.lr)), m2, v2];
   });
 }
 
-/** The native kernel behind FusedAdamW (no gradient: it is never differentiated). */
-export function registerAdamWKernel(c: NativeContext): void {
+/** The native kernel behind adamwUpdate (never differentiated, so no gradient). */
+export function registerAdamWKernel(c: NativeContext): string {
   const kernelFunc = ({ inputs, attrs }: { inputs: Record<string, tf.TensorInfo>; attrs?: tf.NamedAttrMap }) => {
     const { p, g, m, v } = inputs;
     const a = attrs as unknown as Attrs;
     const pOut = c.alloc(p.shape), mOut = c.alloc(p.shape), vOut = c.alloc(p.shape);
     c.addon.adamw(c.f32(p), c.f32(g), c.f32(m), c.f32(v), pOut, mOut, vOut, pOut.length, a.lr,
-      a.beta1, a.beta2, a.epsilon, a.weightDecay, a.bc1, a.bc2);
+      a.beta1, a.beta2, a.eps, a.weightDecay, a.bc1, a.bc2, a.gradScale);
     return [c.output(p.shape, pOut), c.output(p.shape, mOut), c.output(p.shape, vOut)];
   };
   if (tf.getKernel(ADAMW, 'cpu')) tf.unregisterKernel(ADAMW, 'cpu');
   tf.registerKernel({ kernelName: ADAMW, backendName: 'cpu', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  return ADAMW;
 }

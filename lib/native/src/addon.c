@@ -219,15 +219,15 @@ static napi_value js_xent_bwd(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_adamw(napi_env env, napi_callback_info info) {
-  ARGS(15);
+  ARGS(16);
   float *p = F32(0), *g = F32(1), *m = F32(2), *v = F32(3), *pOut = F32(4), *mOut = F32(5),
         *vOut = F32(6);
   int64_t n = NUM(7);
   double lr = DBL(8), b1 = DBL(9), b2 = DBL(10), eps = DBL(11), wd = DBL(12), bc1 = DBL(13),
-         bc2 = DBL(14);
+         bc2 = DBL(14), scale = DBL(15);
   DONE;
   adamw(p, g, m, v, pOut, mOut, vOut, n, (float)lr, (float)b1, (float)b2, (float)eps, (float)wd,
-        (float)bc1, (float)bc2);
+        (float)bc1, (float)bc2, (float)scale);
   return NULL;
 }
 

@@ -171,24 +171,24 @@ void xent_bwd(const float *logits, const int32_t *labels, const float *lse, cons
 typedef struct {
   const float *p, *g, *m, *v;
   float *pOut, *mOut, *vOut;
-  float lr, b1, b2, eps, wd, bc1, bc2;
+  float lr, b1, b2, eps, wd, bc1, bc2, scale;
 } Adam;
 
 static void adamw_range(void *ctx, int64_t begin, int64_t end) {
   const Adam *a = ctx;
   for (int64_t i = begin; i < end; i++) {
-    float g = a->g[i], p = a->p[i];
+    float g = a->g[i] * a->scale, p = a->p[i];
     float m = a->b1 * a->m[i] + (1.0f - a->b1) * g;
     float v = a->b2 * a->v[i] + (1.0f - a->b2) * g * g;
     a->mOut[i] = m;
     a->vOut[i] = v;
-    a->pOut[i] = p - a->lr * ((m / a->bc1) / (sqrtf(v / a->bc2) + a->eps) + a->wd * p);
+    a->pOut[i] = p * (1.0f - a->lr * a->wd) - a->lr * (m / a->bc1) / (sqrtf(v / a->bc2) + a->eps);
   }
 }
 
 void adamw(const float *p, const float *g, const float *m, const float *v, float *pOut, float *mOut,
            float *vOut, int64_t n, float lr, float b1, float b2, float eps, float wd, float bc1,
-           float bc2) {
-  Adam a = {p, g, m, v, pOut, mOut, vOut, lr, b1, b2, eps, wd, bc1, bc2};
+           float bc2, float scale) {
+  Adam a = {p, g, m, v, pOut, mOut, vOut, lr, b1, b2, eps, wd, bc1, bc2, scale};
   par_for(n, 10.0 * n, adamw_range, &a);
 }

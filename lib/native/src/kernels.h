@@ -61,8 +61,9 @@ int64_t xent_fwd(const float *logits, const int32_t *labels, float *loss, float 
                  int64_t rows, int64_t v);
 void xent_bwd(const float *logits, const int32_t *labels, const float *lse, const float *dloss,
               float *dlogits, int64_t rows, int64_t v);
-/* One AdamW step (decoupled weight decay); outputs may alias inputs. bc = 1 - beta^t. */
+/* One AdamW step (decoupled weight decay) on g * scale; outputs may alias inputs.
+ * bc = 1 - beta^t. */
 void adamw(const float *p, const float *g, const float *m, const float *v, float *pOut, float *mOut,
            float *vOut, int64_t n, float lr, float b1, float b2, float eps, float wd, float bc1,
-           float bc2);
+           float bc2, float scale);
 #endif
