@@ -93,8 +93,9 @@ export class AdamW {
 
   constructor(params: ParamSpec[], readonly hp: Pick<TrainConfig, 'beta1' | 'beta2' | 'eps' | 'weightDecay'>) {
     this.params = normalise(params);
-    this.m = this.params.map((p) => tf.variable(tf.zerosLike(p.variable), false));
-    this.v = this.params.map((p) => tf.variable(tf.zerosLike(p.variable), false));
+    // tidy frees the zerosLike tensors; the variables keep their own reference to the data.
+    this.m = this.params.map((p) => tf.tidy(() => tf.variable(tf.zerosLike(p.variable), false)));
+    this.v = this.params.map((p) => tf.tidy(() => tf.variable(tf.zerosLike(p.variable), false)));
   }
 
   /** One update with grads aligned to `params`, scaled by `gradScale` (clipping). A param whose
