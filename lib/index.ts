@@ -12,3 +12,5 @@ export * from './labelServer';
 export * from './train';
 export * from './backend';
 export * from './native';
+export * from './display';
+export * from './sft';
