@@ -1,0 +1,134 @@
+/**
+ * TA commands (see "For TAs" in README.md):
+ *   release [--source assignments] [--out release]
+ *   grade <submissions> [--source assignments] [--out grades] [--student S] [--assignment A]
+ *         [--jobs N] [--cell-timeout S] [--notebook-timeout S]
+ *   check [--source assignments]        grade the sources themselves: solutions must get full marks
+ * Submissions are laid out <submissions>/<student>/<assignment>.ipynb.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Assignment, loadAssignments } from './format';
+import { SubmissionResult, gradeSubmission } from './grade';
+import { saveResult, writeGradebook } from './gradebook';
+import { release } from './release';
+
+const STUDENT_ID = /^[A-Za-z0-9@._-]+$/;
+
+interface Job {
+  assignment: Assignment;
+  student: string;
+  file: string;
+}
+
+function parseArgs(argv: string[]): { positional: string[]; flags: Map<string, string> } {
+  const positional: string[] = [];
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    if (!argv[i].startsWith('--')) positional.push(argv[i]);
+    else if (i + 1 >= argv.length) throw new Error(`option ${argv[i]} needs a value`);
+    else flags.set(argv[i].slice(2), argv[++i]);
+  }
+  return { positional, flags };
+}
+
+function positiveNumber(flags: Map<string, string>, name: string): number | undefined {
+  const v = flags.get(name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(n > 0)) throw new Error(`--${name} must be a positive number, got "${v}"`);
+  return n;
+}
+
+/** One job per (student folder, assignment notebook found in it), filtered by the options. */
+export function findJobs(dir: string, assignments: Assignment[], student?: string, only?: string): Job[] {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${dir}: no such submissions folder`);
+  if (only && !assignments.some((a) => a.name === only)) throw new Error(`--assignment ${only}: no such assignment`);
+  if (student && !fs.existsSync(path.join(dir, student))) throw new Error(`--student ${student}: no folder ${path.join(dir, student)}`);
+  const jobs: Job[] = [];
+  for (const s of fs.readdirSync(dir).sort()) {
+    if (student && s !== student) continue;
+    if (!fs.statSync(path.join(dir, s)).isDirectory()) continue;
+    if (!STUDENT_ID.test(s)) {
+      console.error(`skipping folder "${s}": a student id may use only letters, digits, @ . _ -`);
+      continue;
+    }
+    for (const a of assignments) {
+      const file = path.join(dir, s, `${a.name}.ipynb`);
+      if ((!only || a.name === only) && fs.existsSync(file)) jobs.push({ assignment: a, student: s, file });
+    }
+  }
+  return jobs;
+}
+
+/** Runs jobs with at most `parallel` at a time, printing one progress line per finished job. */
+export async function gradeAll(
+  jobs: Job[],
+  parallel: number,
+  onResult: (r: SubmissionResult) => void,
+  limits?: { cellTimeout?: number; notebookTimeout?: number },
+): Promise<SubmissionResult[]> {
+  const results: SubmissionResult[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const job = jobs[next++];
+      const lim = { ...job.assignment.limits, ...limits };
+      const r = await gradeSubmission(job.assignment, job.student, job.file, lim);
+      results.push(r);
+      onResult(r);
+      const note = r.notes.length ? `  (${r.notes[0]})` : '';
+      console.error(`[${results.length}/${jobs.length}] ${r.student} ${r.assignment}: ${r.score}/${r.maxScore} in ${r.seconds.toFixed(1)} s${note}`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, jobs.length) }, worker));
+  return results;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { positional, flags } = parseArgs(rest);
+  const source = flags.get('source') ?? 'assignments';
+  if (command === 'release') {
+    const out = flags.get('out') ?? 'release';
+    const files = release(loadAssignments(source), out);
+    console.log(`wrote ${files.length} files to ${out}/ (no solutions, no hidden tests)`);
+    return 0;
+  }
+  if (command === 'grade' || command === 'check') {
+    const assignments = loadAssignments(source);
+    const parallel = positiveNumber(flags, 'jobs') ?? os.cpus().length;
+    const limits = { cellTimeout: positiveNumber(flags, 'cell-timeout'), notebookTimeout: positiveNumber(flags, 'notebook-timeout') };
+    for (const k of Object.keys(limits) as (keyof typeof limits)[]) if (limits[k] === undefined) delete limits[k];
+    if (command === 'check') {
+      const jobs = assignments.map((a) => ({ assignment: a, student: 'solution', file: a.file }));
+      const results = await gradeAll(jobs, parallel, () => {}, limits);
+      const bad = results.filter((r) => r.score !== r.maxScore);
+      for (const r of bad) for (const t of r.tests.filter((x) => !x.passed)) console.error(`${r.assignment}/${t.name}: ${t.message}`);
+      console.log(bad.length === 0 ? 'all solutions get full marks' : `${bad.length} assignment(s) lose points with their own solutions`);
+      return bad.length === 0 ? 0 : 1;
+    }
+    if (positional.length !== 1) throw new Error('usage: grade <submissions folder> [options]');
+    const out = flags.get('out') ?? 'grades';
+    const jobs = findJobs(positional[0], assignments, flags.get('student'), flags.get('assignment'));
+    if (jobs.length === 0) throw new Error(`${positional[0]}: no submissions found (expected <student>/<assignment>.ipynb)`);
+    console.error(`grading ${jobs.length} submission(s), ${parallel} at a time`);
+    // The gradebook is rebuilt after every submission, so an interrupted run still leaves one.
+    const csv = path.join(out, 'gradebook.csv');
+    await gradeAll(jobs, parallel, (r) => (saveResult(out, r), writeGradebook(out, assignments)), limits);
+    console.log(`gradebook: ${csv}; feedback: ${path.join(out, 'feedback')}/`);
+    return 0;
+  }
+  throw new Error(`unknown command "${command ?? ''}"; use release, grade or check`);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      console.error(`error: ${(e as Error).message}`);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,223 @@
+/**
+ * Grade one submission of one assignment: rebuild the notebook from the official cells plus the
+ * student's answer cells, run it in a sandboxed tslab kernel (run_notebook.py), score each test.
+ *
+ * Tests run in the same process as student code, so a test counts as passed only when its cell
+ * finished with status "ok" AND printed a marker carrying a random nonce that exists only in
+ * this run's copy of the test cell. The official cells (hidden tests included) go to the kernel
+ * over a pipe and never touch the submission's folder.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Assignment, Cell, HELPERS_FILE, HELPERS_PATH, Limits, REPO, cellSource, parseNotebook, stripSolutions, testBody } from './format';
+
+const RUNNER = path.join(__dirname, 'run_notebook.py');
+const PYTHON = '/usr/bin/python3';
+const MAX_OUTPUT = 20_000;
+const MAX_MESSAGE = 1_500;
+
+export interface TestResult {
+  name: string;
+  points: number;
+  maxPoints: number;
+  visible: boolean;
+  passed: boolean;
+  message: string;
+}
+
+export interface SubmissionResult {
+  student: string;
+  assignment: string;
+  score: number;
+  maxScore: number;
+  tests: TestResult[];
+  /** Problems with the submission as a whole (bad JSON, missing cells, kernel death...). */
+  notes: string[];
+  /** Code patterns in student cells a TA may want to look at (no effect on points). */
+  flags: string[];
+  seconds: number;
+}
+
+interface RunnerCell {
+  status: 'ok' | 'error' | 'timeout' | 'not_run';
+  stdout: string;
+  stderr: string;
+}
+
+interface RunnerResult {
+  kernel: 'ok' | 'died' | 'timeout' | 'no_start';
+  message: string;
+  cells: RunnerCell[];
+}
+
+/** A graded cell: the code to run and, for a test cell, which test and its nonce. */
+interface PlannedCell {
+  code: string;
+  test?: { index: number; marker: string };
+}
+
+const SUSPICIOUS: [RegExp, string][] = [
+  [/\brequire\s*\(/, 'require('],
+  [/\bprocess\s*\./, 'process.'],
+  [/\bglobalThis\b|\bglobal\s*\./, 'globalThis'],
+  [/__tslab__/, '__tslab__'],
+  [/\bfrom\s+['"](node:)?(fs|vm|child_process|worker_threads)['"]/, 'imports fs/vm/child_process'],
+  [/\.prototype\b|defineProperty|setPrototypeOf/, 'prototype patching'],
+  [/\bconsole\s*\.\s*\w+\s*=/, 'console reassignment'],
+];
+
+/** The assertions of check.ts as local declarations (no exports), pasted into each test cell. */
+function inlineHelpers(): string {
+  return fs.readFileSync(HELPERS_PATH, 'utf8').replace(/^export\s+/gm, '');
+}
+
+/** Code cells of the submission in order, or a note saying why the official stub was used. */
+function plan(a: Assignment, submission: Cell[], helpers: string, notes: string[], flags: Set<string>): PlannedCell[] {
+  const official = new Set(a.notebook.cells.map((c) => c.id));
+  const byId = new Map<string, Cell>();
+  const extrasAfter = new Map<string, Cell[]>();
+  let anchor = '';
+  for (const cell of submission) {
+    if (cell.id !== undefined && official.has(cell.id)) {
+      if (!byId.has(cell.id)) byId.set(cell.id, cell);
+      anchor = cell.id;
+    } else if (cell.cell_type === 'code') {
+      extrasAfter.set(anchor, [...(extrasAfter.get(anchor) ?? []), cell]);
+    }
+  }
+  const studentCode = (cell: Cell): PlannedCell => {
+    const code = cellSource(cell);
+    for (const [re, label] of SUSPICIOUS) if (re.test(code)) flags.add(label);
+    return { code };
+  };
+  const planned: PlannedCell[] = (extrasAfter.get('') ?? []).map(studentCode);
+  a.notebook.cells.forEach((cell, i) => {
+    const kind = a.kinds[i];
+    const id = cell.id as string;
+    if (kind.kind === 'answer') {
+      const mine = byId.get(id);
+      if (mine && mine.cell_type === 'code') planned.push(studentCode(mine));
+      else {
+        notes.push(`answer cell "${id}" is missing from the submission; graded with the empty stub`);
+        planned.push({ code: stripSolutions(cellSource(cell), id) });
+      }
+    } else if (kind.kind === 'test') {
+      const marker = `@@grader-pass ${randomBytes(16).toString('hex')}@@`;
+      const code = `{\n${helpers}\n${testBody(cell)}\n}\nconsole.log(${JSON.stringify(marker)});\n`;
+      planned.push({ code, test: { index: a.tests.indexOf(kind.test), marker } });
+    } else if (kind.kind !== 'markdown') {
+      planned.push({ code: cellSource(cell) });
+    }
+    planned.push(...(extrasAfter.get(id) ?? []).map(studentCode));
+  });
+  return planned;
+}
+
+/**
+ * The error of a failed cell without its stack trace or the source excerpt Node prints above
+ * the error line (the excerpt could quote test code).
+ */
+function errorText(cell: RunnerCell): string {
+  let lines = cell.stderr.split('\n');
+  const caret = lines.findIndex((l) => /^\s*\^+\s*$/.test(l));
+  if (caret >= 0) lines = lines.slice(caret + 1);
+  lines = lines.filter((l) => !/^\s+at /.test(l) && l.trim() !== '');
+  const text = lines.join('\n').trim() || `cell ended with status "${cell.status}" and no error text`;
+  return text.length > MAX_MESSAGE ? text.slice(0, MAX_MESSAGE) + ' [...]' : text;
+}
+
+function runKernel(job: object, limits: Limits): Promise<RunnerResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, [RUNNER], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
+    // Backstop if the runner itself hangs: its own limits plus time to start and stop a kernel.
+    const timer = setTimeout(() => child.kill('SIGKILL'), (limits.notebookTimeout + 60) * 1000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(out));
+      } catch {
+        reject(new Error(`the grader's kernel runner failed (exit ${code}): ${err.trim().slice(-800)}`));
+      }
+    });
+    child.stdin.end(JSON.stringify(job));
+  });
+}
+
+/** Grades one submission file; never throws for problems of the submission itself. */
+export async function gradeSubmission(
+  a: Assignment,
+  student: string,
+  file: string,
+  limits: Limits = a.limits,
+): Promise<SubmissionResult> {
+  const started = Date.now();
+  const notes: string[] = [];
+  const flags = new Set<string>();
+  const tests: TestResult[] = a.tests.map((t) => ({
+    name: t.name,
+    points: 0,
+    maxPoints: t.points,
+    visible: t.visible,
+    passed: false,
+    message: 'not run',
+  }));
+  const finish = (): SubmissionResult => ({
+    student,
+    assignment: a.name,
+    score: tests.reduce((s, t) => s + t.points, 0),
+    maxScore: tests.reduce((s, t) => s + t.maxPoints, 0),
+    tests,
+    notes,
+    flags: [...flags],
+    seconds: (Date.now() - started) / 1000,
+  });
+  let cells: Cell[];
+  try {
+    cells = parseNotebook(fs.readFileSync(file, 'utf8'), path.basename(file)).cells;
+  } catch (e) {
+    notes.push((e as Error).message);
+    for (const t of tests) t.message = 'submission could not be read';
+    return finish();
+  }
+  const planned = plan(a, cells, inlineHelpers(), notes, flags);
+  const workdir = fs.mkdtempSync(path.join(os.tmpdir(), `grade-${student}-`));
+  try {
+    fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(workdir, 'node_modules'));
+    fs.copyFileSync(HELPERS_PATH, path.join(workdir, HELPERS_FILE));
+    const job = {
+      workdir,
+      repo: REPO,
+      cells: planned.map((p) => p.code),
+      cell_timeout: limits.cellTimeout,
+      notebook_timeout: limits.notebookTimeout,
+      max_output: MAX_OUTPUT,
+      sandbox: true,
+    };
+    const run = await runKernel(job, limits);
+    if (run.message) notes.push(run.message);
+    planned.forEach((p, i) => {
+      if (!p.test) return;
+      const t = tests[p.test.index];
+      const cell = run.cells[i];
+      t.passed = cell.status === 'ok' && cell.stdout.includes(p.test.marker);
+      t.points = t.passed ? t.maxPoints : 0;
+      if (t.passed) t.message = '';
+      else if (cell.status === 'not_run') t.message = `not run: ${run.message}`;
+      else if (cell.status === 'ok') t.message = 'the test cell did not report a pass (its output was tampered with)';
+      else t.message = errorText(cell);
+    });
+  } catch (e) {
+    notes.push(`grading failed: ${(e as Error).message}`);
+  } finally {
+    fs.rmSync(workdir, { recursive: true, force: true });
+  }
+  return finish();
+}
