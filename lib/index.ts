@@ -14,3 +14,4 @@ export * from './backend';
 export * from './native';
 export * from './display';
 export * from './sft';
+export * from './checkpoint';
