@@ -120,7 +120,8 @@ export function sftEval(policy: GPT, tok: CharTokenizer, examples: PromptRespons
   let count = 0;
   for (let i = 0; i < examples.length; i += batchSize) {
     const batch = chatBatch(tok, examples.slice(i, i + batchSize), policy.config.blockSize);
-    const n = batch.lossMask.dataSync().reduce((a, b) => a + b, 0);
+    let n = 0;
+    for (const m of batch.lossMask.dataSync()) n += m;
     const loss = sftLoss(policy, batch);
     total += loss.dataSync()[0] * n;
     count += n;
