@@ -12,6 +12,7 @@
  * Also here: `ScalarHead` (value head / reward head on the same trunk) and `KVCache`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fusedGelu, fusedLayerNorm, softmaxCrossEntropy } from './native';
 import { Rng } from './rng';
 
 export interface GPTConfig {
@@ -101,20 +102,14 @@ export interface ForwardResult {
 
 const MASKED = -1e9; // added to the scores of forbidden keys; finite so a fully masked row gives no NaN
 
-/** GPT-2's tanh approximation of GELU (x*x*x instead of pow: faster in tfjs). */
+/** GELU, GPT-2's tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); one fused kernel on cpu+blas. */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x))));
-    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
-  });
+  return fusedGelu(x);
 }
 
-/** LayerNorm over the last axis with gain g and bias b, eps 1e-5. */
+/** LayerNorm over the last axis, (x - mean) / sqrt(var + 1e-5) * g + b; one fused kernel on cpu+blas. */
 export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const { mean, variance } = tf.moments(x, -1, true);
-    return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), g), b);
-  });
+  return fusedLayerNorm(x, g, b, 1e-5);
 }
 
 /**
@@ -152,9 +147,10 @@ export function gatherLogProbs(logits: tf.Tensor3D, ids: tf.Tensor2D): tf.Tensor
 /** Mean cross-entropy (nats/token) of logits [B,T,V] against targets [B,T], over mask [B,T] if given. */
 export function crossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D, mask?: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
-    const nll = tf.neg(gatherLogProbs(logits, targets));
+    const [B, T, V] = logits.shape;
+    const nll = softmaxCrossEntropy(logits.reshape([B * T, V]), targets.reshape([B * T]).cast('int32') as tf.Tensor1D);
     if (!mask) return tf.mean(nll) as tf.Scalar;
-    const m = mask.cast('float32');
+    const m = mask.cast('float32').reshape([B * T]);
     return tf.div(tf.sum(tf.mul(nll, m)), tf.maximum(tf.sum(m), 1)) as tf.Scalar;
   });
 }

@@ -5,12 +5,14 @@
  *   for each step: loss = lossFn(step); grads = d loss / d params; clip global norm;
  *                  lr = warm-up then cosine decay; AdamW update; every evalEvery steps: evalFn
  *
- * AdamW is written out on tf ops (Loshchilov & Hutter's decoupled weight decay, PyTorch's
- * formula) so students can read it; weight decay only touches params flagged `decay`.
+ * AdamW is Loshchilov & Hutter's decoupled weight decay with PyTorch's formula (below); the
+ * update itself is native/optimizer.ts `adamwUpdate` (one fused kernel on cpu+blas, the same
+ * formula on tf ops elsewhere). Weight decay only touches params flagged `decay`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { NamedParam } from './model';
 import { Presets } from './mode';
+import { adamwUpdate } from './native';
 
 export interface TrainConfig {
   /** Stop when the optimizer has taken this many steps in total (a resumed run continues to it). */
@@ -103,20 +105,11 @@ export class AdamW {
   step(grads: (tf.Tensor | undefined)[], lr: number, gradScale = 1): void {
     const { beta1: b1, beta2: b2, eps, weightDecay } = this.hp;
     this.t += 1;
-    const c1 = 1 - b1 ** this.t;
-    const c2 = 1 - b2 ** this.t;
-    tf.tidy(() => {
-      this.params.forEach(({ variable: p, decay }, i) => {
-        const gi = grads[i];
-        if (!gi) return;
-        const g = gradScale === 1 ? gi : tf.mul(gi, gradScale);
-        const m = tf.add(tf.mul(this.m[i], b1), tf.mul(g, 1 - b1));
-        const v = tf.add(tf.mul(this.v[i], b2), tf.mul(tf.mul(g, g), 1 - b2));
-        this.m[i].assign(m);
-        this.v[i].assign(v);
-        const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
-        const decayed = decay && weightDecay > 0 ? tf.mul(p, 1 - lr * weightDecay) : p;
-        p.assign(tf.sub(decayed, tf.mul(update, lr)));
+    this.params.forEach(({ variable: p, decay }, i) => {
+      const g = grads[i];
+      if (!g) return;
+      adamwUpdate(p, g, this.m[i], this.v[i], {
+        lr, beta1: b1, beta2: b2, eps, weightDecay: decay ? weightDecay : 0, step: this.t, gradScale,
       });
     });
   }
