@@ -10,7 +10,10 @@ import { padBatch, sequenceLogProbs } from './sample';
 import { CharTokenizer } from './tokenizer';
 import { Comparison, strengthLevel } from './preferences';
 import { dpoLoss, ipoLoss } from './dpoLoss';
-import { Presets } from './mode';
+import { Presets, preset } from './mode';
+import { Rng } from './rng';
+import { TRAIN_PRESETS, TrainConfig, TrainResult, trainLoop } from './train';
+import { livePlot } from './display';
 export * from './dpoLoss';
 
 /** One preference pair; completions end with the text "<end>" when the writer stopped. */
@@ -85,25 +88,31 @@ export function referenceLogProbs(refPolicy: GPT, pairs: EncodedPair[], padId: n
   return { chosen, rejected };
 }
 
-export interface DPOConfig {
+export interface DPOConfig extends TrainConfig {
   /** Strength of the implicit KL regularisation (DPO temperature). Default 0.1 (TRL). */
   beta: number;
   /** 'dpo' (log-sigmoid) or 'ipo' (squared loss toward 1/(2 beta)). Default 'dpo'. */
   loss: 'dpo' | 'ipo';
   /** Pairs per step. */
   batchSize: number;
-  /** Passes over the pairs. */
-  epochs: number;
-  /** AdamW peak learning rate (DPO uses small ones: 5e-7 for 7B models; larger for our tiny GPT). */
-  lr: number;
   /** Seed of the pair order. */
   seed: number;
 }
 
+/**
+ * `steps` counts optimizer steps (pairs seen = steps * batchSize). The lr is far below SFT's: DPO
+ * moves a policy a long way in KL per step (TRL uses 5e-7 for 7B models; a tiny GPT tolerates more).
+ * No weight decay: it would pull the policy away from the reference for no reason.
+ */
 export const DPO_PRESETS: Presets<DPOConfig> = {
-  tiny: { beta: 0.1, loss: 'dpo', batchSize: 8, epochs: 1, lr: 1e-4, seed: 0 },
-  course: { beta: 0.1, loss: 'dpo', batchSize: 32, epochs: 2, lr: 5e-5, seed: 0 },
+  tiny: { ...TRAIN_PRESETS.tiny, steps: 20, lr: 1e-4, minLr: 1e-5, warmupSteps: 2, weightDecay: 0, evalEvery: 0, logEvery: 5, beta: 0.1, loss: 'dpo', batchSize: 8, seed: 0 },
+  course: { ...TRAIN_PRESETS.course, steps: 150, lr: 5e-5, minLr: 5e-6, warmupSteps: 10, weightDecay: 0, evalEvery: 0, logEvery: 10, beta: 0.1, loss: 'dpo', batchSize: 32, seed: 0 },
 };
+
+/** DPO_PRESETS.tiny in fast mode, .course otherwise, patched by `override`. */
+export function dpoConfig(override: Partial<DPOConfig> = {}): DPOConfig {
+  return preset(DPO_PRESETS, override);
+}
 
 /** The loss of a batch of pairs given policy log-probs and cached reference log-probs. */
 export function preferenceLoss(
@@ -113,4 +122,73 @@ export function preferenceLoss(
   if (cfg.loss === 'dpo') return dpoLoss(policyChosen, policyRejected, refChosen, refRejected, cfg.beta);
   if (cfg.loss === 'ipo') return ipoLoss(policyChosen, policyRejected, refChosen, refRejected, cfg.beta);
   throw new Error(`DPOConfig.loss must be 'dpo' or 'ipo', got ${JSON.stringify(cfg.loss)}`);
+}
+
+/** Per-step DPO curves: mean summed log-probs of chosen and rejected under the policy, and more. */
+export interface DPOStep {
+  step: number;
+  loss: number;
+  /** Mean log pi(y_w|x) and log pi(y_l|x) over the batch (nats per completion). */
+  chosenLogp: number;
+  rejectedLogp: number;
+  /** Mean implicit rewards beta (log pi - log pi_ref) and the fraction of pairs ordered right. */
+  chosenReward: number;
+  rejectedReward: number;
+  accuracy: number;
+}
+
+export interface DPOResult extends TrainResult {
+  curves: DPOStep[];
+  /** Cached reference log-probs of the training pairs. */
+  ref: { chosen: number[]; rejected: number[] };
+}
+
+/**
+ * Train `policy` in place on preference pairs with the DPO (or IPO) loss through the shared
+ * trainLoop. The reference log-probs are computed once up front. Live chart (in Jupyter): chosen
+ * and rejected log-probs per step; both often fall, the rejected faster (trl#800): the loss only
+ * asks for a growing gap, and probability mass can move to completions that are in neither set.
+ */
+export async function dpoTrain(
+  policy: GPT, refPolicy: GPT, tokenizer: CharTokenizer, pairs: PreferencePair[], config: DPOConfig,
+  opts: { title?: string; display?: boolean; livePlot?: boolean; signal?: AbortSignal } = {},
+): Promise<DPOResult> {
+  if (pairs.length < config.batchSize) throw new Error(`dpoTrain: ${pairs.length} pairs, fewer than batchSize ${config.batchSize}`);
+  const enc = encodePairs(pairs, tokenizer, policy.config.blockSize);
+  const ref = referenceLogProbs(refPolicy, enc, tokenizer.padId);
+  const rng = new Rng(config.seed);
+  let order: number[] = [];
+  const curves: DPOStep[] = [];
+  const chart = opts.livePlot ?? config.livePlot ? livePlot({ title: `${config.loss.toUpperCase()}: log-probs of chosen and rejected`, yTitle: 'log pi(y|x), nats' }) : null;
+  const res = await trainLoop({
+    params: policy.parameters(), config, title: opts.title ?? config.loss.toUpperCase(), display: opts.display, signal: opts.signal,
+    lossFn: () => {
+      const idx: number[] = [];
+      while (idx.length < config.batchSize) {
+        if (order.length === 0) order = rng.shuffle(enc.map((_, i) => i));
+        idx.push(order.pop()!);
+      }
+      const pol = pairLogProbs(policy, idx.map((i) => enc[i]), tokenizer.padId);
+      const rc = tf.tensor1d(idx.map((i) => ref.chosen[i]));
+      const rr = tf.tensor1d(idx.map((i) => ref.rejected[i]));
+      const loss = preferenceLoss(config, pol.chosen, pol.rejected, rc, rr);
+      const wc = tf.mul(config.beta, tf.sub(pol.chosen, rc));
+      const wr = tf.mul(config.beta, tf.sub(pol.rejected, rr));
+      return {
+        loss,
+        metrics: {
+          chosenLogp: tf.mean(pol.chosen) as tf.Scalar, rejectedLogp: tf.mean(pol.rejected) as tf.Scalar,
+          chosenReward: tf.mean(wc) as tf.Scalar, rejectedReward: tf.mean(wr) as tf.Scalar,
+          accuracy: tf.mean(tf.greater(wc, wr).toFloat()) as tf.Scalar,
+        },
+      };
+    },
+    onStep: (rec) => {
+      const m = rec.metrics;
+      curves.push({ step: rec.step, loss: rec.loss, chosenLogp: m.chosenLogp, rejectedLogp: m.rejectedLogp, chosenReward: m.chosenReward, rejectedReward: m.rejectedReward, accuracy: m.accuracy });
+      chart?.add(rec.step, { chosen: m.chosenLogp, rejected: m.rejectedLogp });
+    },
+  });
+  chart?.done();
+  return { ...res, curves, ref };
 }

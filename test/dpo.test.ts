@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { dpoLoss, implicitRewards, ipoLoss } from '../lib/dpoLoss';
+import { DPO_PRESETS, dpoTrain, encodePairs, pairLogProbs, referenceLogProbs } from '../lib/dpo';
+import { GPT, GPT_PRESETS } from '../lib/model';
+import { CharTokenizer } from '../lib/tokenizer';
+import { padBatch, sequenceLogProbs } from '../lib/sample';
 
 const t1 = (x: number[]) => tf.tensor1d(x);
 
@@ -50,5 +54,50 @@ describe('IPO loss and implicit rewards', () => {
     const r = implicitRewards([-10, -3], [-12, -3], 0.1);
     expect(r[0]).toBeCloseTo(0.2, 12);
     expect(r[1]).toBe(0);
+  });
+});
+
+describe('dpoTrain on a tiny model', () => {
+  const tok = CharTokenizer.fromText('Human: hi\nAssistant: abcz.');
+  const pairs = ['hi', 'ha', 'hi.', 'a'].flatMap((w) => [
+    { prompt: `Human: ${w}\nAssistant: `, chosen: 'aa<end>', rejected: 'zz.<end>' },
+    { prompt: `Human: ${w}\nAssistant: `, chosen: 'ab<end>', rejected: 'cz<end>' },
+  ]);
+
+  it('pair log-probs equal the per-row sums of sequenceLogProbs over the completion', () => {
+    const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, seed: 2 });
+    const enc = encodePairs(pairs.slice(0, 3), tok, policy.config.blockSize);
+    expect(enc[0].chosen[enc[0].chosen.length - 1]).toBe(tok.endId); // "<end>" parsed as the end token
+    const { chosen, rejected } = pairLogProbs(policy, enc, tok.padId);
+    const c = chosen.dataSync(), r = rejected.dataSync();
+    enc.forEach((e, i) => {
+      for (const [comp, got] of [[e.chosen, c[i]], [e.rejected, r[i]]] as const) {
+        const row = [...e.prompt, ...comp];
+        const { tokens, mask } = padBatch([row], tok.padId);
+        const lp = sequenceLogProbs(policy, tokens, mask).arraySync()[0];
+        const want = lp.slice(e.prompt.length).reduce((a, b) => a + b, 0);
+        expect(got).toBeCloseTo(want, 4);
+      }
+    });
+    expect(() => encodePairs([{ prompt: 'a'.repeat(40), chosen: 'a', rejected: 'b' }], tok, 32)).toThrow(/more than blockSize 32/);
+    policy.dispose();
+  });
+
+  it('starts at loss log 2 and learns to prefer the chosen completions', async () => {
+    const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, seed: 2 });
+    const refPolicy = policy.copy({ trainable: false });
+    const res = await dpoTrain(policy, refPolicy, tok, pairs, { ...DPO_PRESETS.tiny, steps: 12, lr: 3e-3, warmupSteps: 1, batchSize: 8 }, { display: false, livePlot: false });
+    const cv = res.curves;
+    expect(cv.length).toBe(12);
+    expect(cv[0].loss).toBeCloseTo(Math.log(2), 5); // policy == reference at step 0
+    expect(cv[0].chosenReward).toBeCloseTo(0, 5);
+    expect(cv[11].loss).toBeLessThan(0.6);
+    expect(cv[11].accuracy).toBe(1);
+    expect(cv[11].chosenReward).toBeGreaterThan(cv[11].rejectedReward);
+    // cached reference log-probs are those of the frozen reference
+    const again = referenceLogProbs(refPolicy, encodePairs(pairs, tok, 32), tok.padId);
+    again.chosen.forEach((x, i) => expect(x).toBeCloseTo(res.ref.chosen[i], 5));
+    policy.dispose();
+    refPolicy.dispose();
   });
 });
