@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { NamedParam } from './model';
 import { Presets } from './mode';
+import { livePlot, progress } from './display';
 import { adamwUpdate } from './native';
 
 export interface TrainConfig {
@@ -206,40 +207,38 @@ export interface TrainDisplay {
 }
 
 export interface ProgressInfo {
+  /** Optimizer steps taken in total. */
   step: number;
-  totalSteps: number;
   loss: number;
   lr: number;
   metrics: Record<string, number>;
-  seconds: number;
-  tokensPerSecond?: number;
-  secondsLeft: number;
+  /** Tokens processed in this call so far (0 when tokensPerStep is not given). */
+  tokens: number;
 }
 
-function clock(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`;
-}
-
-/** One progress line: "step 120/2000 | loss 2.314 | val 2.351 | lr 9.0e-4 | 12,345 tok/s | 0m40s, ETA 3m12s". */
-export function formatProgress(p: ProgressInfo, lastEval?: Record<string, number>): string {
-  const parts = [`step ${p.step}/${p.totalSteps}`, `loss ${p.loss.toFixed(4)}`];
-  for (const [k, v] of Object.entries(lastEval ?? {})) parts.push(`${k} ${v.toFixed(4)}`);
-  for (const [k, v] of Object.entries(p.metrics)) parts.push(`${k} ${v.toPrecision(4)}`);
-  parts.push(`lr ${p.lr.toExponential(1)}`);
-  if (p.tokensPerSecond !== undefined) parts.push(`${Math.round(p.tokensPerSecond).toLocaleString('en-US')} tok/s`);
-  parts.push(`${clock(p.seconds)}, ETA ${clock(p.secondsLeft)}`);
-  return parts.join(' | ');
-}
-
-/** Default display: a line on stdout every logEvery steps. */
-export function trainDisplay(opts: { title: string; totalSteps: number; livePlot: boolean }): TrainDisplay {
-  let lastEval: Record<string, number> | undefined;
+/**
+ * Default display (lib/display.ts): a progress line updating in place (step, loss, held-out
+ * estimates, lr, tokens/s, elapsed, ETA) and, if asked, a live plotly loss chart.
+ * `startStep`..`endStep`: the steps this call will run (progress counts those).
+ */
+export function trainDisplay(opts: { title: string; startStep: number; endStep: number; livePlot: boolean }): TrainDisplay {
+  const bar = progress(Math.max(1, opts.endStep - opts.startStep), { label: opts.title });
+  const chart = opts.livePlot ? livePlot({ title: opts.title, yTitle: 'loss (nats/token)' }) : null;
+  let lastEval: Record<string, number> = {};
   return {
-    step: (p) => console.log(`${opts.title}: ${formatProgress(p, lastEval)}`),
-    eval: (_step, values) => { lastEval = values; },
-    close: (stopped) => { if (stopped) console.log(`${opts.title}: stopped`); },
+    step: (p) => {
+      const tokens = p.tokens > 0 ? { tokens: p.tokens } : {};
+      bar.update(p.step - opts.startStep, { ...tokens, loss: p.loss, ...lastEval, ...p.metrics, lr: p.lr });
+      chart?.add(p.step, { 'batch loss': p.loss });
+    },
+    eval: (step, values) => {
+      lastEval = values;
+      chart?.add(step, values);
+    },
+    close: () => {
+      bar.done();
+      chart?.done();
+    },
   };
 }
 
@@ -254,13 +253,13 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
   }
   const vars = optimizer.params.map((p) => p.variable);
   const end = Math.min(c.steps, optimizer.t + (opts.maxSteps ?? Infinity));
+  const startStep = optimizer.t;
   const display: TrainDisplay | null = opts.display === false ? null
     : typeof opts.display === 'object' ? opts.display
-    : trainDisplay({ title: opts.title ?? 'training', totalSteps: c.steps, livePlot: c.livePlot });
+    : trainDisplay({ title: opts.title ?? 'training', startStep, endStep: end, livePlot: c.livePlot });
   const history: StepRecord[] = [];
   const evals: EvalRecord[] = [];
   const t0 = Date.now();
-  const startStep = optimizer.t;
   let stopped = false;
 
   const evaluate = async (step: number) => {
@@ -299,12 +298,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
     const last = done === end;
     if (c.evalEvery > 0 && done % c.evalEvery === 0 && !last) await evaluate(done);
     if (display && (done % c.logEvery === 0 || last)) {
-      const seconds = (Date.now() - t0) / 1000;
-      display.step({
-        step: done, totalSteps: c.steps, loss, lr, metrics, seconds,
-        tokensPerSecond: opts.tokensPerStep ? (opts.tokensPerStep * (done - startStep)) / seconds : undefined,
-        secondsLeft: (seconds / (done - startStep)) * (end - done),
-      });
+      display.step({ step: done, loss, lr, metrics, tokens: (opts.tokensPerStep ?? 0) * (done - startStep) });
     }
     if ((await opts.onStep?.(rec)) === false) { stopped = true; break; }
     await new Promise<void>((resolve) => setImmediate(resolve)); // let Jupyter interrupt and redraw

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { GPT, GPTConfig } from '../lib/model';
 import { Rng } from '../lib/rng';
-import { AdamW, TRAIN_PRESETS, TrainConfig, formatProgress, globalNorm, lrAt, trainLoop } from '../lib/train';
+import { AdamW, ProgressInfo, TRAIN_PRESETS, TrainConfig, globalNorm, lrAt, trainLoop } from '../lib/train';
 
 const HP = { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0 };
 
@@ -178,9 +178,20 @@ describe('trainLoop', () => {
   });
 });
 
-describe('formatProgress', () => {
-  it('shows step, loss, eval, lr, tokens/s and times', () => {
-    const line = formatProgress({ step: 120, totalSteps: 2000, loss: 2.31449, lr: 9e-4, metrics: {}, seconds: 40, tokensPerSecond: 12345.4, secondsLeft: 192 }, { val: 2.351 });
-    expect(line).toBe('step 120/2000 | loss 2.3145 | val 2.3510 | lr 9.0e-4 | 12,345 tok/s | 40s, ETA 3m12s');
+describe('trainLoop display', () => {
+  it('reports every logEvery steps with cumulative tokens, held-out values, and closes', async () => {
+    const { w, b, lossFn } = lineProblem();
+    const seen: ProgressInfo[] = [];
+    const evals: number[] = [];
+    let closed: boolean | undefined;
+    await trainLoop({
+      params: [w, b], lossFn, config: quick({ steps: 12, logEvery: 5, evalEvery: 10 }), tokensPerStep: 100,
+      evalFn: () => ({ val: 1 }),
+      display: { step: (p) => seen.push(p), eval: (s) => evals.push(s), close: (stopped) => { closed = stopped; } },
+    });
+    expect(seen.map((p) => [p.step, p.tokens])).toEqual([[5, 500], [10, 1000], [12, 1200]]);
+    expect(seen[0].lr).toBe(lrAt(4, quick({ steps: 12 })));
+    expect(evals).toEqual([10, 12]);
+    expect(closed).toBe(false);
   });
 });
