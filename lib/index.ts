@@ -15,3 +15,4 @@ export * from './native';
 export * from './display';
 export * from './sft';
 export * from './checkpoint';
+export * from './reward';
