@@ -412,3 +412,30 @@ export class ScalarHead {
     this.b.dispose();
   }
 }
+
+/**
+ * Mean next-token loss (nats/token) of `model` over a token stream, read as consecutive windows of
+ * blockSize + 1 tokens (each token predicted from up to blockSize - 1 earlier ones, as in
+ * training), batchSize windows per forward pass. `maxTokens` limits it to the stream's start
+ * (a quick, deterministic estimate); the last partial window is dropped.
+ */
+export function streamLoss(model: GPT, ids: Int32Array, opts: { batchSize?: number; maxTokens?: number } = {}): number {
+  const T = model.config.blockSize;
+  const B = opts.batchSize ?? 32;
+  const n = Math.min(ids.length, (opts.maxTokens ?? Infinity) + 1);
+  const windows = Math.floor((n - 1) / T);
+  if (windows < 1) throw new Error(`streamLoss: need at least blockSize + 1 = ${T + 1} tokens, got ${n}`);
+  let total = 0;
+  for (let w0 = 0; w0 < windows; w0 += B) {
+    const rows = Math.min(B, windows - w0);
+    const x = new Int32Array(rows * T);
+    const y = new Int32Array(rows * T);
+    for (let r = 0; r < rows; r++) {
+      const s = (w0 + r) * T;
+      x.set(ids.subarray(s, s + T), r * T);
+      y.set(ids.subarray(s + 1, s + T + 1), r * T);
+    }
+    total += tf.tidy(() => model.loss(tf.tensor2d(x, [rows, T], 'int32'), tf.tensor2d(y, [rows, T], 'int32')).dataSync()[0]) * rows;
+  }
+  return total / windows;
+}

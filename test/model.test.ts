@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { GPT, GPT_PRESETS, GPTConfig, KVCache, ScalarHead, crossEntropy, embed, gatherLogProbs, gelu, layerNorm } from '../lib/model';
+import { GPT, GPT_PRESETS, GPTConfig, KVCache, ScalarHead, crossEntropy, embed, gatherLogProbs, gelu, layerNorm, streamLoss } from '../lib/model';
 import { Rng } from '../lib/rng';
 
 // Small enough for finite differences on the plain cpu backend.
@@ -211,5 +211,23 @@ describe('ScalarHead', () => {
     expect(std).toBeGreaterThan(0.8 / Math.sqrt(401));
     expect(std).toBeLessThan(1.2 / Math.sqrt(401));
     expect(r.copy({ trainable: false }).trainableVariables()).toHaveLength(0);
+  });
+});
+
+describe('streamLoss', () => {
+  it('averages the loss of consecutive windows, whatever the batch size', () => {
+    const m = new GPT(SMALL);
+    roughen(m, 8);
+    const ids = Int32Array.from({ length: 30 }, (_, i) => (i * 7) % SMALL.vocabSize);
+    // 29 predictable tokens -> 3 windows of 8 (24 targets); the rest is dropped.
+    const byHand = [0, 8, 16].map((s) => m.loss(
+      tf.tensor2d(Array.from(ids.subarray(s, s + 8)), [1, 8], 'int32'),
+      tf.tensor2d(Array.from(ids.subarray(s + 1, s + 9)), [1, 8], 'int32'),
+    ).dataSync()[0]);
+    const mean = byHand.reduce((a, b) => a + b, 0) / 3;
+    expect(streamLoss(m, ids, { batchSize: 2 })).toBeCloseTo(mean, 5);
+    expect(streamLoss(m, ids, { batchSize: 5 })).toBeCloseTo(mean, 5);
+    expect(streamLoss(m, ids, { maxTokens: 8 })).toBeCloseTo(byHand[0], 5);
+    expect(() => streamLoss(m, ids.subarray(0, 5))).toThrow(/need at least blockSize \+ 1 = 9 tokens, got 5/);
   });
 });
