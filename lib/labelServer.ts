@@ -16,18 +16,12 @@ import * as http from 'http';
 import * as path from 'path';
 import { AddressInfo } from 'net';
 import { runsDir } from './mode';
-import { appendComparison, makeComparison, readComparisons, Strength, STRENGTHS, writeAtomic } from './preferences';
+import { appendComparison, makeComparison, Pair, readComparisons, Strength, STRENGTHS, writeAtomic } from './preferences';
 import { Rng } from './rng';
 import { buildChatData } from './task';
 
-/** Two completions of one prompt waiting for a judgement. */
-export interface LabelPair {
-  prompt: string;
-  completionA: string;
-  completionB: string;
-  /** Copied into the record's metadata (e.g. gold scores, which model sampled it). */
-  metadata?: Record<string, unknown>;
-}
+/** Two completions of one prompt waiting for a judgement (preferences.ts's Pair). */
+export type LabelPair = Pair;
 
 export interface LabelServerOptions {
   /** Comparison JSONL file answers are appended to (created if missing). */

@@ -21,7 +21,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { GPT } from './model';
 import { Rng } from './rng';
+import { GenSettings, rollout } from './rollout';
+import { CharTokenizer } from './tokenizer';
 
 export const PREFERENCE_FORMAT_VERSION = 1;
 
@@ -277,4 +280,41 @@ export function goldAgreement(records: Comparison[]): Agreement {
     if ((goldA > goldB) === (r.choice === 'A')) same++;
   });
   return { rate: count > 0 ? same / count : NaN, count };
+}
+
+/** Two completions of one prompt, before anyone judged them. */
+export interface Pair {
+  prompt: string;
+  completionA: string;
+  completionB: string;
+  /** Copied into the comparison's metadata. */
+  metadata?: Record<string, unknown>;
+}
+
+/**
+ * Two independent samples of `policy` per prompt (rollout.ts; completions render "<end>" when the
+ * model stopped). Both use the same settings, so neither side is systematically better.
+ */
+export function samplePairs(policy: GPT, tok: CharTokenizer, prompts: string[], s: GenSettings): Pair[] {
+  const r = rollout(policy, tok, [...prompts, ...prompts], s);
+  const n = prompts.length;
+  return prompts.map((prompt, i) => ({
+    prompt, completionA: r.completions[i], completionB: r.completions[n + i], metadata: { sampleSeed: s.seed, temperature: s.temperature },
+  }));
+}
+
+/**
+ * Label pairs with simulated labelers: pair i goes to labelers i, i+1, ... (mod the number of
+ * labelers), `perPair` of them (default 1; 2 or more lets labelerAgreement measure disagreement).
+ */
+export function labelPairs(pairs: Pair[], labelers: SimulatedLabeler[], perPair = 1): Comparison[] {
+  if (labelers.length === 0) throw new Error('labelPairs: no labelers');
+  if (!Number.isInteger(perPair) || perPair < 1 || perPair > labelers.length) {
+    throw new Error(`labelPairs: perPair must be an integer in 1..${labelers.length}, got ${perPair}`);
+  }
+  const out: Comparison[] = [];
+  pairs.forEach((p, i) => {
+    for (let k = 0; k < perPair; k++) out.push(labelers[(i + k) % labelers.length].label(p.prompt, p.completionA, p.completionB, p.metadata));
+  });
+  return out;
 }

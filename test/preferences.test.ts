@@ -4,8 +4,10 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   appendComparison, appendComparisons, goldAgreement, labelerAgreement, makeComparison, parseComparisons,
-  readComparisons, SimulatedLabeler, Strength, STRENGTHS, strengthLevel, strengthOf,
+  labelPairs, readComparisons, samplePairs, SimulatedLabeler, Strength, STRENGTHS, strengthLevel, strengthOf,
 } from '../lib/preferences';
+import { GPT, GPT_PRESETS } from '../lib/model';
+import { CharTokenizer } from '../lib/tokenizer';
 
 function tmpFile(name: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prefs-'));
@@ -98,5 +100,36 @@ describe('simulated labelers', () => {
 
   it('rejects a negative temperature', () => {
     expect(() => new SimulatedLabeler(gold, { temperature: -1 })).toThrow(/temperature must be >= 0, got -1/);
+  });
+});
+
+describe('pair generation', () => {
+  it('samples two completions per prompt from a policy, reproducibly, and labels them', () => {
+    const tok = new CharTokenizer(['a', 'b', ':', ' ']);
+    const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, blockSize: 16, seed: 1 });
+    const prompts = ['a: ', 'b: ', 'ab: '];
+    const s = { maxNewTokens: 6, temperature: 1, seed: 4 };
+    const pairs = samplePairs(policy, tok, prompts, s);
+    expect(pairs.map((p) => p.prompt)).toEqual(prompts);
+    expect(samplePairs(policy, tok, prompts, s)).toEqual(pairs);
+    for (const p of pairs) {
+      for (const c of [p.completionA, p.completionB]) {
+        expect(c).toMatch(/^[ab: ]*(<end>)?$/);
+        expect(tok.encode(c, { allowSpecial: true }).length).toBeLessThanOrEqual(6);
+      }
+    }
+    expect(pairs.some((p) => p.completionA !== p.completionB)).toBe(true);
+    const count = (c: string) => (c.match(/a/g) ?? []).length;
+    const labelers = [0, 1, 2].map((k) => new SimulatedLabeler(count, { id: `sim${k}`, temperature: 0, seed: k }));
+    const records = labelPairs(pairs, labelers, 2);
+    expect(records.map((r) => r.labeler)).toEqual(['sim0', 'sim1', 'sim1', 'sim2', 'sim2', 'sim0']);
+    expect(records[0].metadata).toMatchObject({ sampleSeed: 4, goldA: count(pairs[0].completionA), goldB: count(pairs[0].completionB) });
+    // Zero-noise labelers agree except on gold ties (coin flips).
+    const ties = pairs.filter((p) => count(p.completionA) === count(p.completionB)).length;
+    const agreement = labelerAgreement(records);
+    expect(agreement.count).toBe(3);
+    expect(agreement.rate).toBeGreaterThanOrEqual((3 - ties) / 3);
+    expect(() => labelPairs(pairs, labelers, 4)).toThrow('perPair must be an integer in 1..3, got 4');
+    policy.dispose();
   });
 });
