@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Assignment, loadAssignments } from './format';
-import { SubmissionResult, gradeSubmission } from './grade';
+import { SubmissionResult, checkSandbox, gradeSubmission } from './grade';
 import { saveResult, writeGradebook } from './gradebook';
 import { release } from './release';
 
@@ -78,7 +78,7 @@ export async function gradeAll(
       const r = await gradeSubmission(job.assignment, job.student, job.file, lim);
       results.push(r);
       onResult(r);
-      const note = r.notes.length ? `  (${r.notes[0]})` : '';
+      const note = r.notes.length ? `  (${r.notes[0].replace(/\s+/g, ' ')})` : '';
       console.error(`[${results.length}/${jobs.length}] ${r.student} ${r.assignment}: ${r.score}/${r.maxScore} in ${r.seconds.toFixed(1)} s${note}`);
     }
   };
@@ -97,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'grade' || command === 'check') {
+    checkSandbox();
     const assignments = loadAssignments(source);
     const parallel = positiveNumber(flags, 'jobs') ?? os.cpus().length;
     const limits = { cellTimeout: positiveNumber(flags, 'cell-timeout'), notebookTimeout: positiveNumber(flags, 'notebook-timeout') };

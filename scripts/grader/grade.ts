@@ -7,7 +7,7 @@
  * this run's copy of the test cell. The official cells (hidden tests included) go to the kernel
  * over a pipe and never touch the submission's folder.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -149,6 +149,17 @@ function runKernel(job: object, limits: Limits): Promise<RunnerResult> {
     });
     child.stdin.end(JSON.stringify(job));
   });
+}
+
+/** Throws a clear error unless bubblewrap and Debian's Jupyter client can run here. */
+export function checkSandbox(): void {
+  const bwrap = spawnSync('bwrap', ['--ro-bind', '/', '/', 'true'], { encoding: 'utf8' });
+  if (bwrap.status !== 0) {
+    const why = bwrap.error ? 'bwrap is not installed' : bwrap.stderr.trim();
+    throw new Error(`the grader's sandbox needs bubblewrap (apt-get install bubblewrap): ${why}`);
+  }
+  const py = spawnSync(PYTHON, ['-c', 'import jupyter_client'], { encoding: 'utf8' });
+  if (py.status !== 0) throw new Error(`${PYTHON} cannot import jupyter_client (apt-get install python3-jupyter-client)`);
 }
 
 /** Grades one submission file; never throws for problems of the submission itself. */

@@ -78,7 +78,7 @@ export function writeGradebook(outDir: string, assignments: Assignment[]): strin
       if (r.output) notes.push(`${a.name}: ${r.output}`);
       if (r.flags.length) notes.push(`${a.name}: review (${r.flags.join(', ')})`);
     }
-    row.push(total, maxTotal, notes.join(' | '));
+    row.push(total, maxTotal, notes.join(' | ').replace(/\s+/g, ' ').trim());
     rows.push(row.map(csvField).join(','));
   }
   const file = path.join(outDir, 'gradebook.csv');
