@@ -1,10 +1,10 @@
-/* Batched matrix multiply on OpenBLAS. Big products use OpenBLAS's threads;
- * many small ones (attention: B*H products of 64x64x32) are spread over the
- * cores one product per thread, with OpenBLAS pinned to one thread meanwhile. */
+/* Batched matrix multiply on OpenBLAS, threaded by us: OpenBLAS runs single-
+ * threaded (its idle threads spin for milliseconds after each call and starve
+ * the next kernel on a 2-core machine) and par_for splits the work: the batch
+ * when there are several products (attention: B*H products of 64x64x32), else
+ * the rows (or columns) of the one product. */
 #include <cblas.h>
 #include "kernels.h"
-
-#define SMALL_GEMM_FLOPS (2.0 * 96 * 96 * 96) /* below this OpenBLAS runs single-threaded anyway */
 
 typedef struct {
   const float *a, *b;
@@ -12,6 +12,7 @@ typedef struct {
   int64_t m, n, k;
   int transA, transB, rank;
   const int64_t *aBatch, *bBatch, *outBatch;
+  int splitRows; /* single product: split rows (1) or columns (0) */
 } Bmm;
 
 /* Offset (in matrices) of output batch index `i` inside an operand whose batch
@@ -27,33 +28,51 @@ static int64_t operand_index(int64_t i, int rank, const int64_t *dims, const int
   return idx;
 }
 
-static void bmm_range(void *ctx, int64_t begin, int64_t end) {
-  const Bmm *p = ctx;
+/* out[r0:r1, c0:c1] of one product; a and b point at the product's matrices. */
+static void gemm_block(const Bmm *p, const float *a, const float *b, float *out, int64_t r0,
+                       int64_t r1, int64_t c0, int64_t c1) {
   int64_t m = p->m, n = p->n, k = p->k;
+  const float *ab = p->transA ? a + r0 : a + r0 * k;     /* row r0 of op(a) */
+  const float *bb = p->transB ? b + c0 * k : b + c0;     /* column c0 of op(b) */
+  cblas_sgemm(CblasRowMajor, p->transA ? CblasTrans : CblasNoTrans,
+              p->transB ? CblasTrans : CblasNoTrans, (int)(r1 - r0), (int)(c1 - c0), (int)k, 1.0f,
+              ab, p->transA ? (int)m : (int)k, bb, p->transB ? (int)k : (int)n, 0.0f,
+              out + r0 * n + c0, (int)n);
+}
+
+static void bmm_batches(void *ctx, int64_t begin, int64_t end) {
+  const Bmm *p = ctx;
   for (int64_t i = begin; i < end; i++) {
-    const float *a = p->a + operand_index(i, p->rank, p->aBatch, p->outBatch) * m * k;
-    const float *b = p->b + operand_index(i, p->rank, p->bBatch, p->outBatch) * k * n;
-    cblas_sgemm(CblasRowMajor, p->transA ? CblasTrans : CblasNoTrans,
-                p->transB ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a,
-                p->transA ? (int)m : (int)k, b, p->transB ? (int)k : (int)n, 0.0f, p->out + i * m * n,
-                (int)n);
+    const float *a = p->a + operand_index(i, p->rank, p->aBatch, p->outBatch) * p->m * p->k;
+    const float *b = p->b + operand_index(i, p->rank, p->bBatch, p->outBatch) * p->k * p->n;
+    gemm_block(p, a, b, p->out + i * p->m * p->n, 0, p->m, 0, p->n);
   }
+}
+
+/* Blocks of 16 rows/columns keep each thread's part a multiple of the SIMD width. */
+static void bmm_split(void *ctx, int64_t begin, int64_t end) {
+  const Bmm *p = ctx;
+  int64_t lo = begin * 16, hi = end * 16;
+  if (p->splitRows) gemm_block(p, p->a, p->b, p->out, lo, hi < p->m ? hi : p->m, 0, p->n);
+  else gemm_block(p, p->a, p->b, p->out, 0, p->m, lo, hi < p->n ? hi : p->n);
 }
 
 void bmm(const float *a, const float *b, float *out, int64_t m, int64_t n, int64_t k,
          int transA, int transB, int rank, const int64_t *aBatch, const int64_t *bBatch,
          const int64_t *outBatch) {
-  int64_t batch = 1, aCount = 1, bCount = 1;
-  for (int d = 0; d < rank; d++) { batch *= outBatch[d]; aCount *= aBatch[d]; bCount *= bBatch[d]; }
-  if (m == 0 || n == 0) return;
+  static int single = 0;
+  if (!single) { openblas_set_num_threads(1); single = 1; }
+  int64_t batch = 1, aCount = 1;
+  for (int d = 0; d < rank; d++) { batch *= outBatch[d]; aCount *= aBatch[d]; }
+  if (m == 0 || n == 0 || batch == 0) return;
   if (k == 0) { for (int64_t i = 0; i < batch * m * n; i++) out[i] = 0.0f; return; }
+  int bBroadcast = 1;
+  for (int d = 0; d < rank; d++) if (bBatch[d] != 1) bBroadcast = 0;
   /* [batch, m, k] @ [k, n] with a untransposed is one [batch*m, k] @ [k, n] product. */
-  if (bCount == 1 && !transA && aCount == batch) { m *= batch; batch = 1; }
-  Bmm p = {a, b, out, m, n, k, transA, transB, rank, aBatch, bBatch, outBatch};
-  double flops = 2.0 * m * n * k;
-  if (batch == 1 || flops >= SMALL_GEMM_FLOPS) { bmm_range(&p, 0, batch); return; }
-  int saved = openblas_get_num_threads();
-  openblas_set_num_threads(1);
-  par_for(batch, flops * batch, bmm_range, &p);
-  openblas_set_num_threads(saved);
+  if (bBroadcast && !transA && aCount == batch) { m *= batch; batch = 1; }
+  Bmm p = {a, b, out, m, n, k, transA, transB, rank, aBatch, bBatch, outBatch, m >= n};
+  double flops = 2.0 * m * n * k * batch;
+  if (batch > 1) { par_for(batch, flops, bmm_batches, &p); return; }
+  int64_t blocks = ((p.splitRows ? m : n) + 15) / 16;
+  par_for_chunks(blocks, flops, bmm_split, &p, 1);
 }

@@ -11,6 +11,8 @@
  * `work` is the total cost in rough flops: small jobs stay on the caller. */
 typedef void (*range_fn)(void *ctx, int64_t begin, int64_t end);
 void par_for(int64_t n, double work, range_fn fn, void *ctx);
+/* The same with `perThread` chunks per thread (1 for GEMM: each call repacks its operands). */
+void par_for_chunks(int64_t n, double work, range_fn fn, void *ctx, int perThread);
 int par_threads(void);
 
 /* gemm.c: out[b] = op(a[ia(b)]) @ op(b[ib(b)]), op = transpose when flagged;

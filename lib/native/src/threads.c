@@ -1,40 +1,55 @@
 /* A tiny fork-join pool: one worker per extra core, parked on a condition
- * variable (no spinning, so it never fights OpenBLAS's own threads). The
- * caller runs chunk 0 itself. Jobs come from the JS thread only, one at a time. */
+ * variable (no spinning, so it never fights other threads for a core). The work
+ * is cut into chunks claimed from a shared counter; the caller claims chunks too,
+ * so when a worker is slow to wake (a busy machine) the caller simply does more
+ * of the chunks itself instead of waiting. Jobs come from the JS thread only. */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include "kernels.h"
 
 #define MAX_WORKERS 7
-#define MIN_PARALLEL_WORK 60000.0 /* below ~20 us of work, waking a worker costs more */
+#define CHUNKS_PER_THREAD 4
+#define MIN_PARALLEL_WORK 400000.0 /* below ~100 us of work, waking a worker costs more */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER, done = PTHREAD_COND_INITIALIZER;
-static int nworkers = -1, pending = 0;
-static unsigned long generation = 0;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static int nworkers = -1;
+
+/* The current job. `next` holds (generation << 32 | next chunk): a worker that wakes
+ * late, after its job finished, sees another generation and claims nothing. */
 static range_fn job_fn;
 static void *job_ctx;
-static int64_t job_n;
-static int job_parts;
+static int64_t job_n, job_chunks;
+static uint64_t job_gen;
+static _Atomic uint64_t next;
+static _Atomic int64_t finished;
 
-static void run_part(int part) {
-  int64_t begin = job_n * part / job_parts, end = job_n * (part + 1) / job_parts;
-  if (begin < end) job_fn(job_ctx, begin, end);
+/* Claim and run chunks of job `gen` until none are left; returns when done. */
+static void run_chunks(uint64_t gen, range_fn fn, void *ctx, int64_t n, int64_t chunks) {
+  for (;;) {
+    uint64_t v = atomic_load(&next);
+    if ((v >> 32) != (gen & 0xffffffffu) || (int64_t)(v & 0xffffffffu) >= chunks) return;
+    if (!atomic_compare_exchange_weak(&next, &v, v + 1)) continue;
+    int64_t c = (int64_t)(v & 0xffffffffu);
+    fn(ctx, n * c / chunks, n * (c + 1) / chunks);
+    atomic_fetch_add(&finished, 1);
+  }
 }
 
 static void *worker(void *arg) {
-  int id = (int)(intptr_t)arg;
-  unsigned long seen = 0;
+  uint64_t seen = 0;
   for (;;) {
     pthread_mutex_lock(&mu);
-    while (generation == seen) pthread_cond_wait(&wake, &mu);
-    seen = generation;
-    int part = id + 1, active = part < job_parts;
+    while (job_gen == seen) pthread_cond_wait(&wake, &mu);
+    seen = job_gen;
+    range_fn fn = job_fn;
+    void *ctx = job_ctx;
+    int64_t n = job_n, chunks = job_chunks;
     pthread_mutex_unlock(&mu);
-    if (active) run_part(part);
-    pthread_mutex_lock(&mu);
-    if (--pending == 0) pthread_cond_signal(&done);
-    pthread_mutex_unlock(&mu);
+    run_chunks(seen, fn, ctx, n, chunks);
   }
   return NULL;
 }
@@ -42,10 +57,12 @@ static void *worker(void *arg) {
 int par_threads(void) {
   if (nworkers < 0) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *env = getenv("RLHF_THREADS"); /* e.g. 1 keeps every kernel on the JS thread */
+    if (env && atoi(env) > 0) cores = atoi(env);
     nworkers = cores > 1 ? (int)(cores - 1 > MAX_WORKERS ? MAX_WORKERS : cores - 1) : 0;
     for (int i = 0; i < nworkers; i++) {
       pthread_t t;
-      if (pthread_create(&t, NULL, worker, (void *)(intptr_t)i) != 0) { nworkers = i; break; }
+      if (pthread_create(&t, NULL, worker, NULL) != 0) { nworkers = i; break; }
       pthread_detach(t);
     }
   }
@@ -53,17 +70,22 @@ int par_threads(void) {
 }
 
 void par_for(int64_t n, double work, range_fn fn, void *ctx) {
-  int parts = par_threads();
-  if (parts > n) parts = (int)n;
-  if (parts <= 1 || work < MIN_PARALLEL_WORK) { if (n > 0) fn(ctx, 0, n); return; }
+  par_for_chunks(n, work, fn, ctx, CHUNKS_PER_THREAD);
+}
+
+void par_for_chunks(int64_t n, double work, range_fn fn, void *ctx, int perThread) {
+  int threads = par_threads();
+  if (threads <= 1 || n <= 1 || work < MIN_PARALLEL_WORK) { if (n > 0) fn(ctx, 0, n); return; }
+  int64_t chunks = (int64_t)threads * perThread;
+  if (chunks > n) chunks = n;
   pthread_mutex_lock(&mu);
-  job_fn = fn; job_ctx = ctx; job_n = n; job_parts = parts;
-  pending = nworkers;
-  generation++;
+  job_fn = fn; job_ctx = ctx; job_n = n; job_chunks = chunks;
+  job_gen++;
+  atomic_store(&finished, 0);
+  atomic_store(&next, (job_gen & 0xffffffffu) << 32);
   pthread_cond_broadcast(&wake);
   pthread_mutex_unlock(&mu);
-  run_part(0);
-  pthread_mutex_lock(&mu);
-  while (pending > 0) pthread_cond_wait(&done, &mu);
-  pthread_mutex_unlock(&mu);
+  run_chunks(job_gen, fn, ctx, n, chunks);
+  /* Only chunks a worker is running right now remain: wait for them. */
+  while (atomic_load(&finished) < chunks) sched_yield();
 }

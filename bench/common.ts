@@ -1,0 +1,38 @@
+// Shapes shared by the benchmark scripts (issue 3's configs A and B) and a
+// reproducible random batch (the benchmark measures speed, not learning).
+import { tf } from '../lib/backend';
+
+export interface BenchConfig {
+  name: 'A' | 'B';
+  preset: 'benchA' | 'benchB';
+  vocab: number;
+  context: number;
+  width: number;
+  layers: number;
+  heads: number;
+  batch: number;
+}
+
+export const BENCH_CONFIGS: Record<'A' | 'B', BenchConfig> = {
+  A: { name: 'A', preset: 'benchA', vocab: 65, context: 64, width: 128, layers: 4, heads: 4, batch: 32 },
+  B: { name: 'B', preset: 'benchB', vocab: 65, context: 128, width: 256, layers: 6, heads: 8, batch: 16 },
+};
+
+/** Tokens per training step. */
+export const tokensPerStep = (c: BenchConfig) => c.batch * c.context;
+
+/** x, y int32 [batch, context]: y is x shifted by one, as in next-token training. */
+export function randomBatch(c: BenchConfig, seed: number): { x: tf.Tensor2D; y: tf.Tensor2D } {
+  let s = (seed * 2654435761 + 12345) >>> 0;
+  const ids = new Int32Array(c.batch * (c.context + 1));
+  for (let i = 0; i < ids.length; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    ids[i] = s % c.vocab;
+  }
+  const x = new Int32Array(c.batch * c.context), y = new Int32Array(c.batch * c.context);
+  for (let b = 0; b < c.batch; b++) {
+    x.set(ids.subarray(b * (c.context + 1), b * (c.context + 1) + c.context), b * c.context);
+    y.set(ids.subarray(b * (c.context + 1) + 1, (b + 1) * (c.context + 1)), b * c.context);
+  }
+  return { x: tf.tensor2d(x, [c.batch, c.context], 'int32'), y: tf.tensor2d(y, [c.batch, c.context], 'int32') };
+}

@@ -1,0 +1,99 @@
+// One benchmark run in its own process (so peak memory is per engine): trains a
+// config with this library on one backend and prints `RESULT {json}`.
+// Usage: node --import tsx bench/engine.ts '{"config":"A","backend":"blas","steps":20,"sample":true}'
+import { initBackend, tf } from '../lib/backend';
+import { GPT, GPT_PRESETS } from '../lib/model';
+import { generate } from '../lib/sample';
+import { trainLoop, TRAIN_PRESETS } from '../lib/train';
+import { BENCH_CONFIGS, randomBatch, tokensPerStep } from './common';
+
+export interface EngineJob {
+  config: 'A' | 'B';
+  backend: 'gpu' | 'tensorflow' | 'blas' | 'wasm' | 'cpu';
+  steps: number;
+  /** Also time sampling: 32 sequences x 256 new tokens, cached and uncached. */
+  sample?: boolean;
+}
+
+export interface EngineResult {
+  engine: string;
+  stepMs: number;
+  minStepMs: number;
+  tokensPerSecond: number;
+  peakRssMB: number;
+  matmulGflops: number;
+  loss: number;
+  sampling?: { cachedS: number; uncachedS: number; tokens: number };
+}
+
+const WARMUP_STEPS = 2;
+
+/** Matmul throughput of the backend: n^3 multiply-adds, best of a few. */
+function matmulGflops(n: number): number {
+  const a = tf.randomNormal([n, n], 0, 1, 'float32', 1), b = tf.randomNormal([n, n], 0, 1, 'float32', 2);
+  let best = Infinity;
+  for (let i = 0; i < 4; i++) {
+    const t0 = performance.now();
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    best = Math.min(best, performance.now() - t0);
+    c.dispose();
+  }
+  tf.dispose([a, b]);
+  return (2 * n ** 3) / (best / 1000) / 1e9;
+}
+
+function timeSampling(model: GPT, useCache: boolean): number {
+  const t0 = performance.now();
+  generate(model, Array.from({ length: 32 }, (_, i) => [i % model.config.vocabSize]), {
+    maxNewTokens: 256, padId: 0, useCache, temperature: 1, seed: 1,
+  });
+  return (performance.now() - t0) / 1000;
+}
+
+async function main(job: EngineJob): Promise<EngineResult> {
+  const info = await initBackend({ force: job.backend, log: () => {} });
+  const cfg = BENCH_CONFIGS[job.config];
+  const model = new GPT({ ...GPT_PRESETS[cfg.preset] });
+  const times: number[] = [];
+  let last = performance.now(), loss = NaN;
+  await trainLoop({
+    config: { ...TRAIN_PRESETS.course, steps: WARMUP_STEPS + job.steps, warmupSteps: 1, evalEvery: 0, livePlot: false },
+    params: model.parameters(),
+    lossFn: (step) => {
+      const { x, y } = randomBatch(cfg, step);
+      const l = model.loss(x, y);
+      tf.dispose([x, y]);
+      return { loss: l };
+    },
+    display: false,
+    onStep: (rec) => {
+      const now = performance.now();
+      if (rec.step >= WARMUP_STEPS) times.push(now - last);
+      last = now;
+      loss = rec.loss;
+    },
+  });
+  const sorted = [...times].sort((a, b) => a - b);
+  const stepMs = sorted[Math.floor(sorted.length / 2)];
+  const result: EngineResult = {
+    engine: `tfjs ${info.name}`,
+    stepMs,
+    minStepMs: sorted[0],
+    tokensPerSecond: tokensPerStep(cfg) / (stepMs / 1000),
+    peakRssMB: 0,
+    matmulGflops: matmulGflops(job.backend === 'cpu' ? 256 : 1024),
+    loss,
+  };
+  if (job.sample) {
+    result.sampling = { cachedS: timeSampling(model, true), uncachedS: timeSampling(model, false), tokens: 32 * 256 };
+  }
+  result.peakRssMB = process.resourceUsage().maxRSS / 1024;
+  model.dispose();
+  return result;
+}
+
+main(JSON.parse(process.argv[2]) as EngineJob).then(
+  (r) => console.log(`RESULT ${JSON.stringify(r)}`),
+  (e) => { console.error(`bench engine failed: ${(e as Error).message}`); process.exit(1); },
+);

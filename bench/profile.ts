@@ -1,0 +1,37 @@
+// Kernel-time histogram of one GPT training step (forward, backward, AdamW) on the
+// current backend: which tfjs kernels dominate. Usage: tsx bench/profile.ts [A|B]
+import { initBackend, tf } from '../lib/backend';
+import { GPT, GPT_PRESETS } from '../lib/model';
+import { AdamW } from '../lib/train';
+import { BENCH_CONFIGS, randomBatch } from './common';
+
+async function main() {
+  await initBackend();
+  const cfg = BENCH_CONFIGS[(process.argv[2] ?? 'A') as 'A' | 'B'];
+  const model = new GPT({ ...GPT_PRESETS[cfg.preset] });
+  const params = model.parameters();
+  const opt = new AdamW(params, { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1 });
+  const vars = params.map((p) => p.variable);
+  const step = () => {
+    const { x, y } = randomBatch(cfg, 0);
+    const { value, grads } = tf.variableGrads(() => model.loss(x, y), vars);
+    opt.step(vars.map((v) => grads[v.name]), 1e-3);
+    tf.dispose([x, y, value, ...Object.values(grads)]);
+  };
+  for (let i = 0; i < 3; i++) step();
+  const t0 = performance.now();
+  const info = await tf.profile(step);
+  const wall = performance.now() - t0;
+  const byName = new Map<string, { ms: number; calls: number }>();
+  for (const k of info.kernels) {
+    const e = byName.get(k.name) ?? { ms: 0, calls: 0 };
+    e.ms += k.kernelTimeMs as number;
+    e.calls++;
+    byName.set(k.name, e);
+  }
+  const rows = [...byName].sort((a, b) => b[1].ms - a[1].ms);
+  const total = rows.reduce((s, [, e]) => s + e.ms, 0);
+  console.log(`step under profiler: ${wall.toFixed(0)} ms wall, ${total.toFixed(0)} ms in ${info.kernels.length} kernel calls`);
+  for (const [name, e] of rows.slice(0, 25)) console.log(`${name.padEnd(24)} ${e.ms.toFixed(1).padStart(8)} ms ${String(e.calls).padStart(6)} calls`);
+}
+main();

@@ -1,0 +1,245 @@
+// Native kernels (lib/native) against tfjs's stock cpu kernels on random shapes,
+// including broadcasting and transposes; fused ops against their tfjs formulas;
+// the buffer pool's aliasing rules; a tiny GPT forward/backward end to end.
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { GPT } from '../lib/model';
+import { loadAddon } from '../lib/native/addon';
+import { adamwUpdate, fusedGelu, fusedLayerNorm, loadNativeKernels, softmaxCrossEntropy, useNativeKernels } from '../lib/native';
+import { Rng } from '../lib/rng';
+
+const native = (() => {
+  (tf.findBackend('cpu') as unknown as { firstUse: boolean }).firstUse = false;
+  return loadNativeKernels();
+})();
+const available = !('error' in native);
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+let seed = 1;
+const rand = (shape: number[], scale = 1) => tf.randomUniform(shape, -scale, scale, 'float32', seed++);
+const randPos = (shape: number[]) => tf.randomUniform(shape, 0.5, 2, 'float32', seed++);
+
+/** Runs f with stock kernels then native ones; every output must agree to tol (relative to magnitude). */
+function agree(f: () => tf.Tensor | tf.Tensor[], tol = 1e-5): void {
+  const run = (on: boolean) => {
+    useNativeKernels(on);
+    try {
+      return ([] as tf.Tensor[]).concat(f());
+    } finally {
+      useNativeKernels(true);
+    }
+  };
+  const stock = run(false), fast = run(true);
+  expect(fast.length).toBe(stock.length);
+  stock.forEach((s, i) => {
+    expect(fast[i].shape).toEqual(s.shape);
+    expect(fast[i].dtype).toBe(s.dtype);
+    const a = s.dataSync(), b = fast[i].dataSync();
+    for (let j = 0; j < a.length; j++) {
+      if (Math.abs(a[j] - b[j]) > tol * (1 + Math.abs(a[j]))) {
+        throw new Error(`output ${i} [${s.shape}] element ${j}: stock ${a[j]} vs native ${b[j]}`);
+      }
+    }
+  });
+  tf.dispose([...stock, ...fast]);
+}
+
+describe('native addon', () => {
+  it('loads (or reports in one line why not)', () => {
+    if (!available) {
+      expect((native as { error: string }).error).toMatch(/not built|failed to load/);
+      expect(loadAddon().error).toBeDefined();
+      return;
+    }
+    expect(native.kernels).toEqual(expect.arrayContaining(['BatchMatMul', 'Add', 'Sum', 'Softmax', 'GatherV2', 'UnsortedSegmentSum']));
+    expect(native.threads).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe.runIf(available)('native kernels equal the stock cpu kernels', () => {
+  it('BatchMatMul: 2-D, batched, broadcast batch dims, every transpose combination', () => {
+    const cases: [number[], number[]][] = [
+      [[5, 7], [7, 3]], [[4, 5, 7], [4, 7, 3]], [[2, 3, 5, 7], [3, 7, 4]], [[6, 5, 7], [7, 3]],
+      [[5, 7], [2, 7, 3]], [[1, 5, 7], [3, 7, 2]], [[3, 64, 32], [3, 32, 64]],
+    ];
+    const swap = (s: number[], t: boolean) => (t ? [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]] : s);
+    for (const [sa, sb] of cases) {
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const a = rand(swap(sa, ta)), b = rand(swap(sb, tb));
+        agree(() => tf.matMul(a, b, ta, tb), 1e-5);
+      }
+    }
+  });
+
+  it('BatchMatMul broadcasts batch dims that are 1 on different sides (stock tfjs gets this wrong)', () => {
+    // a [2,1,...] with b [1,4,...]: the stock kernel pairs batches by flat index modulo,
+    // so the reference is the stock kernel on explicitly tiled operands.
+    for (const [ta, tb] of [[false, false], [true, true]]) {
+      const a = rand(ta ? [2, 1, 17, 33] : [2, 1, 33, 17]), b = rand(tb ? [1, 4, 40, 17] : [1, 4, 17, 40]);
+      useNativeKernels(false);
+      const ref = tf.matMul(tf.tile(a, [1, 4, 1, 1]), tf.tile(b, [2, 1, 1, 1]), ta, tb);
+      useNativeKernels(true);
+      const got = tf.matMul(a, b, ta, tb);
+      expect(got.shape).toEqual([2, 4, 33, 40]);
+      const r = ref.dataSync(), g = got.dataSync();
+      for (let i = 0; i < r.length; i++) expect(Math.abs(r[i] - g[i])).toBeLessThan(1e-5 * (1 + Math.abs(r[i])));
+    }
+  });
+
+  it('Add/Sub/Mul/Div/Maximum/Minimum/SquaredDifference with broadcasting', () => {
+    const pairs: [number[], number[]][] = [
+      [[2, 3, 4, 5], [2, 3, 4, 5]], [[2, 3, 4, 5], [5]], [[2, 3, 4, 5], [3, 1, 5]], [[2, 1, 4, 1], [3, 1, 6]],
+      [[7], []], [[], [4, 3]], [[4, 1], [1, 9]], [[1, 1, 8], [8, 1]], [[32, 4, 16, 16], [1, 1, 16, 16]],
+    ];
+    for (const [sa, sb] of pairs) {
+      const a = rand(sa, 3), b = rand(sb, 3), pos = randPos(sb);
+      agree(() => [tf.add(a, b), tf.sub(a, b), tf.mul(a, b), tf.sub(b, a), tf.div(a, pos),
+        tf.maximum(a, b), tf.minimum(a, b), tf.squaredDifference(a, b)]);
+    }
+  });
+
+  it('unary ops', () => {
+    const x = rand([3, 50, 7], 4), p = randPos([3, 50, 7]);
+    agree(() => [tf.exp(x), tf.tanh(x), tf.neg(x), tf.square(x), tf.relu(x), tf.sigmoid(x), tf.abs(x),
+      tf.log(p), tf.sqrt(p), tf.rsqrt(p), tf.reciprocal(p)], 2e-6);
+    agree(() => [tf.exp(tf.tensor1d([-100, -87, 0, 80, 88, 100])), tf.tanh(tf.tensor1d([-20, -1e-3, 0, 1e-3, 20]))], 2e-6);
+  });
+
+  it('Sum/Mean/Max/Min over adjacent and non-adjacent axes, with and without keepDims', () => {
+    const x = rand([3, 4, 5, 6], 2);
+    for (const axis of [undefined, 0, 1, 3, -1, [0, 1], [1, 2], [2, 3], [0, 2], [1, 3], [0, 1, 2, 3]]) {
+      for (const keep of [false, true]) {
+        agree(() => [tf.sum(x, axis, keep), tf.mean(x, axis, keep), tf.max(x, axis, keep), tf.min(x, axis, keep)], 1e-5);
+      }
+    }
+    const y = rand([4, 1, 3]);
+    agree(() => tf.sum(y, [0, 1]));
+  });
+
+  it('Softmax, Transpose, Slice, Concat, SplitV, AddN', () => {
+    const x = rand([2, 3, 4, 5], 5);
+    const logits = rand([7, 65], 30);
+    agree(() => [tf.softmax(x), tf.softmax(logits)], 1e-5);
+    for (const perm of [[0, 2, 1, 3], [3, 2, 1, 0], [1, 0, 2, 3], [0, 1, 3, 2], [2, 0, 3, 1]]) agree(() => tf.transpose(x, perm));
+    const m69 = rand([6, 9]);
+    agree(() => tf.transpose(m69));
+    const [v9, c1, c2, r23, r13, x2, x3] = [rand([9]), rand([2, 3, 1, 5]), rand([2, 3, 2, 5]), rand([2, 3]), rand([1, 3]), rand([2, 3, 4, 5]), rand([2, 3, 4, 5])];
+    agree(() => [tf.slice(x, [0, 1, 0, 2], [2, 2, 3, 2]), tf.slice(x, [1, 0, 0, 0], [1, -1, -1, -1]), tf.slice(v9, 3, 4)]);
+    agree(() => [tf.concat([x, c1, c2], 2), tf.concat([r23, r13], 0), tf.concat([x, x], -1)]);
+    agree(() => [...tf.split(x, [1, 3, 1], 3), ...tf.split(x, 3, 1), ...tf.split(x, 2, 0)]);
+    agree(() => tf.addN([x, x2, x3]));
+  });
+
+  it('GatherV2 and its gradient UnsortedSegmentSum', () => {
+    const table = rand([11, 6]), x = rand([3, 4, 5]);
+    const ids = tf.tensor2d([[1, 10, 1], [0, 3, 3]], [2, 3], 'int32');
+    agree(() => [tf.gather(table, ids), tf.gather(x, tf.tensor1d([3, 0, 3], 'int32'), 1), tf.gather(x, tf.tensor1d([4, 1], 'int32'), 2)]);
+    const w = rand([2, 3, 6]), seg = rand([6, 4]);
+    agree(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, ids), w)))(table));
+    agree(() => tf.unsortedSegmentSum(seg, tf.tensor1d([0, 2, 2, 4, 0, 1], 'int32'), 5));
+    expect(() => tf.gather(table, tf.tensor1d([11], 'int32'))).toThrow(/index 11/);
+  });
+
+  it('gradients through matmul, broadcasting and softmax', () => {
+    const a = rand([3, 5, 4]), b = rand([3, 6, 4]), bias = rand([6]);
+    const f = (p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => tf.sum(tf.mul(tf.softmax(tf.add(tf.matMul(p, q, false, true), r)), tf.range(0, 6)));
+    agree(() => tf.grads(f)([a, b, bias]), 1e-5);
+  });
+});
+
+describe.runIf(available)('fused ops: native kernel = tfjs formula, forward and backward', () => {
+  const both = (f: () => tf.Tensor[], tol: number) => {
+    useNativeKernels(false);
+    const ref = f();
+    useNativeKernels(true);
+    const got = f();
+    ref.forEach((r, i) => {
+      const a = r.dataSync(), b = got[i].dataSync();
+      for (let j = 0; j < a.length; j++) expect(Math.abs(a[j] - b[j])).toBeLessThan(tol * (1 + Math.abs(a[j])));
+    });
+  };
+
+  it('fusedLayerNorm', () => {
+    const x = rand([3, 5, 16], 3), g = rand([16]), b = rand([16]), w = rand([3, 5, 16]);
+    both(() => [fusedLayerNorm(x, g, b), ...tf.grads((p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => tf.sum(tf.mul(fusedLayerNorm(p, q, r), w)))([x, g, b])], 2e-5);
+    expect(() => fusedLayerNorm(x, rand([15]), b)).toThrow(/gamma/);
+  });
+
+  it('fusedGelu', () => {
+    const x = rand([4, 33], 6), w = rand([4, 33]);
+    both(() => [fusedGelu(x), tf.grad((p: tf.Tensor) => tf.sum(tf.mul(fusedGelu(p), w)))(x)], 2e-6);
+  });
+
+  it('softmaxCrossEntropy', () => {
+    const logits = rand([9, 13], 8) as tf.Tensor2D, labels = tf.tensor1d([0, 12, 3, 3, 7, 1, 2, 5, 12], 'int32');
+    const w = rand([9]);
+    both(() => [softmaxCrossEntropy(logits, labels), tf.grad((l: tf.Tensor) => tf.sum(tf.mul(softmaxCrossEntropy(l as tf.Tensor2D, labels), w)))(logits)], 2e-6);
+    expect(() => softmaxCrossEntropy(logits, tf.tensor1d([13, 0, 0, 0, 0, 0, 0, 0, 0], 'int32'))).toThrow(/label 13/);
+  });
+
+  it('adamwUpdate', () => {
+    const run = (on: boolean) => {
+      useNativeKernels(on);
+      const p = tf.variable(rand([5, 7])), m = tf.variable(tf.zeros([5, 7])), v = tf.variable(tf.zeros([5, 7]));
+      seed -= 1;
+      for (let step = 1; step <= 3; step++) {
+        const g = rand([5, 7]);
+        adamwUpdate(p, g, m, v, { lr: 0.01, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, step, gradScale: 0.5 });
+      }
+      seed -= 3;
+      useNativeKernels(true);
+      return [p, m, v].map((t) => t.dataSync());
+    };
+    const ref = run(false), got = run(true);
+    ref.forEach((r, i) => r.forEach((x, j) => expect(got[i][j]).toBeCloseTo(x, 6)));
+  });
+});
+
+describe.runIf(available)('buffer pool never recycles an array something else still sees', () => {
+  it('arrays read by dataSync() stay intact after their tensor is disposed', () => {
+    const a = rand([64, 64]), b = rand([64, 64]);
+    const t = tf.add(a, b);
+    const seen = t.dataSync();
+    const copy = seen.slice();
+    t.dispose();
+    const others = Array.from({ length: 5 }, () => tf.mul(a, b));
+    expect(Array.from(seen)).toEqual(Array.from(copy));
+    tf.dispose(others);
+  });
+
+  it('views made by stock kernels (unstack) keep their values after the source is disposed', () => {
+    const x = tf.add(rand([4, 32]), 1);
+    const rows = tf.unstack(x);
+    const before = rows.map((r) => Array.from(r.dataSync()));
+    x.dispose();
+    const others = Array.from({ length: 5 }, () => tf.add(rand([4, 32]), 2));
+    rows.forEach((r, i) => expect(Array.from(r.dataSync())).toEqual(before[i]));
+    tf.dispose([...rows, ...others]);
+  });
+
+  it('disposed outputs are reused', () => {
+    const pool = (native as { pool: { reused: number } }).pool;
+    const a = rand([128, 16]);
+    const reused0 = pool.reused;
+    for (let i = 0; i < 10; i++) tf.tidy(() => { tf.exp(tf.add(a, 1)); });
+    expect(pool.reused - reused0).toBeGreaterThanOrEqual(15);
+  });
+});
+
+describe.runIf(available)('tiny GPT: forward and backward agree between stock and native kernels', () => {
+  it('loss and every gradient', () => {
+    const model = new GPT({ vocabSize: 13, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 16, dropout: 0, tieWeights: true, seed: 5 });
+    const rng = new Rng(9);
+    const ids = () => tf.tensor2d(Array.from({ length: 3 }, () => Array.from({ length: 8 }, () => rng.int(13))), [3, 8], 'int32');
+    const x = ids(), y = ids();
+    const vars = model.trainableVariables();
+    agree(() => {
+      const { value, grads } = tf.variableGrads(() => model.loss(x, y), vars);
+      return [value, ...vars.map((v) => grads[v.name])];
+    }, 2e-5);
+    model.dispose();
+  });
+});
