@@ -14,9 +14,13 @@
  * right-padded and causal, so real tokens never attend to the pads after them.
  * Loss = mean over loss-mask tokens of -log p(y_t | x_<=t), nats per response token.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { crossEntropy, GPT } from './model';
-import { Presets, preset } from './mode';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { getBatch, loadCorpus, splitText } from './corpus';
+import { crossEntropy, GPT, GPT_PRESETS, GPTConfig } from './model';
+import { FAST, Presets, preset } from './mode';
 import { Rng } from './rng';
 import { CharTokenizer } from './tokenizer';
 import { TRAIN_PRESETS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from './train';
@@ -172,4 +176,70 @@ export async function sftTrain(
     lossFn: () => ({ loss: sftLoss(policy, chatBatch(tok, nextBatch(), policy.config.blockSize), true) }),
     evalFn: heldOut && heldOut.length > 0 ? () => ({ heldOut: sftEval(policy, tok, heldOut, config.batchSize) }) : undefined,
   });
+}
+
+/**
+ * The base model SFT starts from. Chat exchanges need `minBlockSize` tokens of context (default
+ * 128, task.ts's contextChars), so:
+ *   1. chapter 02's checkpoint in `dir`, if it reads at least minBlockSize tokens;
+ *   2. else a model an earlier call saved in `fallbackDir`;
+ *   3. else, if chapter 02's checkpoint reads fewer tokens, its context is extended: positions
+ *      beyond its blockSize start as copies of the first ones (wpe tiled) and pretraining continues
+ *      on minBlockSize-character windows (default 400 steps; fast mode 100);
+ *   4. else (a student who skipped chapter 02) a model of GPT_PRESETS.course's shape (fast mode:
+ *      2 layers x 64 wide) is pretrained from scratch (default 1,500 steps; fast mode 200).
+ * Cases 3 and 4 use the one trainLoop on random corpus windows and save to `fallbackDir`.
+ */
+export async function ensurePretrained(
+  dir: string, fallbackDir: string, opts: { minBlockSize?: number; steps?: number; display?: boolean | TrainDisplay } = {},
+): Promise<{ model: GPT; tokenizer: CharTokenizer; source: string }> {
+  const minBlockSize = opts.minBlockSize ?? 128;
+  const has = (d: string) => fs.existsSync(path.join(d, 'manifest.json'));
+  for (const d of [dir, fallbackDir]) {
+    if (!has(d)) continue;
+    const ck = loadCheckpoint(d);
+    if (ck.config.blockSize >= minBlockSize && ck.tokenizer) return { model: ck.model, tokenizer: ck.tokenizer, source: d };
+    ck.model.dispose();
+  }
+  const text = loadCorpus();
+  let model: GPT;
+  let tokenizer: CharTokenizer;
+  let how: string;
+  if (has(dir)) {
+    const ck = loadCheckpoint(dir);
+    if (!ck.tokenizer) throw new Error(`ensurePretrained: checkpoint ${dir} has no tokenizer`);
+    tokenizer = ck.tokenizer;
+    const init = new Map<string, tf.Tensor>(ck.model.params);
+    const wpe = ck.model.params.get('wpe')!;
+    const reps = Math.ceil(minBlockSize / ck.config.blockSize);
+    init.set('wpe', tf.tidy(() => tf.tile(wpe, [reps, 1]).slice(0, minBlockSize)));
+    model = new GPT({ ...ck.config, blockSize: minBlockSize }, init);
+    init.get('wpe')!.dispose();
+    ck.model.dispose();
+    how = `${dir} with its context extended from ${ck.config.blockSize} to ${minBlockSize}`;
+  } else {
+    tokenizer = CharTokenizer.fromText(text);
+    const size: Partial<GPTConfig> = FAST ? { nLayer: 2, nHead: 2, nEmbd: 64 } : {};
+    model = new GPT({ ...GPT_PRESETS.course, ...size, vocabSize: tokenizer.vocabSize, blockSize: minBlockSize });
+    how = 'a new model (no chapter 02 checkpoint)';
+  }
+  const extending = has(dir);
+  const steps = opts.steps ?? (extending ? (FAST ? 100 : 400) : FAST ? 200 : 1500);
+  const ids = Int32Array.from(tokenizer.encode(splitText(text).train));
+  const rng = new Rng(0);
+  const batchSize = 12;
+  const result = await trainLoop({
+    params: model.parameters(),
+    config: { ...TRAIN_PRESETS.course, steps, lr: extending ? 3e-4 : 1e-3, minLr: extending ? 3e-5 : 1e-4, warmupSteps: Math.ceil(steps / 10), evalEvery: 0 },
+    title: extending ? 'extending the context' : 'pretraining (chapter 02 checkpoint missing)',
+    display: opts.display,
+    tokensPerStep: batchSize * minBlockSize,
+    lossFn: () => {
+      const { x, y } = getBatch(ids, batchSize, minBlockSize, rng);
+      return { loss: model.loss(x, y, { training: true }) };
+    },
+  });
+  result.optimizer.dispose();
+  saveCheckpoint(fallbackDir, { model, tokenizer, step: steps, meta: { kind: 'pretrained', by: 'ensurePretrained', from: how } });
+  return { model, tokenizer, source: `${how}, trained ${steps} steps and saved to ${fallbackDir}` };
 }

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { chatBatch, disposeBatch, sftConfig, sftEval, sftLossFromLogits, sftTrain, SFT_PRESETS } from '../lib/sft';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { chatBatch, disposeBatch, ensurePretrained, sftConfig, sftEval, sftLossFromLogits, sftTrain, SFT_PRESETS } from '../lib/sft';
+import { saveCheckpoint } from '../lib/checkpoint';
+import { loadCorpus } from '../lib/corpus';
 import { CharTokenizer } from '../lib/tokenizer';
 import { GPT, GPT_PRESETS } from '../lib/model';
 import { generate } from '../lib/sample';
@@ -75,5 +80,27 @@ describe('sftTrain', () => {
   it('picks the tiny preset in fast mode and the course preset otherwise', () => {
     expect(sftConfig({ steps: 7 }).steps).toBe(7);
     expect([SFT_PRESETS.tiny.weightDecay, SFT_PRESETS.course.weightDecay]).toEqual([0, 0]);
+  });
+});
+
+describe('ensurePretrained', () => {
+  it("extends a short-context checkpoint's positions by tiling, trains, saves, and reuses the result", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pre-'));
+    const ch2 = path.join(dir, 'pretrained');
+    const fb = path.join(dir, 'pretrained-chat');
+    const full = CharTokenizer.fromText(loadCorpus());
+    const short = new GPT({ ...GPT_PRESETS.tiny, vocabSize: full.vocabSize, blockSize: 8, nEmbd: 16 });
+    saveCheckpoint(ch2, { model: short, tokenizer: full });
+    const wpe = short.params.get('wpe')!.arraySync() as number[][];
+    const got = await ensurePretrained(ch2, fb, { minBlockSize: 16, steps: 1, display: false });
+    expect(got.model.config.blockSize).toBe(16);
+    expect(got.source).toContain('context extended from 8 to 16');
+    const after = got.model.params.get('wpe')!.arraySync() as number[][];
+    // One AdamW step of lr 3e-4 moves each weight by at most ~3e-4: rows 8..15 still copy rows 0..7.
+    for (let t = 0; t < 16; t++) for (let c = 0; c < 16; c++) expect(Math.abs(after[t][c] - wpe[t % 8][c])).toBeLessThan(1e-3);
+    const again = await ensurePretrained(ch2, fb, { minBlockSize: 16, display: false });
+    expect(again.source).toBe(fb);
+    expect(again.model.params.get('wpe')!.arraySync()).toEqual(after);
+    for (const m of [short, got.model, again.model]) m.dispose();
   });
 });
