@@ -10,7 +10,7 @@
  */
 import { GPT } from './model';
 import { CharTokenizer } from './tokenizer';
-import { GenSettings, ProxyScorer, Rollout, rollout, rows } from './rollout';
+import { GenSettings, ProxyScorer, Rollout, rollout, rolloutRows } from './rollout';
 
 /** Analytic KL(best-of-n || base) upper bound in nats: log n - (n - 1) / n. */
 export function bonKL(n: number): number {
@@ -87,7 +87,7 @@ export function bestOfN(
   if (!Number.isInteger(n) || n < 1) throw new Error(`bestOfN: n must be an integer >= 1, got ${n}`);
   const repeated = prompts.flatMap((p) => new Array<string>(n).fill(p));
   const samples = rollout(policy, opts.tokenizer, repeated, opts.gen);
-  const flat = rewardModel(rows(samples));
+  const flat = rewardModel(rolloutRows(samples));
   const scores = prompts.map((_, p) => flat.slice(p * n, p * n + n));
   const chosen = selectBest(scores);
   const pick = chosen.map((k, p) => p * n + k);

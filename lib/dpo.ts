@@ -35,13 +35,13 @@ export function pairsFromComparisons(records: Comparison[], minLevel = 0): Prefe
 }
 
 /** Token ids of each pair: prompt ids and the two completions' ids ("<end>" parsed as the end token). */
-export interface EncodedPair {
+export interface EncodedPreferencePair {
   prompt: number[];
   chosen: number[];
   rejected: number[];
 }
 
-export function encodePairs(pairs: PreferencePair[], tokenizer: CharTokenizer, blockSize: number): EncodedPair[] {
+export function encodePreferencePairs(pairs: PreferencePair[], tokenizer: CharTokenizer, blockSize: number): EncodedPreferencePair[] {
   return pairs.map((p, i) => {
     const e = {
       prompt: tokenizer.encode(p.prompt),
@@ -49,8 +49,8 @@ export function encodePairs(pairs: PreferencePair[], tokenizer: CharTokenizer, b
       rejected: tokenizer.encode(p.rejected, { allowSpecial: true }),
     };
     const longest = e.prompt.length + Math.max(e.chosen.length, e.rejected.length);
-    if (longest > blockSize) throw new Error(`encodePairs: pair ${i} needs ${longest} tokens, more than blockSize ${blockSize} (prompt ${JSON.stringify(p.prompt)})`);
-    if (e.chosen.length === 0 || e.rejected.length === 0) throw new Error(`encodePairs: pair ${i} has an empty completion`);
+    if (longest > blockSize) throw new Error(`encodePreferencePairs: pair ${i} needs ${longest} tokens, more than blockSize ${blockSize} (prompt ${JSON.stringify(p.prompt)})`);
+    if (e.chosen.length === 0 || e.rejected.length === 0) throw new Error(`encodePreferencePairs: pair ${i} has an empty completion`);
     return e;
   });
 }
@@ -59,7 +59,7 @@ export function encodePairs(pairs: PreferencePair[], tokenizer: CharTokenizer, b
  * Summed completion log-probs log pi(y|x) for the chosen and the rejected completion of each
  * pair, [B] each, differentiable: one forward pass over 2B right-padded rows.
  */
-export function pairLogProbs(model: GPT, pairs: EncodedPair[], padId: number): { chosen: tf.Tensor1D; rejected: tf.Tensor1D } {
+export function pairLogProbs(model: GPT, pairs: EncodedPreferencePair[], padId: number): { chosen: tf.Tensor1D; rejected: tf.Tensor1D } {
   return tf.tidy(() => {
     const B = pairs.length;
     const rs = [...pairs.map((p) => [...p.prompt, ...p.chosen]), ...pairs.map((p) => [...p.prompt, ...p.rejected])];
@@ -75,7 +75,7 @@ export function pairLogProbs(model: GPT, pairs: EncodedPair[], padId: number): {
 }
 
 /** Reference log-probs of every pair, computed once (the reference is frozen). */
-export function referenceLogProbs(refPolicy: GPT, pairs: EncodedPair[], padId: number, batchSize = 32): { chosen: number[]; rejected: number[] } {
+export function referenceLogProbs(refPolicy: GPT, pairs: EncodedPreferencePair[], padId: number, batchSize = 32): { chosen: number[]; rejected: number[] } {
   const chosen: number[] = [];
   const rejected: number[] = [];
   for (let i = 0; i < pairs.length; i += batchSize) {
@@ -154,7 +154,7 @@ export async function dpoTrain(
   opts: { title?: string; display?: boolean; livePlot?: boolean; signal?: AbortSignal } = {},
 ): Promise<DPOResult> {
   if (pairs.length < config.batchSize) throw new Error(`dpoTrain: ${pairs.length} pairs, fewer than batchSize ${config.batchSize}`);
-  const enc = encodePairs(pairs, tokenizer, policy.config.blockSize);
+  const enc = encodePreferencePairs(pairs, tokenizer, policy.config.blockSize);
   const ref = referenceLogProbs(refPolicy, enc, tokenizer.padId);
   const rng = new Rng(config.seed);
   let order: number[] = [];

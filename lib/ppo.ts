@@ -23,7 +23,8 @@ import { AdamW, TRAIN_PRESETS, trainLoop } from './train';
 import { Presets } from './mode';
 import { Rng } from './rng';
 import { KLEstimator, meanStderr } from './kl';
-import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutBatch, rows } from './rollout';
+import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutBatch, rolloutRows } from './rollout';
+import { LivePlot, livePlot, table } from './display';
 import { AdaptiveKLController, gae, ppoPolicyLoss, ppoValueLoss, tokenRewards, whiten } from './ppoMath';
 export * from './ppoMath';
 
@@ -170,7 +171,7 @@ export async function ppoTrain(inp: PPOInputs, config: PPOConfig): Promise<PPORe
   let rewardMean = 0, rewardStd = 1;
   if (c.normalizeReward) {
     const r0 = rollout(policy, tokenizer, nextPrompts(Math.max(2 * c.rolloutBatch, 16)), gen(-1));
-    const s = inp.rewardModel(rows(r0));
+    const s = inp.rewardModel(rolloutRows(r0));
     const { mean } = meanStderr(s);
     rewardMean = mean;
     rewardStd = Math.sqrt(s.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, s.length - 1)) || 1;
@@ -203,7 +204,7 @@ export async function ppoTrain(inp: PPOInputs, config: PPOConfig): Promise<PPORe
       const values = tf.mul(shiftedValues(valueHead, out.hidden), batch.actionMask);
       return [logProbs, entropy!, values, ref, batch.actionMask].map((t) => t.arraySync() as number[][]);
     });
-    const proxy = inp.rewardModel(rows(r));
+    const proxy = inp.rewardModel(rolloutRows(r));
     const gold = r.completions.map(inp.gold);
     const scores = proxy.map((s, i) => (s - rewardMean) / rewardStd - (r.finished[i] ? 0 : c.noEndPenalty));
     const { rewards } = tokenRewards(scores, lpA, refA, amA, klCoef, c.klEstimator);
@@ -258,4 +259,29 @@ export async function ppoTrain(inp: PPOInputs, config: PPOConfig): Promise<PPORe
     if (res.stopped) break;
   }
   return { history, valueHead, optimizer, rewardMean, rewardStd };
+}
+
+/**
+ * The live view of a PPO run, as an `onIteration` callback: three charts that redraw in place
+ * (rewards: proxy and gold; KL to the reference and entropy; clip fraction and value loss) and a
+ * table of samples every `sampleEvery` iterations. Call `done()` at the end for the final draw.
+ */
+export function ppoLiveView(opts: { sampleEvery?: number; samples?: number; title?: string } = {}) {
+  const title = opts.title ?? 'PPO';
+  const charts: [LivePlot, (s: PPOStats) => Record<string, number>][] = [
+    [livePlot({ title: `${title}: rewards`, xTitle: 'iteration', yTitle: 'mean score', height: 300 }), (s) => ({ proxy: s.proxy, gold: s.gold })],
+    [livePlot({ title: `${title}: KL to the SFT reference (nats) and entropy (nats/token)`, xTitle: 'iteration', yTitle: 'nats', height: 300 }), (s) => ({ kl: s.kl, entropy: s.entropy })],
+    [livePlot({ title: `${title}: clip fraction and value loss`, xTitle: 'iteration', yTitle: '', height: 300 }), (s) => ({ clipFrac: s.clipFrac, valueLoss: s.valueLoss })],
+  ];
+  const every = opts.sampleEvery ?? 10;
+  const onIteration = (s: PPOStats, r: Rollout, scores: { proxy: number[]; gold: number[] }) => {
+    for (const [chart, pick] of charts) chart.add(s.iteration, pick(s));
+    if (every > 0 && s.iteration % every === 0) {
+      const n = Math.min(opts.samples ?? 3, r.prompts.length);
+      table(Array.from({ length: n }, (_, i) => ({
+        prompt: r.prompts[i].replace(/\n/g, ' / '), completion: r.completions[i], proxy: scores.proxy[i], gold: scores.gold[i],
+      })), { caption: `${title} iteration ${s.iteration}: samples` });
+    }
+  };
+  return { onIteration, done: () => charts.forEach(([c]) => c.done()) };
 }

@@ -60,7 +60,7 @@ export function rollout(policy: GPT, tokenizer: CharTokenizer, prompts: string[]
 }
 
 /** Full rows (prompt + completion ids) of the selected samples (default all). */
-export function rows(r: Rollout, idx?: number[]): number[][] {
+export function rolloutRows(r: Rollout, idx?: number[]): number[][] {
   const ids = idx ?? r.prompts.map((_, i) => i);
   return ids.map((i) => [...r.promptIds[i], ...r.completionIds[i]]);
 }
@@ -70,7 +70,7 @@ export function rows(r: Rollout, idx?: number[]): number[][] {
  * (completion positions), all [B, T].
  */
 export function rolloutBatch(r: Rollout, idx: number[], padId: number): { tokens: tf.Tensor2D; mask: tf.Tensor2D; actionMask: tf.Tensor2D } {
-  const rs = rows(r, idx);
+  const rs = rolloutRows(r, idx);
   const { tokens, mask } = padBatch(rs, padId);
   const T = tokens.shape[1];
   const am = new Float32Array(idx.length * T);
@@ -136,7 +136,7 @@ export function scoreRollout(
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   return {
     rollout: r,
-    proxy: opts.proxy(rows(r)),
+    proxy: opts.proxy(rolloutRows(r)),
     gold: r.completions.map(opts.gold),
     klK1: lp.map((row, i) => sum(klK1(row, ref[i]))),
     klK3: lp.map((row, i) => sum(klK3(row, ref[i]))),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { dpoLoss, implicitRewards, ipoLoss } from '../lib/dpoLoss';
-import { DPO_PRESETS, dpoTrain, encodePairs, pairLogProbs, referenceLogProbs } from '../lib/dpo';
+import { DPO_PRESETS, dpoTrain, encodePreferencePairs, pairLogProbs, referenceLogProbs } from '../lib/dpo';
 import { GPT, GPT_PRESETS } from '../lib/model';
 import { CharTokenizer } from '../lib/tokenizer';
 import { padBatch, sequenceLogProbs } from '../lib/sample';
@@ -66,7 +66,7 @@ describe('dpoTrain on a tiny model', () => {
 
   it('pair log-probs equal the per-row sums of sequenceLogProbs over the completion', () => {
     const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, seed: 2 });
-    const enc = encodePairs(pairs.slice(0, 3), tok, policy.config.blockSize);
+    const enc = encodePreferencePairs(pairs.slice(0, 3), tok, policy.config.blockSize);
     expect(enc[0].chosen[enc[0].chosen.length - 1]).toBe(tok.endId); // "<end>" parsed as the end token
     const { chosen, rejected } = pairLogProbs(policy, enc, tok.padId);
     const c = chosen.dataSync(), r = rejected.dataSync();
@@ -79,7 +79,7 @@ describe('dpoTrain on a tiny model', () => {
         expect(got).toBeCloseTo(want, 4);
       }
     });
-    expect(() => encodePairs([{ prompt: 'a'.repeat(40), chosen: 'a', rejected: 'b' }], tok, 32)).toThrow(/more than blockSize 32/);
+    expect(() => encodePreferencePairs([{ prompt: 'a'.repeat(40), chosen: 'a', rejected: 'b' }], tok, 32)).toThrow(/more than blockSize 32/);
     policy.dispose();
   });
 
@@ -95,7 +95,7 @@ describe('dpoTrain on a tiny model', () => {
     expect(cv[11].accuracy).toBe(1);
     expect(cv[11].chosenReward).toBeGreaterThan(cv[11].rejectedReward);
     // cached reference log-probs are those of the frozen reference
-    const again = referenceLogProbs(refPolicy, encodePairs(pairs, tok, 32), tok.padId);
+    const again = referenceLogProbs(refPolicy, encodePreferencePairs(pairs, tok, 32), tok.padId);
     again.chosen.forEach((x, i) => expect(x).toBeCloseTo(res.ref.chosen[i], 5));
     policy.dispose();
     refPolicy.dispose();

@@ -1,0 +1,114 @@
+/**
+ * What chapters 05-08 share: loading the SFT policy and reward model the earlier chapters saved,
+ * the fixed held-out evaluation prompts, measuring a policy on them, and the result files every
+ * method writes so chapter 08 can put PPO, best-of-N and DPO on one reward-KL plot.
+ *
+ * Layout under runsDir() (runs/fast or runs/course):
+ *   sft/, reward-model/            checkpoints from chapters 03 and 04
+ *   results/<label>.json           one MethodResult per evaluated policy (this file)
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { FAST, runsDir } from './mode';
+import { loadCheckpoint } from './checkpoint';
+import { GPT } from './model';
+import { CharTokenizer } from './tokenizer';
+import { RewardModel } from './reward';
+import { writeAtomic } from './preferences';
+import { loadCorpus } from './corpus';
+import { makePrompts, goldScore } from './task';
+import { GenSettings, rollout, scoreRollout, summarize, PolicyStats } from './rollout';
+
+/** Checkpoint folders of the earlier chapters, and the notebook that writes each. */
+export const STAGES = {
+  sft: { dir: 'sft', notebook: '03-sft' },
+  rewardModel: { dir: 'reward-model', notebook: '04-reward-model' },
+} as const;
+
+/** Folder of a stage; throws a message naming the notebook to run if it is missing. */
+export function requireStage(stage: keyof typeof STAGES): string {
+  const { dir, notebook } = STAGES[stage];
+  const full = path.join(runsDir(), dir);
+  if (!fs.existsSync(full)) {
+    throw new Error(`${full} does not exist: run notebooks/${notebook}.ipynb first, in the same mode (${FAST ? 'fast: RLHF_FAST=1' : 'course: RLHF_FAST unset'})`);
+  }
+  return full;
+}
+
+/** The SFT policy (frozen unless `trainable`) and its tokenizer. */
+export function loadSFT(opts: { trainable?: boolean } = {}): { policy: GPT; tokenizer: CharTokenizer } {
+  const dir = requireStage('sft');
+  const ck = loadCheckpoint(dir, { trainable: opts.trainable ?? false });
+  if (!ck.tokenizer) throw new Error(`loadSFT: ${dir} has no tokenizer`);
+  return { policy: ck.model, tokenizer: ck.tokenizer };
+}
+
+/** The chapter-04 reward model (frozen, normalised on SFT samples). */
+export function loadRewardModel(): RewardModel {
+  return RewardModel.load(requireStage('rewardModel')).rewardModel;
+}
+
+/** The held-out prompts every policy is measured on (fixed seed; 16 in fast mode, 128 otherwise). */
+export function evalPrompts(n: number = FAST ? 16 : 128): string[] {
+  return makePrompts(loadCorpus(), { split: 'heldOut', n, seed: 1 });
+}
+
+/** Sampling settings of every evaluation: temperature 1 (the policy's own distribution). */
+export function evalGen(seed = 2024): GenSettings {
+  return { maxNewTokens: FAST ? 24 : 48, temperature: 1, seed };
+}
+
+/** One evaluated policy: its reward-KL point and its completions of the evaluation prompts. */
+export interface MethodResult extends PolicyStats {
+  /** 'SFT', 'PPO', 'best-of-N', 'DPO', 'IPO', ... */
+  method: string;
+  /** Unique name, e.g. "PPO beta=0.05", "best-of-16". */
+  label: string;
+  /** The method's knob (beta or N) and anything else worth keeping. */
+  params: Record<string, number | string>;
+  prompts: string[];
+  completions: string[];
+  proxyScores: number[];
+  goldScores: number[];
+  klPerSample: number[];
+}
+
+/** Sample the evaluation prompts from `policy` and measure proxy, gold and KL to `refPolicy`. */
+export function evaluatePolicy(
+  policy: GPT, o: { refPolicy: GPT; rewardModel: RewardModel; tokenizer: CharTokenizer; method: string; label: string; params?: Record<string, number | string>; prompts?: string[]; gen?: GenSettings },
+): MethodResult {
+  const prompts = o.prompts ?? evalPrompts();
+  const r = rollout(policy, o.tokenizer, prompts, o.gen ?? evalGen());
+  const s = scoreRollout(r, { policy, refPolicy: o.refPolicy, proxy: o.rewardModel.scorer(o.tokenizer.padId), gold: goldScore, padId: o.tokenizer.padId });
+  return {
+    ...summarize(s), method: o.method, label: o.label, params: o.params ?? {},
+    prompts, completions: r.completions, proxyScores: s.proxy, goldScores: s.gold, klPerSample: s.klK1,
+  };
+}
+
+function resultsDir(): string {
+  return path.join(runsDir(), 'results');
+}
+
+/** Save a result as results/<label>.json (atomically; replaces an older one of the same label). */
+export function saveResult(r: MethodResult): string {
+  const file = path.join(resultsDir(), `${r.label.replace(/[^A-Za-z0-9.=-]+/g, '_')}.json`);
+  writeAtomic(file, JSON.stringify(r));
+  return file;
+}
+
+/** Every saved result (optionally of one method), sorted by method then KL. */
+export function loadResults(method?: string): MethodResult[] {
+  const dir = resultsDir();
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.json'))
+    .map((f) => {
+      try {
+        return JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as MethodResult;
+      } catch (e) {
+        throw new Error(`loadResults: ${path.join(dir, f)} is not valid JSON (${(e as Error).message})`);
+      }
+    })
+    .filter((r) => !method || r.method === method)
+    .sort((a, b) => a.method.localeCompare(b.method) || a.klK1 - b.klK1);
+}
