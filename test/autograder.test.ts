@@ -80,6 +80,12 @@ beforeAll(async () => {
     before: 'answer-square',
     cell: codeCell('scratch-1', 'function times(a: number, b: number): number {\n  return a * b;\n}'),
   });
+  // Saved by a tool that drops nbformat 4.5 cell ids: cells are matched by the release's metadata.
+  submit('no-ids', answers);
+  const noIds = path.join(submissions, 'no-ids', 'tiny.ipynb');
+  const stripped = JSON.parse(fs.readFileSync(noIds, 'utf8')) as Notebook;
+  for (const c of stripped.cells) delete c.id;
+  fs.writeFileSync(noIds, JSON.stringify({ ...stripped, nbformat_minor: 4 }));
   const results = await gradeAll(findJobs(submissions, [tiny]), 2, (r) => saveResult(out, r));
   for (const r of results) byStudent.set(r.student, r);
   writeGradebook(out, [tiny]);
@@ -136,6 +142,7 @@ describe('grading a batch', () => {
     expect(byStudent.get('missing-cells')!.notes.join()).toContain('answer cell "answer-mean" is missing');
     expect(points('edited-tests')).toEqual({ 'mean-basic': 0, 'mean-empty': 0, square: 2, 'square-negative': 1 });
     expect(byStudent.get('extra-cells')!.score).toBe(6);
+    expect(byStudent.get('no-ids')!.score).toBe(6);
   });
 
   it('interrupts infinite loops, and marks tests after a stopped or dead kernel as failed', () => {
@@ -150,7 +157,7 @@ describe('grading a batch', () => {
   });
 
   it('stays within the time limits for every submission', () => {
-    expect(byStudent.size).toBe(14);
+    expect(byStudent.size).toBe(15);
     for (const r of byStudent.values()) expect(r.seconds).toBeLessThan(tiny.limits.notebookTimeout + 30);
   });
 
@@ -171,7 +178,7 @@ describe('gradebook and feedback', () => {
   it('has a row per student, a column per test and totals', () => {
     const rows = csvRows();
     expect(rows[0]).toBe('student,tiny/mean-basic,tiny/mean-empty,tiny/square,tiny/square-negative,tiny/total,total,max_total,notes');
-    expect(rows).toHaveLength(15);
+    expect(rows).toHaveLength(16);
     expect(rows.find((r) => r.startsWith('correct,'))).toBe('correct,2,1,2,1,6,6,6,');
     expect(rows.find((r) => r.startsWith('partial,'))).toBe('partial,2,1,0,0,3,3,6,');
   });

@@ -18,6 +18,7 @@ const RUNNER = path.join(__dirname, 'run_notebook.py');
 const PYTHON = '/usr/bin/python3';
 const MAX_OUTPUT = 20_000;
 const MAX_MESSAGE = 1_500;
+const MAX_SUBMISSION_BYTES = 20_000_000;
 
 export interface TestResult {
   name: string;
@@ -69,9 +70,21 @@ const SUSPICIOUS: [RegExp, string][] = [
   [/\bconsole\s*\.\s*\w+\s*=/, 'console reassignment'],
 ];
 
-/** The assertions of check.ts as local declarations (no exports), pasted into each test cell. */
+/**
+ * The assertions of check.ts as one block-scoped declaration of its exported names, pasted into
+ * each test cell: test code sees only those names, and a student's redefinition cannot reach them.
+ */
 function inlineHelpers(): string {
-  return fs.readFileSync(HELPERS_PATH, 'utf8').replace(/^export\s+/gm, '');
+  const source = fs.readFileSync(HELPERS_PATH, 'utf8');
+  const names = [...source.matchAll(/^export function (\w+)/gm)].map((m) => m[1]);
+  const body = source.replace(/^export\s+/gm, '');
+  return `const { ${names.join(', ')} } = (() => {\n${body}\nreturn { ${names.join(', ')} };\n})();`;
+}
+
+/** A cell's identity: the id the release stored in its metadata, else its nbformat id. */
+function cellId(cell: Cell): string | undefined {
+  const stored = cell.metadata?.grader_id;
+  return typeof stored === 'string' ? stored : cell.id;
 }
 
 /** Code cells of the submission in order, or a note saying why the official stub was used. */
@@ -81,9 +94,10 @@ function plan(a: Assignment, submission: Cell[], helpers: string, notes: string[
   const extrasAfter = new Map<string, Cell[]>();
   let anchor = '';
   for (const cell of submission) {
-    if (cell.id !== undefined && official.has(cell.id)) {
-      if (!byId.has(cell.id)) byId.set(cell.id, cell);
-      anchor = cell.id;
+    const id = cellId(cell);
+    if (id !== undefined && official.has(id)) {
+      if (!byId.has(id)) byId.set(id, cell);
+      anchor = id;
     } else if (cell.cell_type === 'code') {
       extrasAfter.set(anchor, [...(extrasAfter.get(anchor) ?? []), cell]);
     }
@@ -192,6 +206,8 @@ export async function gradeSubmission(
   });
   let cells: Cell[];
   try {
+    const bytes = fs.statSync(file).size;
+    if (bytes > MAX_SUBMISSION_BYTES) throw new Error(`${path.basename(file)}: ${bytes} bytes is over the ${MAX_SUBMISSION_BYTES}-byte limit (clear the outputs)`);
     cells = parseNotebook(fs.readFileSync(file, 'utf8'), path.basename(file)).cells;
   } catch (e) {
     notes.push((e as Error).message);

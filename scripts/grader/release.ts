@@ -14,10 +14,11 @@ export function studentNotebook(a: Assignment): Notebook {
     let source = cellSource(cell);
     if (kind.kind === 'answer') source = stripSolutions(source, `${a.file}, cell ${i + 1}`);
     const locked = kind.kind === 'test' || kind.kind === 'helpers';
+    // The id is repeated in metadata because tools that save nbformat 4.4 drop cell ids.
     const out: Cell = {
       cell_type: cell.cell_type,
       id: cell.id,
-      metadata: locked ? { editable: false, deletable: false } : {},
+      metadata: { grader_id: cell.id, ...(locked ? { editable: false, deletable: false } : {}) },
       source,
     };
     if (cell.cell_type === 'code') Object.assign(out, { execution_count: null, outputs: [] });
