@@ -137,7 +137,9 @@ function plotlyBundleOnce(): string {
   bundleShown = true;
   const file = path.join(path.dirname(require.resolve('plotly.js-dist/package.json')), 'plotly.js');
   const src = fs.readFileSync(file, 'utf8').replace(/<\/script/gi, '<\\/script');
-  return `<script type="text/javascript">if (!window.Plotly) {\n${src}\n}</script>`;
+  // data-rlhf-plotly-bundle lets the course's HTML export drop this copy (its pages load the bundle
+  // in <head>); `define` is hidden so a page's require.js cannot capture the bundle as an AMD module.
+  return `<script type="text/javascript" data-rlhf-plotly-bundle>if (!window.Plotly) (function (define) {\n${src}\n})(undefined);</script>`;
 }
 
 const toArray = (xs: ArrayLike<unknown> | undefined) => (xs === undefined ? undefined : Array.from(xs));
@@ -148,9 +150,16 @@ const scriptJson = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c');
 export function plotHtml(traces: Trace[], layout: Layout = {}, opts: { height?: number } = {}): string {
   const id = `rlhf-plot-${process.pid}-${++plotCount}-${Date.now().toString(36)}`;
   const data = traces.map((t) => ({ ...t, x: toArray(t.x), y: toArray(t.y) }));
-  const lay = { height: opts.height ?? 380, margin: { t: 40, r: 20, b: 50, l: 60 }, ...layout };
+  const lay: Layout = { height: opts.height ?? 380, margin: { t: 40, r: 20, b: 50, l: 60 }, ...layout };
+  // plotly.js 3 ignores plain-string titles: wrap them as {text}
+  const wrap = (t: unknown) => (typeof t === 'string' ? { text: t } : t);
+  if (lay.title !== undefined) lay.title = wrap(lay.title);
+  for (const ax of ['xaxis', 'yaxis']) {
+    const a = lay[ax] as Record<string, unknown> | undefined;
+    if (a && a.title !== undefined) lay[ax] = { ...a, title: wrap(a.title) };
+  }
   return (
-    `<div id="${id}" class="rlhf-plot" style="width:100%;min-height:${lay.height}px"></div>\n` +
+    `<div id="${id}" class="rlhf-plot" style="width:100%;min-height:${lay.height as number}px"></div>\n` +
     `<script type="text/javascript">(function () {\n` +
     `  var data = ${scriptJson(data)}, layout = ${scriptJson(lay)}, tries = 0;\n` +
     `  function draw() {\n` +

@@ -261,6 +261,14 @@ export class NGramModel {
   }
 }
 
+/**
+ * Text in Shannon's 27-symbol alphabet (26 letters + space), to compare with his numbers:
+ * letters upper-cased, every run of other characters (punctuation, digits, newlines) one space.
+ */
+export function shannonAlphabet(text: string): string {
+  return text.toUpperCase().replace(/[^A-Z]+/g, ' ');
+}
+
 /** One row of Shannon's table: a model of one order and kind, its bits on train and held-out text, and a sample. */
 export interface ShannonRow {
   kind: SymbolKind;

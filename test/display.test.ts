@@ -59,7 +59,7 @@ describe('plots outside Jupyter', () => {
     const html = plotHtml([{ x: new Float32Array([1, 2]), y: [3.5, 4], name: 'held-out</script>' }], { title: 'bits' });
     expect(html).toContain('"x":[1,2]');
     expect(html).toContain('"y":[3.5,4]');
-    expect(html).toContain('"title":"bits"');
+    expect(html).toContain('"title":{"text":"bits"}'); // plotly.js 3 needs {text}
     expect(html).toContain('if (window.Plotly)');
     expect(html).toContain('setTimeout(draw, 100)');
     expect(html).not.toContain('held-out</script>'); // '<' is escaped inside the script

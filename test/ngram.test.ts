@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CountMap } from '../lib/countmap';
-import { NGramCounts, NGramModel, shannonSeries } from '../lib/ngram';
+import { NGramCounts, NGramModel, shannonAlphabet, shannonSeries } from '../lib/ngram';
 import { Rng } from '../lib/rng';
 import { CharTokenizer } from '../lib/tokenizer';
 
@@ -178,5 +178,13 @@ describe('shannonSeries', () => {
     expect(rows[1].sample.length).toBe(30);
     const again = shannonSeries({ ...split, charOrders: [0, 1, 2, 3], wordOrders: [1, 2], sampleChars: 30, sampleWords: 5 });
     expect(again.map((r) => r.sample)).toEqual(rows.map((r) => r.sample));
+  });
+});
+
+describe('shannonAlphabet', () => {
+  it('maps text to 26 capitals and single spaces', () => {
+    expect(shannonAlphabet("First Citizen:\nWe know't, we know't.")).toBe('FIRST CITIZEN WE KNOW T WE KNOW T ');
+    const V = NGramModel.fit(shannonAlphabet('The quick brown fox jumps over the lazy dog!'), 'char', { order: 0 }).V;
+    expect(V).toBe(27);
   });
 });
