@@ -314,7 +314,8 @@ export class GPT {
         // --- attention branch ---
         const a = layerNorm(x, p('ln1.g'), p('ln1.b')).reshape([B * T, C]);
         const qkv = tf.add(tf.matMul(a as tf.Tensor2D, p('attn.wqkv') as tf.Tensor2D), p('attn.bqkv'));
-        const [q, kNew, vNew] = tf.split(qkv, 3, 1).map(heads); // [B,H,T,D] each
+        const [qRaw, kNew, vNew] = tf.split(qkv, 3, 1).map(heads); // [B,H,T,D] each
+        const q = tf.mul(qRaw, 1 / Math.sqrt(D)); // scale q ([B,H,T,D]) rather than the scores ([B,H,T,Tk])
         let k = kNew;
         let v = vNew;
         if (cache) {
@@ -329,7 +330,7 @@ export class GPT {
           cache.keys[l] = tf.keep(k);
           cache.values[l] = tf.keep(v);
         }
-        const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(D)), bias); // [B,H,T,Tk]
+        const scores = tf.add(tf.matMul(q, k, false, true), bias); // [B,H,T,Tk]
         const w = tf.softmax(scores) as tf.Tensor4D;
         if (opts.returnAttention) attention.push(w);
         const y = tf.matMul(drop(w) as tf.Tensor4D, v); // [B,H,T,D]
