@@ -95,6 +95,15 @@ describe('generate', () => {
     });
   });
 
+  it('leaves no tensors behind (cache and per-step tensors are freed)', () => {
+    const m = model();
+    generate(m, prompts, { maxNewTokens: 3, padId: PAD, seed: 1 }); // warm-up allocations
+    const before = tf.memory().numTensors;
+    generate(m, prompts, { maxNewTokens: 15, padId: PAD, seed: 2 }); // crosses the window restart too
+    generate(m, prompts, { maxNewTokens: 5, padId: PAD, seed: 2, useCache: false });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('rejects bad options naming the value', () => {
     const m = model();
     expect(() => generate(m, [[1], []], { maxNewTokens: 2, padId: PAD })).toThrow(/prompt 1 is empty/);
