@@ -3,16 +3,16 @@
  *   release [--source assignments] [--out release]
  *   grade <submissions> [--source assignments] [--out grades] [--student S] [--assignment A]
  *         [--jobs N] [--cell-timeout S] [--notebook-timeout S]
- *   check [--source assignments]        grade the sources themselves: solutions must get full marks
+ *   check [--source assignments]        solutions must get full marks and the student version none
  * Submissions are laid out <submissions>/<student>/<assignment>.ipynb.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Assignment, loadAssignments } from './format';
+import { Assignment, Limits, loadAssignments } from './format';
 import { SubmissionResult, checkSandbox, gradeSubmission } from './grade';
 import { saveResult, writeGradebook } from './gradebook';
-import { release } from './release';
+import { release, studentNotebook } from './release';
 
 const STUDENT_ID = /^[A-Za-z0-9@._-]+$/;
 
@@ -67,7 +67,7 @@ export async function gradeAll(
   jobs: Job[],
   parallel: number,
   onResult: (r: SubmissionResult) => void,
-  limits?: { cellTimeout?: number; notebookTimeout?: number },
+  limits?: Partial<Limits>,
 ): Promise<SubmissionResult[]> {
   const results: SubmissionResult[] = [];
   let next = 0;
@@ -84,6 +84,30 @@ export async function gradeAll(
   };
   await Promise.all(Array.from({ length: Math.min(parallel, jobs.length) }, worker));
   return results;
+}
+
+/**
+ * Grades every assignment twice: its solutions must pass every test, and its student version
+ * (stubs) must pass none; a test a stub passes gives points for nothing.
+ */
+export async function checkAssignments(assignments: Assignment[], parallel: number, limits?: Partial<Limits>): Promise<string[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'grader-check-'));
+  try {
+    const jobs: Job[] = [];
+    for (const a of assignments) {
+      const stub = path.join(dir, `${a.name}.ipynb`);
+      fs.writeFileSync(stub, JSON.stringify(studentNotebook(a)));
+      jobs.push({ assignment: a, student: 'solution', file: a.file }, { assignment: a, student: 'stub', file: stub });
+    }
+    const results = await gradeAll(jobs, parallel, () => {}, limits);
+    return results.flatMap((r) =>
+      r.tests
+        .filter((t) => t.passed === (r.student === 'stub'))
+        .map((t) => (r.student === 'stub' ? `${r.assignment}/${t.name}: passes on the stub` : `${r.assignment}/${t.name}: fails on the solution: ${t.message}`)),
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -103,12 +127,10 @@ async function main(argv: string[]): Promise<number> {
     const limits = { cellTimeout: positiveNumber(flags, 'cell-timeout'), notebookTimeout: positiveNumber(flags, 'notebook-timeout') };
     for (const k of Object.keys(limits) as (keyof typeof limits)[]) if (limits[k] === undefined) delete limits[k];
     if (command === 'check') {
-      const jobs = assignments.map((a) => ({ assignment: a, student: 'solution', file: a.file }));
-      const results = await gradeAll(jobs, parallel, () => {}, limits);
-      const bad = results.filter((r) => r.score !== r.maxScore);
-      for (const r of bad) for (const t of r.tests.filter((x) => !x.passed)) console.error(`${r.assignment}/${t.name}: ${t.message}`);
-      console.log(bad.length === 0 ? 'all solutions get full marks' : `${bad.length} assignment(s) lose points with their own solutions`);
-      return bad.length === 0 ? 0 : 1;
+      const problems = await checkAssignments(assignments, parallel, limits);
+      for (const p of problems) console.error(p);
+      console.log(problems.length === 0 ? 'solutions get full marks, stubs get none' : `${problems.length} problem(s)`);
+      return problems.length === 0 ? 0 : 1;
     }
     if (positional.length !== 1) throw new Error('usage: grade <submissions folder> [options]');
     const out = flags.get('out') ?? 'grades';
