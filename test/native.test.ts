@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GPT } from '../lib/model';
 import { loadAddon } from '../lib/native/addon';
-import { adamwUpdate, fusedGelu, fusedLayerNorm, loadNativeKernels, softmaxCrossEntropy, useNativeKernels } from '../lib/native';
+import { adamwUpdate, fusedAttention, fusedGelu, fusedLayerNorm, loadNativeKernels, softmaxCrossEntropy, useNativeKernels } from '../lib/native';
 import { Rng } from '../lib/rng';
 
 const native = (() => {
@@ -178,6 +178,19 @@ describe.runIf(available)('fused ops: native kernel = tfjs formula, forward and 
     const w = rand([9]);
     both(() => [softmaxCrossEntropy(logits, labels), tf.grad((l: tf.Tensor) => tf.sum(tf.mul(softmaxCrossEntropy(l as tf.Tensor2D, labels), w)))(logits)], 2e-6);
     expect(() => softmaxCrossEntropy(logits, tf.tensor1d([13, 0, 0, 0, 0, 0, 0, 0, 0], 'int32'))).toThrow(/label 13/);
+  });
+
+  it('fusedAttention with a causal bias shared by the batch and with a per-row padding bias', () => {
+    const [B, H, T, Tk, D] = [2, 3, 5, 7, 4];
+    const q = rand([B, H, T, D], 2) as tf.Tensor4D, k = rand([B, H, Tk, D], 2) as tf.Tensor4D, v = rand([B, H, Tk, D]) as tf.Tensor4D;
+    const w = rand([B, H, T, D]);
+    const causal = tf.tensor4d(Array.from({ length: T * Tk }, (_, i) => (i % Tk > Math.floor(i / Tk) + 2 ? -1e9 : 0)), [1, 1, T, Tk]);
+    const padded = tf.add(causal, tf.tensor4d([0, 0, 0, 0, 0, 0, -1e9, -1e9, 0, 0, 0, 0, 0, 0], [B, 1, 1, Tk])) as tf.Tensor4D;
+    for (const bias of [causal, padded]) {
+      const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(fusedAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, bias, 0.5), w));
+      both(() => [fusedAttention(q, k, v, bias, 0.5), ...tf.grads(f)([q, k, v])], 2e-5);
+    }
+    expect(() => fusedAttention(q, k, v, rand([1, 1, T, T]) as tf.Tensor4D, 0.5)).toThrow(/bias must be/);
   });
 
   it('adamwUpdate', () => {

@@ -36,6 +36,11 @@ export interface NativeAddon {
   adamw(p: F32, g: F32, m: F32, v: F32, pOut: F32, mOut: F32, vOut: F32, n: number, lr: number,
         beta1: number, beta2: number, eps: number, weightDecay: number, biasCorr1: number,
         biasCorr2: number, gradScale: number): void;
+  /** q [BH,T,D], k/v [BH,Tk,D], bias [biasBatch,1,T,Tk] -> y [BH,T,D], p [BH,T,Tk]. */
+  attentionFwd(q: F32, k: F32, v: F32, bias: F32, y: F32, p: F32, BH: number, H: number, T: number,
+               Tk: number, D: number, biasBatch: number, scale: number): void;
+  attentionBwd(q: F32, k: F32, v: F32, p: F32, dy: F32, dq: F32, dk: F32, dv: F32, BH: number,
+               T: number, Tk: number, D: number, scale: number): void;
   threads(): number;
 }
 

@@ -9,7 +9,8 @@
         "src/elementwise.c",
         "src/reduce.c",
         "src/layout.c",
-        "src/fused.c"
+        "src/fused.c",
+        "src/attention.c"
       ],
       "include_dirs": ["/usr/include/x86_64-linux-gnu", "/usr/include/openblas"],
       "libraries": ["-lopenblas", "-lpthread", "-lm"],

@@ -7,6 +7,7 @@ import { NativeContext, nativeActive } from './kernels';
 const LN = 'RlhfLayerNorm', LN_GRAD = 'RlhfLayerNormGrad';
 const GELU = 'RlhfGelu', GELU_GRAD = 'RlhfGeluGrad';
 const XENT = 'RlhfSoftmaxXent', XENT_GRAD = 'RlhfSoftmaxXentGrad';
+const ATTN = 'RlhfAttention', ATTN_GRAD = 'RlhfAttentionGrad';
 
 type Info = tf.TensorInfo;
 type Args = { inputs: Record<string, Info>; attrs?: tf.NamedAttrMap };
@@ -57,6 +58,27 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): t
   });
 }
 
+/**
+ * Scaled dot-product attention: softmax(scale q k^T + bias) v for q [B,H,T,D], k and v
+ * [B,H,Tk,D] and an additive bias (masks) [B or 1, 1, T, Tk] -> [B,H,T,D]. Natively one
+ * kernel forward and one backward (the unfused path runs ~15 kernels and keeps more memory).
+ */
+export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D, scale: number): tf.Tensor4D {
+  const [B, H, T, D] = q.shape, Tk = k.shape[2];
+  const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  if (!same(k.shape, [B, H, Tk, D]) || !same(v.shape, [B, H, Tk, D])) {
+    throw new Error(`fusedAttention: q [${q.shape}], k [${k.shape}] and v [${v.shape}] must be [B,H,T,D], [B,H,Tk,D], [B,H,Tk,D]`);
+  }
+  if (bias.rank !== 4 || (bias.shape[0] !== 1 && bias.shape[0] !== B) || bias.shape[1] !== 1 || bias.shape[2] !== T || bias.shape[3] !== Tk) {
+    throw new Error(`fusedAttention: bias must be [1 or ${B}, 1, ${T}, ${Tk}], got [${bias.shape}]`);
+  }
+  if (nativeActive() && [q, k, v, bias].every((t) => t.dtype === 'float32')) {
+    const [y] = tf.engine().runKernel(ATTN, { q, k, v, bias }, { scale }) as tf.Tensor[];
+    return y as tf.Tensor4D;
+  }
+  return tf.tidy(() => tf.matMul(tf.softmax(tf.add(tf.mul(tf.matMul(q, k, false, true), scale), bias)), v));
+}
+
 /** Registers the fused kernels and their gradients for the 'cpu' backend. */
 export function registerFusedKernels(c: NativeContext): string[] {
   const kernels: Record<string, (args: Args) => Info | Info[]> = {
@@ -100,6 +122,20 @@ export function registerFusedKernels(c: NativeContext): string[] {
       c.addon.xentBwd(c.f32(logits), c.i32(labels), c.f32(lse), c.f32(dloss), d, rows, v);
       return c.output(logits.shape, d);
     },
+    [ATTN]: ({ inputs, attrs }) => {
+      const { q, k, v, bias } = inputs;
+      const [B, H, T, D] = q.shape, Tk = k.shape[2];
+      const y = c.alloc(q.shape), p = c.alloc([B, H, T, Tk]);
+      c.addon.attentionFwd(c.f32(q), c.f32(k), c.f32(v), c.f32(bias), y, p, B * H, H, T, Tk, D, bias.shape[0], attrs!.scale as number);
+      return [c.output(q.shape, y), c.output([B, H, T, Tk], p)];
+    },
+    [ATTN_GRAD]: ({ inputs, attrs }) => {
+      const { q, k, v, p, dy } = inputs;
+      const [B, H, T, D] = q.shape, Tk = k.shape[2];
+      const dq = c.alloc(q.shape), dk = c.alloc(k.shape), dv = c.alloc(v.shape);
+      c.addon.attentionBwd(c.f32(q), c.f32(k), c.f32(v), c.f32(p), c.f32(dy), dq, dk, dv, B * H, T, Tk, D, attrs!.scale as number);
+      return [c.output(q.shape, dq), c.output(k.shape, dk), c.output(v.shape, dv)];
+    },
   };
   for (const [kernelName, kernelFunc] of Object.entries(kernels)) {
     if (tf.getKernel(kernelName, 'cpu')) tf.unregisterKernel(kernelName, 'cpu');
@@ -132,6 +168,17 @@ function registerGradients(): void {
     kernelName: GELU,
     inputsToSave: ['x'],
     gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(GELU_GRAD, { x: saved[0], dy: dy as tf.Tensor }) as tf.Tensor }),
+  });
+  tf.registerGradient({
+    kernelName: ATTN,
+    inputsToSave: ['q', 'k', 'v', 'bias'],
+    outputsToSave: [false, true],
+    gradFunc: (dys, saved, attrs) => {
+      const [q, k, v, bias, p] = saved;
+      const dy = (dys as tf.Tensor[])[0];
+      const [dq, dk, dv] = tf.engine().runKernel(ATTN_GRAD, { q, k, v, p, dy }, attrs) as tf.Tensor[];
+      return { q: () => dq, k: () => dk, v: () => dv, bias: () => tf.zerosLike(bias) };
+    },
   });
   tf.registerGradient({
     kernelName: XENT,

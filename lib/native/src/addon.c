@@ -231,6 +231,27 @@ static napi_value js_adamw(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_attention_fwd(napi_env env, napi_callback_info info) {
+  ARGS(13);
+  float *q = F32(0), *k = F32(1), *v = F32(2), *bias = F32(3), *y = F32(4), *p = F32(5);
+  int64_t BH = NUM(6), H = NUM(7), T = NUM(8), Tk = NUM(9), D = NUM(10), biasBatch = NUM(11);
+  double scale = DBL(12);
+  DONE;
+  attention_fwd(q, k, v, bias, y, p, BH, H, T, Tk, D, biasBatch, (float)scale);
+  return NULL;
+}
+
+static napi_value js_attention_bwd(napi_env env, napi_callback_info info) {
+  ARGS(13);
+  float *q = F32(0), *k = F32(1), *v = F32(2), *p = F32(3), *dy = F32(4), *dq = F32(5),
+        *dk = F32(6), *dv = F32(7);
+  int64_t BH = NUM(8), T = NUM(9), Tk = NUM(10), D = NUM(11);
+  double scale = DBL(12);
+  DONE;
+  attention_bwd(q, k, v, p, dy, dq, dk, dv, BH, T, Tk, D, (float)scale);
+  return NULL;
+}
+
 static napi_value js_threads(napi_env env, napi_callback_info info) {
   return number(env, par_threads());
 }
@@ -244,7 +265,8 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("copyCols", js_copy_cols), FN("layerNormFwd", js_layernorm_fwd),
       FN("layerNormBwd", js_layernorm_bwd), FN("geluFwd", js_gelu_fwd),
       FN("geluBwd", js_gelu_bwd), FN("xentFwd", js_xent_fwd), FN("xentBwd", js_xent_bwd),
-      FN("adamw", js_adamw), FN("threads", js_threads),
+      FN("adamw", js_adamw), FN("attentionFwd", js_attention_fwd),
+      FN("attentionBwd", js_attention_bwd), FN("threads", js_threads),
 #undef FN
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -57,11 +57,15 @@ static void bmm_split(void *ctx, int64_t begin, int64_t end) {
   else gemm_block(p, p->a, p->b, p->out, 0, p->m, lo, hi < p->n ? hi : p->n);
 }
 
+void gemm_single_threaded(void) {
+  static int done = 0;
+  if (!done) { openblas_set_num_threads(1); done = 1; }
+}
+
 void bmm(const float *a, const float *b, float *out, int64_t m, int64_t n, int64_t k,
          int transA, int transB, int rank, const int64_t *aBatch, const int64_t *bBatch,
          const int64_t *outBatch) {
-  static int single = 0;
-  if (!single) { openblas_set_num_threads(1); single = 1; }
+  gemm_single_threaded();
   int64_t batch = 1, aCount = 1;
   for (int d = 0; d < rank; d++) { batch *= outBatch[d]; aCount *= aBatch[d]; }
   if (m == 0 || n == 0 || batch == 0) return;

@@ -21,6 +21,18 @@ void bmm(const float *a, const float *b, float *out, int64_t m, int64_t n, int64
          int transA, int transB, int rank, const int64_t *aBatch, const int64_t *bBatch,
          const int64_t *outBatch);
 
+/* Keep OpenBLAS on the calling thread (we thread around it); idempotent. */
+void gemm_single_threaded(void);
+
+/* attention.c: P = softmax(scale q k^T + bias), y = P v over BH = B*H pairs;
+ * bias [biasBatch (1 or B), 1, T, Tk]. The backward takes the saved P. */
+void attention_fwd(const float *q, const float *k, const float *v, const float *bias, float *y,
+                   float *p, int64_t BH, int64_t H, int64_t T, int64_t Tk, int64_t D,
+                   int64_t biasBatch, float scale);
+void attention_bwd(const float *q, const float *k, const float *v, const float *p, const float *dy,
+                   float *dq, float *dk, float *dv, int64_t BH, int64_t T, int64_t Tk, int64_t D,
+                   float scale);
+
 /* elementwise.c */
 enum BinOp { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MAX, OP_MIN, OP_SQDIFF };
 enum UnOp { OP_EXP, OP_LOG, OP_TANH, OP_SQRT, OP_RSQRT, OP_NEG, OP_SQUARE, OP_RECIP,

@@ -1,0 +1,97 @@
+// `npm run bench`: trains configs A and B (issue 3) for a fixed number of steps with
+// this library on each available backend and, in the same run, with PyTorch on the
+// same machine (same thread count), then prints tokens/s, the ratio to PyTorch, peak
+// memory, matmul GFLOP/s and sampling speed. PyTorch runs before and after the tfjs
+// engines and the two runs are averaged, so both see similar machine load.
+//
+// Options: --configs A,B  --backends blas,wasm,cpu  --steps N (tfjs cpu+blas and PyTorch;
+// the slower backends run fewer)  --threads 2
+import { spawnSync } from 'child_process';
+import * as os from 'os';
+import * as path from 'path';
+import { BENCH_CONFIGS, BenchConfig, tokensPerStep } from './common';
+import type { EngineJob, EngineResult } from './engine';
+
+const PYTHON = '/usr/bin/python3';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
+const threads = Number(arg('threads', '2'));
+const configs = arg('configs', 'A,B').split(',') as ('A' | 'B')[];
+const backends = arg('backends', 'blas,wasm,cpu').split(',') as EngineJob['backend'][];
+const baseSteps = Number(arg('steps', '20'));
+const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE', OMP_NUM_THREADS: String(threads), RLHF_THREADS: String(threads) };
+delete env.RLHF_BACKEND;
+
+/** Steps per backend: the slow ones only long enough for a stable figure. */
+function stepsFor(backend: EngineJob['backend'], c: BenchConfig): number {
+  const scale = c.name === 'B' ? 0.5 : 1;
+  if (backend === 'cpu') return 2;
+  if (backend === 'wasm') return Math.max(3, Math.round(5 * scale));
+  return Math.max(5, Math.round(baseSteps * scale));
+}
+
+interface Row { engine: string; stepMs?: number; tokensPerSecond?: number; peakRssMB?: number; matmulGflops?: number; note?: string }
+
+function runTorch(c: BenchConfig, steps: number): Row {
+  const script = path.join(__dirname, 'torch_gpt.py');
+  const cfg = JSON.stringify({ vocab: c.vocab, context: c.context, width: c.width, layers: c.layers, heads: c.heads, batch: c.batch });
+  const r = spawnSync(PYTHON, [script, cfg, String(steps), String(threads)], { env, encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    const why = r.error ? `${PYTHON} not found` : /No module named 'torch'/.test(r.stderr) ? 'torch not installed (apt-get install python3-torch)' : r.stderr.trim().split('\n').pop();
+    return { engine: 'pytorch', note: `skipped: ${why}` };
+  }
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Row;
+}
+
+function runEngine(job: EngineJob): Row & Partial<EngineResult> {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'engine.ts'), JSON.stringify(job)], { env, encoding: 'utf8' });
+  const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT '));
+  if (!line) return { engine: `tfjs ${job.backend}`, note: `skipped: ${(r.stderr || 'no result').trim().split('\n').pop()}` };
+  return JSON.parse(line.slice('RESULT '.length)) as EngineResult;
+}
+
+const fmt = (x: number | undefined, digits = 0) => (x === undefined ? '-' : x.toFixed(digits));
+
+function printTable(c: BenchConfig, rows: Row[], torchTps: number | undefined): void {
+  console.log(`\nconfig ${c.name}: vocab ${c.vocab}, context ${c.context}, width ${c.width}, ${c.layers} layers, ${c.heads} heads, batch ${c.batch} (${tokensPerStep(c)} tokens/step)`);
+  console.log(`${'engine'.padEnd(20)} ${'ms/step'.padStart(8)} ${'tokens/s'.padStart(9)} ${'x PyTorch'.padStart(9)} ${'peak MB'.padStart(8)} ${'matmul GFLOP/s'.padStart(15)}`);
+  for (const r of rows) {
+    if (r.note) { console.log(`${r.engine.padEnd(20)} ${r.note}`); continue; }
+    const ratio = torchTps && r.tokensPerSecond ? (r.tokensPerSecond / torchTps).toFixed(2) : '-';
+    console.log(`${r.engine.padEnd(20)} ${fmt(r.stepMs).padStart(8)} ${fmt(r.tokensPerSecond).padStart(9)} ${ratio.padStart(9)} ${fmt(r.peakRssMB).padStart(8)} ${fmt(r.matmulGflops).padStart(15)}`);
+  }
+}
+
+function main(): void {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`rlhf bench: ${os.cpus().length} cores (${cpu}), ${threads} threads per engine, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  for (const name of configs) {
+    const c = BENCH_CONFIGS[name];
+    const torchSteps = stepsFor('blas', c);
+    const before = runTorch(c, torchSteps);
+    const rows: (Row & Partial<EngineResult>)[] = [];
+    for (const backend of backends) {
+      if (backend === 'cpu' && name === 'B') { rows.push({ engine: 'tfjs cpu', note: 'skipped for config B (about a minute per step)' }); continue; }
+      rows.push(runEngine({ config: name, backend, steps: stepsFor(backend, c), sample: name === 'A' && backend === 'blas' }));
+    }
+    const after = before.note ? before : runTorch(c, torchSteps);
+    let torch: Row = before;
+    if (!before.note && !after.note) {
+      const stepMs = (before.stepMs! + after.stepMs!) / 2;
+      torch = { ...before, engine: 'pytorch (2 runs)', stepMs, tokensPerSecond: tokensPerStep(c) / (stepMs / 1000), peakRssMB: Math.max(before.peakRssMB!, after.peakRssMB!) };
+    }
+    printTable(c, [torch, ...rows], torch.tokensPerSecond);
+    for (const r of rows) {
+      if (!r.sampling) continue;
+      const s = r.sampling;
+      console.log(`sampling (${r.engine}, 32 sequences x 256 new tokens): cached ${s.cachedS.toFixed(1)} s (${(s.tokens / s.cachedS).toFixed(0)} tokens/s), uncached ${s.uncachedS.toFixed(1)} s (${(s.tokens / s.uncachedS).toFixed(0)} tokens/s), cache speed-up ${(s.uncachedS / s.cachedS).toFixed(1)}x`);
+    }
+  }
+  console.log(`\nload after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+}
+
+main();
