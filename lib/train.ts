@@ -42,11 +42,14 @@ export interface TrainConfig {
 }
 
 const BASE: TrainConfig = {
-  steps: 2000, lr: 1e-3, minLr: 1e-4, warmupSteps: 100, decaySteps: 0, weightDecay: 0.1,
-  beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1, evalEvery: 250, logEvery: 10, livePlot: true,
+  steps: 3000, lr: 2e-3, minLr: 2e-4, warmupSteps: 100, decaySteps: 0, weightDecay: 0.1,
+  beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1, evalEvery: 500, logEvery: 10, livePlot: true,
 };
 
-/** `tiny`: tests and fast mode. `course`: notebook 02's pretraining (nanoGPT's shakespeare-char recipe). */
+/**
+ * `tiny`: tests and fast mode. `course`: notebook 02's pretraining of GPT_PRESETS.course, batches of
+ * 16 x 128 tokens (nanoGPT's shakespeare-char recipe, with a higher lr for the smaller model).
+ */
 export const TRAIN_PRESETS: Presets<TrainConfig> & Record<string, TrainConfig> = {
   tiny: { ...BASE, steps: 60, warmupSteps: 5, evalEvery: 20, logEvery: 5 },
   course: BASE,
