@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findJobs, gradeAll } from '../scripts/grader/cli';
 import { Cell, Notebook, REPO, cellSource, loadAssignment, loadAssignments } from '../scripts/grader/format';
-import { SubmissionResult } from '../scripts/grader/grade';
+import { SubmissionResult, gradeSubmission } from '../scripts/grader/grade';
 import { saveResult, writeGradebook } from '../scripts/grader/gradebook';
 import { findLeaks, release } from '../scripts/grader/release';
 
@@ -155,6 +155,14 @@ describe('grading a batch', () => {
     expect(byStudent.get('crash')!.score).toBe(0);
     expect(byStudent.get('crash')!.tests[3].message).toContain('not run');
   });
+
+  it('stops a notebook at the notebook time limit and fails the tests it did not reach', async () => {
+    const file = path.join(submissions, 'infinite-loop', 'tiny.ipynb');
+    const r = await gradeSubmission(tiny, 'infinite-loop', file, { cellTimeout: 60, notebookTimeout: 15 });
+    expect(r.score).toBe(0);
+    expect(r.notes.join()).toContain('notebook time limit (15 s)');
+    expect(r.tests.filter((t) => t.message.startsWith('not run')).length).toBeGreaterThanOrEqual(3);
+  }, 120_000);
 
   it('stays within the time limits for every submission', () => {
     expect(byStudent.size).toBe(15);
