@@ -33,7 +33,7 @@ export interface NGramConfig {
 }
 
 /** Counts of one kind of n-gram table: n-gram counts, and per context its total and its distinct followers. */
-interface Table {
+export interface NGramTable {
   gram: CountMap;
   ctxTotal: CountMap;
   ctxTypes: CountMap;
@@ -46,7 +46,7 @@ function checkOrder(order: number, where: string): void {
   }
 }
 
-function makeTable(gram: CountMap, V: number): Table {
+function makeTable(gram: CountMap, V: number): NGramTable {
   const ctxTotal = new CountMap(gram.size / 8);
   const ctxTypes = new CountMap(gram.size / 8);
   let n1 = 0;
@@ -69,9 +69,9 @@ function makeTable(gram: CountMap, V: number): Table {
 export class NGramCounts {
   readonly V: number;
   /** raw[k]: counts of k-grams (k = 1..maxOrder); index 0 unused. */
-  private readonly raw: Table[] = [];
+  private readonly raw: NGramTable[] = [];
   /** cont[k]: Kneser-Ney continuation counts of k-grams, k = 1..maxOrder-1 (distinct left neighbours). */
-  private readonly cont: Table[] = [];
+  private readonly cont: NGramTable[] = [];
   readonly trainLength: number;
 
   constructor(readonly tokenizer: SymbolTokenizer, trainIds: ArrayLike<number>, readonly maxOrder: number) {
@@ -124,9 +124,9 @@ export class NGramCounts {
     return this.raw[k].gram.size;
   }
 
-  /** The table used at level k when the model's top order is `top`. */
-  table(k: number, top: number, smoothing: Smoothing): Table {
-    return k === top || smoothing === 'add-k' ? this.raw[k] : this.cont[k];
+  /** Level k's raw counts, or (`raw` false) its Kneser-Ney continuation counts. */
+  table(k: number, raw: boolean): NGramTable {
+    return raw ? this.raw[k] : this.cont[k];
   }
 
   model(config: NGramConfig): NGramModel {
@@ -177,7 +177,7 @@ export class NGramModel {
         mult *= V;
       }
       if (this.smoothing === 'add-k' && k < top) continue;
-      const t = this.counts.table(k, top, this.smoothing);
+      const t = this.counts.table(k, k === top || this.smoothing === 'add-k'); // KN: continuation counts below the top
       const total = t.ctxTotal.get(ctx);
       const n = only === null ? V : 1;
       for (let j = 0; j < n; j++) {
@@ -219,7 +219,7 @@ export class NGramModel {
    */
   scoreIds(ids: ArrayLike<number>): { bits: number; n: number; contextSeen: number } {
     const out = new Float64Array(1);
-    const full = this.order > 1 ? this.counts.table(this.order - 1, this.order - 1, 'add-k') : null;
+    const full = this.order > 1 ? this.counts.table(this.order - 1, true) : null; // (order-1)-grams seen in training
     const V = this.V;
     let bits = 0;
     let seen = 0;
