@@ -136,15 +136,6 @@ export function embed(
   return lookup(table, ids as tf.Tensor2D);
 }
 
-/** Log-softmax of logits [B,T,V] gathered at ids [B,T] -> [B,T] (log p(ids | logits)). */
-export function gatherLogProbs(logits: tf.Tensor3D, ids: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => {
-    const V = logits.shape[2];
-    const logp = tf.logSoftmax(logits);
-    return tf.sum(tf.mul(logp, tf.oneHot(ids, V).cast('float32')), -1) as tf.Tensor2D;
-  });
-}
-
 /** Mean cross-entropy (nats/token) of logits [B,T,V] against targets [B,T], over mask [B,T] if given. */
 export function crossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D, mask?: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
