@@ -87,7 +87,11 @@ function cellId(cell: Cell): string | undefined {
   return typeof stored === 'string' ? stored : cell.id;
 }
 
-/** Code cells of the submission in order, or a note saying why the official stub was used. */
+/**
+ * The cells to run, in the official order: official setup, helpers and test cells (tests wrapped
+ * with the assertions and a pass marker), the student's answer cells (the stub, with a note, if
+ * one was deleted), and each cell the student added right after the official cell it followed.
+ */
 function plan(a: Assignment, submission: Cell[], helpers: string, notes: string[], flags: Set<string>): PlannedCell[] {
   const official = new Set(a.notebook.cells.map((c) => c.id));
   const byId = new Map<string, Cell>();
