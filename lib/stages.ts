@@ -112,3 +112,16 @@ export function loadResults(method?: string): MethodResult[] {
     .filter((r) => !method || r.method === method)
     .sort((a, b) => a.method.localeCompare(b.method) || a.klK1 - b.klK1);
 }
+
+/** Save any JSON-able record of a run (e.g. a PPO history) as histories/<name>.json. */
+export function saveHistory(name: string, data: unknown): string {
+  const file = path.join(runsDir(), 'histories', `${name.replace(/[^A-Za-z0-9.=-]+/g, '_')}.json`);
+  writeAtomic(file, JSON.stringify(data));
+  return file;
+}
+
+/** A record saved by saveHistory, or null if that run has not been saved. */
+export function loadHistory<T = unknown>(name: string): T | null {
+  const file = path.join(runsDir(), 'histories', `${name.replace(/[^A-Za-z0-9.=-]+/g, '_')}.json`);
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as T) : null;
+}
