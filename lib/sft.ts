@@ -46,7 +46,7 @@ export interface SFTConfig extends TrainConfig {
  * weights (0, as TRL's SFTTrainer default). `course`: ~1.3 epochs of the 2,300 training exchanges.
  */
 export const SFT_PRESETS: Presets<SFTConfig> = {
-  tiny: { ...TRAIN_PRESETS.tiny, steps: 30, lr: 1e-3, minLr: 1e-4, warmupSteps: 3, weightDecay: 0, evalEvery: 10, logEvery: 5, batchSize: 8, evalExamples: 16, seed: 0 },
+  tiny: { ...TRAIN_PRESETS.tiny, steps: 80, lr: 2e-3, minLr: 2e-4, warmupSteps: 8, weightDecay: 0, evalEvery: 20, logEvery: 10, batchSize: 16, evalExamples: 32, seed: 0 },
   course: { ...TRAIN_PRESETS.course, steps: 200, lr: 3e-4, minLr: 3e-5, warmupSteps: 20, weightDecay: 0, evalEvery: 50, logEvery: 10, batchSize: 16, evalExamples: 64, seed: 0 },
 };
 
