@@ -27,7 +27,8 @@ need=()
 [ -f /usr/include/x86_64-linux-gnu/cblas.h ] || [ -f /usr/include/cblas.h ] \
   || ls /usr/include/*/cblas*.h >/dev/null 2>&1 || need+=(libopenblas-dev)
 command -v g++ >/dev/null || need+=(g++ make)
-[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromium ] || need+=(chromium)          # the labeling page's browser test
+command -v bwrap >/dev/null || need+=(bubblewrap)   # the autograder's sandbox
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing Debian packages: ${need[*]}"
