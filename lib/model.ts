@@ -12,7 +12,7 @@
  * Also here: `ScalarHead` (value head / reward head on the same trunk) and `KVCache`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedGelu, fusedLayerNorm, softmaxCrossEntropy } from './native';
+import { fusedAttention, fusedGelu, fusedLayerNorm, softmaxCrossEntropy } from './native';
 import { Rng } from './rng';
 
 export interface GPTConfig {
@@ -321,10 +321,15 @@ export class GPT {
           cache.keys[l] = tf.keep(k);
           cache.values[l] = tf.keep(v);
         }
-        const scores = tf.add(tf.matMul(q, k, false, true), bias); // [B,H,T,Tk]
-        const w = tf.softmax(scores) as tf.Tensor4D;
-        if (opts.returnAttention) attention.push(w);
-        const y = tf.matMul(drop(w) as tf.Tensor4D, v); // [B,H,T,D]
+        let y: tf.Tensor4D; // [B,H,T,D]
+        if (!opts.returnAttention && !(opts.training && dropout > 0)) {
+          y = fusedAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, bias as tf.Tensor4D, 1); // one native kernel on cpu+blas
+        } else {
+          const scores = tf.add(tf.matMul(q, k, false, true), bias); // [B,H,T,Tk]
+          const w = tf.softmax(scores) as tf.Tensor4D;
+          if (opts.returnAttention) attention.push(w);
+          y = tf.matMul(drop(w) as tf.Tensor4D, v);
+        }
         const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D;
         const out = tf.add(tf.matMul(merged, p('attn.wo') as tf.Tensor2D), p('attn.bo'));
         x = tf.add(x, drop(out.reshape([B, T, C]))) as tf.Tensor3D;
