@@ -140,12 +140,14 @@ let current: Promise<BackendInfo> | undefined;
 
 /**
  * Selects and activates a backend, prints one line saying which and why, and
- * returns it. Idempotent: later calls without options return the first result.
+ * returns it. Idempotent: later calls without `force`/`loaders` return the first result
+ * (and print nothing more).
  */
-export function initBackend(opts?: InitBackendOptions): Promise<BackendInfo> {
-  if (!opts && current) return current;
-  const run = chooseBackend(opts ?? {});
-  if (!opts || (!opts.loaders && !opts.force)) current = run;
+export function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo> {
+  const cacheable = !opts.loaders && !opts.force;
+  if (cacheable && current) return current;
+  const run = chooseBackend(opts);
+  if (cacheable) current = run;
   return run;
 }
 

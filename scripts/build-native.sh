@@ -24,7 +24,10 @@ GYP="$(dirname "$(dirname "$(command -v npm)")")/lib/node_modules/npm/node_modul
 [ -f "$GYP" ] || GYP="$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js"
 [ -f "$GYP" ] || { say "not built: npm's bundled node-gyp not found"; exit 0; }
 
+# The addon is compiled for this CPU (-march=native): record which, so the loader refuses
+# a copy on another CPU (an illegal instruction would kill the process, not throw).
 if node "$GYP" rebuild --nodedir="$NODEDIR" >build.log 2>&1; then
+  node -e "process.stdout.write(require('./cpu-id.js').cpuId())" >build/Release/cpu-id.txt
   say "built: lib/native/build/Release/rlhf_native.node (OpenBLAS, $CBLAS)"
 else
   say "not built: compile failed, see lib/native/build.log"

@@ -1,6 +1,8 @@
 // Loads the compiled addon (built by scripts/build-native.sh) and types its functions.
 // Argument order mirrors src/kernels.h; shapes are plain number arrays.
+import * as fs from 'fs';
 import * as path from 'path';
+const { cpuId } = require('./cpu-id.js') as { cpuId(): string };
 
 type F32 = Float32Array;
 type I32 = Int32Array;
@@ -51,6 +53,11 @@ let cached: { addon?: NativeAddon; error?: string } | undefined;
 /** The addon, or the reason it cannot load (never throws). */
 export function loadAddon(): { addon?: NativeAddon; error?: string } {
   if (cached) return cached;
+  const builtFor = path.join(path.dirname(ADDON_PATH), 'cpu-id.txt');
+  if (fs.existsSync(builtFor) && fs.readFileSync(builtFor, 'utf8') !== cpuId()) {
+    cached = { error: 'addon was built on another CPU (run scripts/build-native.sh here)' };
+    return cached;
+  }
   try {
     cached = { addon: require(ADDON_PATH) as NativeAddon };
   } catch (e) {
