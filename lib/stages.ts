@@ -5,6 +5,7 @@
  *
  * Layout under runsDir() (runs/fast or runs/course):
  *   sft/, reward-model/            checkpoints from chapters 03 and 04
+ *   comparisons.jsonl              chapter 04's labeled pairs (metadata.split: train / heldOut)
  *   results/<label>.json           one MethodResult per evaluated policy (this file)
  */
 import * as fs from 'fs';
@@ -14,7 +15,7 @@ import { loadCheckpoint } from './checkpoint';
 import { GPT } from './model';
 import { CharTokenizer } from './tokenizer';
 import { RewardModel } from './reward';
-import { writeAtomic } from './preferences';
+import { Comparison, readComparisons, writeAtomic } from './preferences';
 import { loadCorpus } from './corpus';
 import { makePrompts, goldScore } from './task';
 import { GenSettings, rollout, scoreRollout, summarize, PolicyStats } from './rollout';
@@ -23,6 +24,7 @@ import { GenSettings, rollout, scoreRollout, summarize, PolicyStats } from './ro
 export const STAGES = {
   sft: { dir: 'sft', notebook: '03-sft' },
   rewardModel: { dir: 'reward-model', notebook: '04-reward-model' },
+  comparisons: { dir: 'comparisons.jsonl', notebook: '04-reward-model' },
 } as const;
 
 /** Folder of a stage; throws a message naming the notebook to run if it is missing. */
@@ -46,6 +48,12 @@ export function loadSFT(opts: { trainable?: boolean } = {}): { policy: GPT; toke
 /** The chapter-04 reward model (frozen, normalised on SFT samples). */
 export function loadRewardModel(): RewardModel {
   return RewardModel.load(requireStage('rewardModel')).rewardModel;
+}
+
+/** Chapter 04's comparisons (metadata.split 'train' or 'heldOut'); all of them without `split`. */
+export function loadComparisons(split?: 'train' | 'heldOut'): Comparison[] {
+  const all = readComparisons(requireStage('comparisons'));
+  return split ? all.filter((r) => r.metadata.split === split) : all;
 }
 
 /** The held-out prompts every policy is measured on (fixed seed; 16 in fast mode, 128 otherwise). */
