@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GPT } from '../lib/model';
 import { loadAddon } from '../lib/native/addon';
-import { adamwUpdate, fusedAttention, fusedGelu, fusedLayerNorm, loadNativeKernels, softmaxCrossEntropy, useNativeKernels } from '../lib/native';
+import { adamwUpdate, fusedAttention, fusedGelu, fusedSelfAttention, fusedLayerNorm, loadNativeKernels, softmaxCrossEntropy, useNativeKernels } from '../lib/native';
 import { Rng } from '../lib/rng';
 
 const native = (() => {
@@ -191,6 +191,18 @@ describe.runIf(available)('fused ops: native kernel = tfjs formula, forward and 
       both(() => [fusedAttention(q, k, v, bias, 0.5), ...tf.grads(f)([q, k, v])], 2e-5);
     }
     expect(() => fusedAttention(q, k, v, rand([1, 1, T, T]) as tf.Tensor4D, 0.5)).toThrow(/bias must be/);
+  });
+
+  it('fusedSelfAttention reads the heads straight out of qkv [B,T,3C]', () => {
+    const [B, T, H, D] = [2, 6, 3, 4], C = H * D;
+    const qkv = rand([B, T, 3 * C], 2) as tf.Tensor3D, w = rand([B, T, C]);
+    const causal = tf.tensor4d(Array.from({ length: T * T }, (_, i) => (i % T > Math.floor(i / T) ? -1e9 : 0)), [1, 1, T, T]);
+    const padded = tf.add(causal, tf.tensor4d([-1e9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1e9], [B, 1, 1, T])) as tf.Tensor4D;
+    for (const bias of [causal, padded]) {
+      const f = (x: tf.Tensor) => tf.sum(tf.mul(fusedSelfAttention(x as tf.Tensor3D, bias, H, 0.3), w));
+      both(() => [fusedSelfAttention(qkv, bias, H, 0.3), tf.grad(f)(qkv)], 2e-5);
+    }
+    expect(() => fusedSelfAttention(rand([B, T, 10]) as tf.Tensor3D, causal, H, 1)).toThrow(/3C/);
   });
 
   it('adamwUpdate', () => {

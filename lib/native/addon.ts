@@ -6,6 +6,8 @@ const { cpuId } = require('./cpu-id.js') as { cpuId(): string };
 
 type F32 = Float32Array;
 type I32 = Int32Array;
+/** Head h of batch b starts at data[offset + b*strides[0] + h*strides[1]]; rows are strides[2] apart. */
+export type Operand = [data: F32, offset: number, strides: [batch: number, head: number, row: number]];
 
 export const BIN_OP = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5, sqdiff: 6 } as const;
 export const UN_OP = {
@@ -38,11 +40,12 @@ export interface NativeAddon {
   adamw(p: F32, g: F32, m: F32, v: F32, pOut: F32, mOut: F32, vOut: F32, n: number, lr: number,
         beta1: number, beta2: number, eps: number, weightDecay: number, biasCorr1: number,
         biasCorr2: number, gradScale: number): void;
-  /** q [BH,T,D], k/v [BH,Tk,D], bias [biasBatch,1,T,Tk] -> y [BH,T,D], p [BH,T,Tk]. */
-  attentionFwd(q: F32, k: F32, v: F32, bias: F32, y: F32, p: F32, BH: number, H: number, T: number,
-               Tk: number, D: number, biasBatch: number, scale: number): void;
-  attentionBwd(q: F32, k: F32, v: F32, p: F32, dy: F32, dq: F32, dk: F32, dv: F32, BH: number,
-               T: number, Tk: number, D: number, scale: number): void;
+  /** Attention through strided operands (see src/kernels.h): y = softmax(scale q k^T + bias) v,
+   * bias [biasBatch, 1, T, Tk], p [B,H,T,Tk] saved for the backward. */
+  attentionFwd(...args: [...q: Operand, ...k: Operand, ...v: Operand, ...y: Operand, bias: F32, p: F32, B: number,
+    H: number, T: number, Tk: number, D: number, biasBatch: number, scale: number]): void;
+  attentionBwd(...args: [...q: Operand, ...k: Operand, ...v: Operand, p: F32, ...dy: Operand, ...dq: Operand,
+    ...dk: Operand, ...dv: Operand, B: number, H: number, T: number, Tk: number, D: number, scale: number]): void;
   threads(): number;
 }
 

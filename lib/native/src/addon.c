@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include "kernels.h"
 
-#define MAX_ARGS 16
+#define MAX_ARGS 32
 #define CHECK(call) if ((call) != napi_ok) { napi_throw_error(env, NULL, "rlhf_native: bad argument"); return NULL; }
 #define ARGS(n)                                                               \
   size_t argc = MAX_ARGS;                                                     \
@@ -231,24 +231,41 @@ static napi_value js_adamw(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* An operand: (Float32Array, offset, [batch, head, row] strides). */
+static Operand operand(napi_env env, napi_value *argv, int i, int *bad) {
+  Operand o = {0};
+  int64_t s[MAX_RANK];
+  float *base = typed(env, argv[i], napi_float32_array, bad);
+  int64_t off = num(env, argv[i + 1], bad);
+  if (dims(env, argv[i + 2], s, bad) != 3) { *bad = 1; return o; }
+  o.data = base ? base + off : NULL;
+  o.batch = s[0]; o.head = s[1]; o.row = s[2];
+  return o;
+}
+#define OPERAND(i) operand(env, argv, i, &bad)
+
+/* (q, k, v, y operands: 3 args each), bias, p, B, H, T, Tk, D, biasBatch, scale */
 static napi_value js_attention_fwd(napi_env env, napi_callback_info info) {
-  ARGS(13);
-  float *q = F32(0), *k = F32(1), *v = F32(2), *bias = F32(3), *y = F32(4), *p = F32(5);
-  int64_t BH = NUM(6), H = NUM(7), T = NUM(8), Tk = NUM(9), D = NUM(10), biasBatch = NUM(11);
-  double scale = DBL(12);
+  ARGS(21);
+  Operand q = OPERAND(0), k = OPERAND(3), v = OPERAND(6), y = OPERAND(9);
+  float *bias = F32(12), *p = F32(13);
+  int64_t B = NUM(14), H = NUM(15), T = NUM(16), Tk = NUM(17), D = NUM(18), biasBatch = NUM(19);
+  double scale = DBL(20);
   DONE;
-  attention_fwd(q, k, v, bias, y, p, BH, H, T, Tk, D, biasBatch, (float)scale);
+  attention_fwd(q, k, v, bias, y, p, B, H, T, Tk, D, biasBatch, (float)scale);
   return NULL;
 }
 
+/* (q, k, v operands), p, (dy, dq, dk, dv operands), B, H, T, Tk, D, scale */
 static napi_value js_attention_bwd(napi_env env, napi_callback_info info) {
-  ARGS(13);
-  float *q = F32(0), *k = F32(1), *v = F32(2), *p = F32(3), *dy = F32(4), *dq = F32(5),
-        *dk = F32(6), *dv = F32(7);
-  int64_t BH = NUM(8), T = NUM(9), Tk = NUM(10), D = NUM(11);
-  double scale = DBL(12);
+  ARGS(28);
+  Operand q = OPERAND(0), k = OPERAND(3), v = OPERAND(6);
+  float *p = F32(9);
+  Operand dy = OPERAND(10), dq = OPERAND(13), dk = OPERAND(16), dv = OPERAND(19);
+  int64_t B = NUM(22), H = NUM(23), T = NUM(24), Tk = NUM(25), D = NUM(26);
+  double scale = DBL(27);
   DONE;
-  attention_bwd(q, k, v, p, dy, dq, dk, dv, BH, T, Tk, D, (float)scale);
+  attention_bwd(q, k, v, p, dy, dq, dk, dv, B, H, T, Tk, D, (float)scale);
   return NULL;
 }
 

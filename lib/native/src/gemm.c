@@ -77,6 +77,8 @@ void bmm(const float *a, const float *b, float *out, int64_t m, int64_t n, int64
   Bmm p = {a, b, out, m, n, k, transA, transB, rank, aBatch, bBatch, outBatch, m >= n};
   double flops = 2.0 * m * n * k * batch;
   if (batch > 1) { par_for(batch, flops, bmm_batches, &p); return; }
+  /* Row chunks only re-pack the small B operand, so cut finer (a stalled worker then holds
+   * less of the work); column chunks re-pack A each, so cut coarser. */
   int64_t blocks = ((p.splitRows ? m : n) + 15) / 16;
-  par_for_chunks(blocks, flops, bmm_split, &p, 1);
+  par_for_chunks(blocks, flops, bmm_split, &p, p.splitRows ? 4 : 2);
 }

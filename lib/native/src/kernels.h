@@ -11,7 +11,7 @@
  * `work` is the total cost in rough flops: small jobs stay on the caller. */
 typedef void (*range_fn)(void *ctx, int64_t begin, int64_t end);
 void par_for(int64_t n, double work, range_fn fn, void *ctx);
-/* The same with `perThread` chunks per thread (1 for GEMM: each call repacks its operands). */
+/* The same with `perThread` chunks per thread (fewer for GEMM: each chunk re-packs an operand). */
 void par_for_chunks(int64_t n, double work, range_fn fn, void *ctx, int perThread);
 int par_threads(void);
 
@@ -24,13 +24,16 @@ void bmm(const float *a, const float *b, float *out, int64_t m, int64_t n, int64
 /* Keep OpenBLAS on the calling thread (we thread around it); idempotent. */
 void gemm_single_threaded(void);
 
-/* attention.c: P = softmax(scale q k^T + bias), y = P v over BH = B*H pairs;
- * bias [biasBatch (1 or B), 1, T, Tk]. The backward takes the saved P. */
-void attention_fwd(const float *q, const float *k, const float *v, const float *bias, float *y,
-                   float *p, int64_t BH, int64_t H, int64_t T, int64_t Tk, int64_t D,
-                   int64_t biasBatch, float scale);
-void attention_bwd(const float *q, const float *k, const float *v, const float *p, const float *dy,
-                   float *dq, float *dk, float *dv, int64_t BH, int64_t T, int64_t Tk, int64_t D,
+/* attention.c: P = softmax(scale q k^T + bias), y = P v for every (batch, head); bias
+ * [biasBatch (1 or B), 1, T, Tk]. An Operand addresses head h of batch b at
+ * data + b*batch + h*head, its rows `row` floats apart. The backward takes the saved P
+ * [B,H,T,Tk] and writes dq, dk, dv through their operands. */
+typedef struct { const float *data; int64_t batch, head, row; } Operand;
+void attention_fwd(Operand q, Operand k, Operand v, const float *bias, Operand y, float *p,
+                   int64_t B, int64_t H, int64_t T, int64_t Tk, int64_t D, int64_t biasBatch,
+                   float scale);
+void attention_bwd(Operand q, Operand k, Operand v, const float *p, Operand dy, Operand dq,
+                   Operand dk, Operand dv, int64_t B, int64_t H, int64_t T, int64_t Tk, int64_t D,
                    float scale);
 
 /* elementwise.c */
