@@ -19,6 +19,8 @@ export interface EngineResult {
   engine: string;
   stepMs: number;
   minStepMs: number;
+  /** CPU time (all threads) per timed step: less sensitive to other load than wall time. */
+  cpuMsPerStep: number;
   tokensPerSecond: number;
   peakRssMB: number;
   matmulGflops: number;
@@ -57,6 +59,7 @@ async function main(job: EngineJob): Promise<EngineResult> {
   const model = new GPT({ ...GPT_PRESETS[cfg.preset] });
   const times: number[] = [];
   let last = performance.now(), loss = NaN;
+  let cpuStart = process.cpuUsage(), cpuEnd = cpuStart;
   await trainLoop({
     config: { ...TRAIN_PRESETS.course, steps: WARMUP_STEPS + job.steps, warmupSteps: 1, evalEvery: 0, livePlot: false },
     params: model.parameters(),
@@ -69,7 +72,9 @@ async function main(job: EngineJob): Promise<EngineResult> {
     display: false,
     onStep: (rec) => {
       const now = performance.now();
+      if (rec.step === WARMUP_STEPS - 1) cpuStart = process.cpuUsage();
       if (rec.step >= WARMUP_STEPS) times.push(now - last);
+      cpuEnd = process.cpuUsage(cpuStart);
       last = now;
       loss = rec.loss;
     },
@@ -80,6 +85,7 @@ async function main(job: EngineJob): Promise<EngineResult> {
     engine: `tfjs ${info.name}`,
     stepMs,
     minStepMs: sorted[0],
+    cpuMsPerStep: (cpuEnd.user + cpuEnd.system) / 1000 / times.length,
     tokensPerSecond: tokensPerStep(cfg) / (stepMs / 1000),
     peakRssMB: 0,
     matmulGflops: matmulGflops(job.backend === 'cpu' ? 256 : 1024),

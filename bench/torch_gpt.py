@@ -88,16 +88,19 @@ def main():
     for _ in range(3):  # warm-up: allocator, OpenBLAS buffers
         step()
     times = []
+    cpu0 = time.process_time()
     for _ in range(steps):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
+    cpu_ms = (time.process_time() - cpu0) * 1000 / steps
     times.sort()
     median = times[len(times) // 2]
     print(json.dumps({
         "engine": f"pytorch {torch.__version__}",
         "threads": torch.get_num_threads(),
         "stepMs": median * 1000,
+        "cpuMsPerStep": cpu_ms,
         "tokensPerSecond": cfg["batch"] * cfg["context"] / median,
         "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "matmulGflops": matmul_gflops(),

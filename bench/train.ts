@@ -34,7 +34,7 @@ function stepsFor(backend: EngineJob['backend'], c: BenchConfig): number {
   return Math.max(5, Math.round(baseSteps * scale));
 }
 
-interface Row { engine: string; stepMs?: number; tokensPerSecond?: number; peakRssMB?: number; matmulGflops?: number; note?: string }
+interface Row { engine: string; stepMs?: number; cpuMsPerStep?: number; tokensPerSecond?: number; peakRssMB?: number; matmulGflops?: number; note?: string }
 
 function runTorch(c: BenchConfig, steps: number): Row {
   const script = path.join(__dirname, 'torch_gpt.py');
@@ -56,14 +56,16 @@ function runEngine(job: EngineJob): Row & Partial<EngineResult> {
 
 const fmt = (x: number | undefined, digits = 0) => (x === undefined ? '-' : x.toFixed(digits));
 
-function printTable(c: BenchConfig, rows: Row[], torchTps: number | undefined): void {
+function printTable(c: BenchConfig, rows: Row[], torch: Row): void {
   console.log(`\nconfig ${c.name}: vocab ${c.vocab}, context ${c.context}, width ${c.width}, ${c.layers} layers, ${c.heads} heads, batch ${c.batch} (${tokensPerStep(c)} tokens/step)`);
-  console.log(`${'engine'.padEnd(20)} ${'ms/step'.padStart(8)} ${'tokens/s'.padStart(9)} ${'x PyTorch'.padStart(9)} ${'peak MB'.padStart(8)} ${'matmul GFLOP/s'.padStart(15)}`);
+  console.log(`${'engine'.padEnd(20)} ${'ms/step'.padStart(8)} ${'tokens/s'.padStart(9)} ${'x PyTorch'.padStart(9)} ${'CPU ms/step'.padStart(11)} ${'x PyTorch CPU'.padStart(13)} ${'peak MB'.padStart(8)} ${'matmul GFLOP/s'.padStart(15)}`);
+  const ratio = (mine: number | undefined, ref: number | undefined, invert = false) =>
+    mine && ref ? (invert ? ref / mine : mine / ref).toFixed(2) : '-';
   for (const r of rows) {
     if (r.note) { console.log(`${r.engine.padEnd(20)} ${r.note}`); continue; }
-    const ratio = torchTps && r.tokensPerSecond ? (r.tokensPerSecond / torchTps).toFixed(2) : '-';
-    console.log(`${r.engine.padEnd(20)} ${fmt(r.stepMs).padStart(8)} ${fmt(r.tokensPerSecond).padStart(9)} ${ratio.padStart(9)} ${fmt(r.peakRssMB).padStart(8)} ${fmt(r.matmulGflops).padStart(15)}`);
+    console.log(`${r.engine.padEnd(20)} ${fmt(r.stepMs).padStart(8)} ${fmt(r.tokensPerSecond).padStart(9)} ${ratio(r.tokensPerSecond, torch.tokensPerSecond).padStart(9)} ${fmt(r.cpuMsPerStep).padStart(11)} ${ratio(r.cpuMsPerStep, torch.cpuMsPerStep, true).padStart(13)} ${fmt(r.peakRssMB).padStart(8)} ${fmt(r.matmulGflops).padStart(15)}`);
   }
+  console.log('x PyTorch: tokens/s ratio in this run (the target); x PyTorch CPU: PyTorch CPU time / ours (less sensitive to other load)');
 }
 
 function main(): void {
@@ -82,9 +84,12 @@ function main(): void {
     let torch: Row = before;
     if (!before.note && !after.note) {
       const stepMs = (before.stepMs! + after.stepMs!) / 2;
-      torch = { ...before, engine: 'pytorch (2 runs)', stepMs, tokensPerSecond: tokensPerStep(c) / (stepMs / 1000), peakRssMB: Math.max(before.peakRssMB!, after.peakRssMB!) };
+      torch = {
+        ...before, engine: 'pytorch (2 runs)', stepMs, tokensPerSecond: tokensPerStep(c) / (stepMs / 1000),
+        cpuMsPerStep: (before.cpuMsPerStep! + after.cpuMsPerStep!) / 2, peakRssMB: Math.max(before.peakRssMB!, after.peakRssMB!),
+      };
     }
-    printTable(c, [torch, ...rows], torch.tokensPerSecond);
+    printTable(c, [torch, ...rows], torch);
     for (const r of rows) {
       if (!r.sampling) continue;
       const s = r.sampling;
