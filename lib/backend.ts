@@ -61,20 +61,27 @@ async function activate(name: string): Promise<string | undefined> {
   return undefined;
 }
 
+/** Why `require(pkg)` failed: the package itself is absent, or it is there but broken
+ * (e.g. tfjs-node-gpu installed without its libtensorflow binding). */
 function requireFailure(pkg: string, e: unknown): string {
   const err = e as NodeJS.ErrnoException;
-  const missing = err.code === 'MODULE_NOT_FOUND' && err.message.includes(pkg);
-  return missing ? `${pkg} not installed` : `${pkg} failed to load (${err.message.split('\n')[0]})`;
+  const short = pkg.replace('@tensorflow/', '');
+  const missing = err.code === 'MODULE_NOT_FOUND' && err.message.includes(`'${pkg}'`);
+  return missing ? `${short} not installed` : `${short} failed to load (${err.message.split('\n')[0]})`;
 }
 
-/** tfjs-node(-gpu): counts only if the 'tensorflow' backend really registers (package.json
- * overrides alias @tensorflow/tfjs-node to plain @tensorflow/tfjs for danfojs-node). */
+/**
+ * tfjs-node(-gpu): counts only if the 'tensorflow' backend really registers (package.json
+ * overrides alias @tensorflow/tfjs-node to plain @tensorflow/tfjs for danfojs-node).
+ * The GPU path cannot be exercised here (its install downloads libtensorflow with CUDA);
+ * it only requires the package and checks the backend, so its absence costs one line.
+ */
 async function tryTensorflow(pkg: string, name: string, loaders: BackendLoaders): Promise<Attempt> {
   const short = pkg.replace('@tensorflow/', '');
   try {
     loaders.requireModule(pkg);
   } catch (e) {
-    return { ok: false, why: requireFailure(short, e) };
+    return { ok: false, why: requireFailure(pkg, e) };
   }
   if (!tf.engine().registryFactory.tensorflow) {
     return { ok: false, why: `${short} resolves without a native 'tensorflow' backend (npm alias to plain tfjs)` };
@@ -102,7 +109,7 @@ async function tryWasm(loaders: BackendLoaders): Promise<Attempt> {
   try {
     loaders.requireModule('@tensorflow/tfjs-backend-wasm');
   } catch (e) {
-    return { ok: false, why: requireFailure('tfjs-backend-wasm', e) };
+    return { ok: false, why: requireFailure('@tensorflow/tfjs-backend-wasm', e) };
   }
   const failed = await activate('wasm');
   if (failed) return { ok: false, why: failed };

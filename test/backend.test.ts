@@ -49,6 +49,17 @@ describe('initBackend fallback order', () => {
     expect(lines).toEqual([`rlhf: backend wasm (${info.reason})`]);
   });
 
+  it('tells a package that is installed but broken from one that is absent', async () => {
+    const info = await initBackend({
+      log: () => {},
+      loaders: {
+        ...loaders({ load: [] }),
+        requireModule: (name) => { throw name.endsWith('-gpu') ? notFound('/x/lib/napi-v8/tfjs_binding.node') : notFound(name); },
+      },
+    });
+    expect(info.reason).toMatch(/tfjs-node-gpu failed to load \(Cannot find module '\/x\/lib\/napi-v8\/tfjs_binding.node'\); tfjs-node not installed/);
+  });
+
   it('falls back to plain cpu when nothing faster loads', async () => {
     const info = await initBackend({ log: () => {}, loaders: loaders({ load: [] }) });
     expect(info.name).toBe('cpu');
