@@ -16,6 +16,7 @@ export const nativeState = { enabled: false };
 
 /** True when fused native kernels should serve ops on the current backend. */
 export const nativeActive = () => nativeState.enabled && tf.getBackend() === 'cpu';
+
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** Context shared by the kernels: the addon, the pool and the backend. */
