@@ -106,7 +106,7 @@ export interface DPOConfig extends TrainConfig {
  */
 export const DPO_PRESETS: Presets<DPOConfig> = {
   tiny: { ...TRAIN_PRESETS.tiny, steps: 20, lr: 1e-4, minLr: 1e-5, warmupSteps: 2, weightDecay: 0, evalEvery: 0, logEvery: 5, beta: 0.1, loss: 'dpo', batchSize: 8, seed: 0 },
-  course: { ...TRAIN_PRESETS.course, steps: 150, lr: 5e-5, minLr: 5e-6, warmupSteps: 10, weightDecay: 0, evalEvery: 0, logEvery: 10, beta: 0.1, loss: 'dpo', batchSize: 32, seed: 0 },
+  course: { ...TRAIN_PRESETS.course, steps: 60, lr: 1e-4, minLr: 1e-5, warmupSteps: 5, weightDecay: 0, evalEvery: 0, logEvery: 10, beta: 0.1, loss: 'dpo', batchSize: 32, seed: 0 },
 };
 
 /** DPO_PRESETS.tiny in fast mode, .course otherwise, patched by `override`. */
