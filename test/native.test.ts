@@ -143,6 +143,14 @@ describe.runIf(available)('native kernels equal the stock cpu kernels', () => {
     expect(() => tf.gather(table, tf.tensor1d([11], 'int32'))).toThrow(/index 11/);
   });
 
+  it('shapes big enough to be split over threads', () => {
+    const a = rand([512, 256]), b = rand([256, 384]), wide = rand([1024, 600], 4), row = rand([600]);
+    agree(() => [tf.matMul(a, b), tf.matMul(a, a, true, false), tf.matMul(b, b, false, true)], 1e-4);
+    agree(() => [tf.add(wide, row), tf.exp(wide), tf.sum(wide, 0), tf.sum(wide, 1), tf.softmax(wide), tf.transpose(wide)], 1e-4);
+    const [q, k] = [rand([64, 128, 32]), rand([64, 32, 128])];
+    agree(() => tf.matMul(q, k), 1e-4);
+  });
+
   it('gradients through matmul, broadcasting and softmax', () => {
     const a = rand([3, 5, 4]), b = rand([3, 6, 4]), bias = rand([6]);
     const f = (p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => tf.sum(tf.mul(tf.softmax(tf.add(tf.matMul(p, q, false, true), r)), tf.range(0, 6)));
@@ -191,6 +199,15 @@ describe.runIf(available)('fused ops: native kernel = tfjs formula, forward and 
       both(() => [fusedAttention(q, k, v, bias, 0.5), ...tf.grads(f)([q, k, v])], 2e-5);
     }
     expect(() => fusedAttention(q, k, v, rand([1, 1, T, T]) as tf.Tensor4D, 0.5)).toThrow(/bias must be/);
+  });
+
+  it('fusedAttention split over threads (many heads, long context)', () => {
+    const [B, H, T, D] = [4, 4, 128, 16];
+    const q = rand([B, H, T, D]) as tf.Tensor4D, k = rand([B, H, T, D]) as tf.Tensor4D, v = rand([B, H, T, D]) as tf.Tensor4D;
+    const bias = tf.tensor4d(Array.from({ length: T * T }, (_, i) => (i % T > Math.floor(i / T) ? -1e9 : 0)), [1, 1, T, T]);
+    const w = rand([B, H, T, D]);
+    const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(fusedAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, bias, 0.25), w));
+    both(() => [fusedAttention(q, k, v, bias, 0.25), ...tf.grads(f)([q, k, v])], 5e-5);
   });
 
   it('fusedSelfAttention reads the heads straight out of qkv [B,T,3C]', () => {

@@ -79,7 +79,7 @@ void attention_fwd(Operand q, Operand k, Operand v, const float *bias, Operand y
   Attn a = {.q = q, .k = k, .v = v, .y = y, .bias = bias, .pOut = p, .H = H, .T = T, .Tk = Tk,
             .D = D, .biasBatch = biasBatch, .scale = scale};
   gemm_single_threaded();
-  par_for(B * H, 4.0 * B * H * T * Tk * D, attn_fwd_range, &a);
+  par_for(B * H, 4.0 * B * H * T * Tk * D / 50.0, attn_fwd_range, &a);
 }
 
 void attention_bwd(Operand q, Operand k, Operand v, const float *p, Operand dy, Operand dq,
@@ -88,5 +88,5 @@ void attention_bwd(Operand q, Operand k, Operand v, const float *p, Operand dy, 
   Attn a = {.q = q, .k = k, .v = v, .y = dy, .p = p, .dq = dq, .dk = dk, .dv = dv, .H = H, .T = T,
             .Tk = Tk, .D = D, .scale = scale};
   gemm_single_threaded();
-  par_for(B * H, 8.0 * B * H * T * Tk * D, attn_bwd_range, &a);
+  par_for(B * H, 8.0 * B * H * T * Tk * D / 50.0, attn_bwd_range, &a);
 }

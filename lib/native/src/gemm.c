@@ -75,7 +75,7 @@ void bmm(const float *a, const float *b, float *out, int64_t m, int64_t n, int64
   /* [batch, m, k] @ [k, n] with a untransposed is one [batch*m, k] @ [k, n] product. */
   if (bBroadcast && !transA && aCount == batch) { m *= batch; batch = 1; }
   Bmm p = {a, b, out, m, n, k, transA, transB, rank, aBatch, bBatch, outBatch, m >= n};
-  double flops = 2.0 * m * n * k * batch;
+  double flops = 2.0 * m * n * k * batch / 50.0; /* ns at ~50 GFLOP/s (small GEMMs, one core) */
   if (batch > 1) { par_for(batch, flops, bmm_batches, &p); return; }
   /* Row chunks only re-pack the small B operand, so cut finer (a stalled worker then holds
    * less of the work); column chunks re-pack A each, so cut coarser. */

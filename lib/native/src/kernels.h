@@ -7,8 +7,8 @@
 
 #define MAX_RANK 8
 
-/* threads.c: split [0, n) into one chunk per core; fn(ctx, begin, end).
- * `work` is the total cost in rough flops: small jobs stay on the caller. */
+/* threads.c: split [0, n) into chunks run on every core; fn(ctx, begin, end).
+ * `work` is the job's rough cost in nanoseconds on one core: small jobs stay on the caller. */
 typedef void (*range_fn)(void *ctx, int64_t begin, int64_t end);
 void par_for(int64_t n, double work, range_fn fn, void *ctx);
 /* The same with `perThread` chunks per thread (fewer for GEMM: each chunk re-packs an operand). */

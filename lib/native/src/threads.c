@@ -12,7 +12,10 @@
 
 #define MAX_WORKERS 7
 #define CHUNKS_PER_THREAD 4
-#define MIN_PARALLEL_WORK 400000.0 /* below ~100 us of work, waking a worker costs more */
+/* `work` is an estimate in nanoseconds of one core. Below ~0.3 ms, waking a worker (and,
+ * on a busy machine, waiting for one the scheduler preempted mid-chunk) costs more than
+ * it saves. */
+#define MIN_PARALLEL_WORK 300000.0
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
@@ -26,6 +29,9 @@ static int64_t job_n, job_chunks;
 static uint64_t job_gen;
 static _Atomic uint64_t next;
 static _Atomic int64_t finished;
+/* Set on workers and on the caller during a job: a kernel that calls par_for from
+ * inside a chunk (attention calls softmax) runs the inner loop inline. */
+static __thread int inside_job;
 
 /* Claim and run chunks of job `gen` until none are left; returns when done. */
 static void run_chunks(uint64_t gen, range_fn fn, void *ctx, int64_t n, int64_t chunks) {
@@ -41,6 +47,7 @@ static void run_chunks(uint64_t gen, range_fn fn, void *ctx, int64_t n, int64_t 
 
 static void *worker(void *arg) {
   uint64_t seen = 0;
+  inside_job = 1;
   for (;;) {
     pthread_mutex_lock(&mu);
     while (job_gen == seen) pthread_cond_wait(&wake, &mu);
@@ -75,7 +82,7 @@ void par_for(int64_t n, double work, range_fn fn, void *ctx) {
 
 void par_for_chunks(int64_t n, double work, range_fn fn, void *ctx, int perThread) {
   int threads = par_threads();
-  if (threads <= 1 || n <= 1 || work < MIN_PARALLEL_WORK) { if (n > 0) fn(ctx, 0, n); return; }
+  if (threads <= 1 || n <= 1 || work < MIN_PARALLEL_WORK || inside_job) { if (n > 0) fn(ctx, 0, n); return; }
   int64_t chunks = (int64_t)threads * perThread;
   if (chunks > n) chunks = n;
   pthread_mutex_lock(&mu);
@@ -85,7 +92,9 @@ void par_for_chunks(int64_t n, double work, range_fn fn, void *ctx, int perThrea
   atomic_store(&next, (job_gen & 0xffffffffu) << 32);
   pthread_cond_broadcast(&wake);
   pthread_mutex_unlock(&mu);
+  inside_job = 1;
   run_chunks(job_gen, fn, ctx, n, chunks);
+  inside_job = 0;
   /* Only chunks a worker is running right now remain: wait for them. */
   while (atomic_load(&finished) < chunks) sched_yield();
 }
