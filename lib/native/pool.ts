@@ -9,6 +9,8 @@
 //   or that another tensor aliases (stock Slice returns a subarray view; stock
 //   Cast can hand the same array to a second tensor) is never recycled.
 
+import * as os from 'os';
+
 /** The parts of tfjs's MathBackendCPU this module touches. */
 export interface CpuBackendLike {
   data: { get(dataId: object): { values: unknown; refCount: number } | undefined; has(dataId: object): boolean };
@@ -17,8 +19,10 @@ export interface CpuBackendLike {
   disposeData(dataId: object, force?: boolean): boolean;
 }
 
-/** Free arrays are capped so a change of shapes cannot grow the pool without bound. */
-const MAX_FREE_BYTES = 512 * 1024 * 1024;
+/** Free arrays are capped so a change of shapes cannot grow the pool without bound; past
+ * the cap, the lengths asked for least recently are dropped first (a training step asks for
+ * the same lengths every step, a growing KV cache for a new length every token). */
+const MAX_FREE_BYTES = Math.min(1024 * 1024 * 1024, os.totalmem() / 8);
 
 export class BufferPool {
   private free = new Map<number, Float32Array[]>();
@@ -33,6 +37,11 @@ export class BufferPool {
   /** A Float32Array of length n with unspecified contents. */
   alloc(n: number): Float32Array {
     const list = this.free.get(n);
+    if (list) {
+      // Map order is recency order: move this length to the back.
+      this.free.delete(n);
+      this.free.set(n, list);
+    }
     const reused = list?.pop();
     if (reused) {
       this.freeBytes -= reused.byteLength;
@@ -63,6 +72,11 @@ export class BufferPool {
   private recycle(values: unknown): void {
     if (!(values instanceof Float32Array) || !this.owned.has(values.buffer as ArrayBuffer)) return;
     if (values.byteOffset !== 0 || values.byteLength !== values.buffer.byteLength) return;
+    for (const [n, old] of this.free) {
+      if (this.freeBytes + values.byteLength <= MAX_FREE_BYTES) break;
+      this.freeBytes -= old.reduce((sum, a) => sum + a.byteLength, 0);
+      this.free.delete(n);
+    }
     if (this.freeBytes + values.byteLength > MAX_FREE_BYTES) return;
     this.owned.delete(values.buffer as ArrayBuffer); // re-added when handed out again
     let list = this.free.get(values.length);
