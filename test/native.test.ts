@@ -48,7 +48,8 @@ function agree(f: () => tf.Tensor | tf.Tensor[], tol = 1e-5): void {
 }
 
 describe('native addon', () => {
-  it('loads (or reports in one line why not)', () => {
+  it('loads (or reports in one line why not; RLHF_REQUIRE_NATIVE=1 makes its absence a failure)', () => {
+    if (process.env.RLHF_REQUIRE_NATIVE === '1') expect('error' in native ? native.error : 'loaded').toBe('loaded');
     if (!available) {
       expect((native as { error: string }).error).toMatch(/not built|failed to load/);
       expect(loadAddon().error).toBeDefined();
