@@ -161,13 +161,14 @@ export interface RewardConfig extends Omit<TrainConfig, 'steps'> {
 }
 
 /**
- * Defaults: lr 1e-4 peak (fine-tuning a whole trunk; higher overfits the few thousand pairs),
- * cosine to 1e-5, 5% warm-up, no weight decay, clip 1. Evaluate a few times per epoch.
+ * Defaults: peak lr 1e-3 with cosine decay to 1e-4, 5% warm-up, no weight decay, clip 1, batch 16.
+ * Measured here (0.8M-parameter trunk, 1,620 comparisons, one epoch, 180 held-out pairs): held-out
+ * accuracy vs gold 67% at lr 1e-4, 68% at 3e-4, 69% at 1e-3 (each +-3.5%). `tiny`: fast mode.
  */
 export const REWARD_PRESETS: Presets<RewardConfig> = {
   tiny: { ...TRAIN_PRESETS.tiny, lr: 1e-3, minLr: 1e-4, warmupSteps: 2, weightDecay: 0, evalEvery: 0, logEvery: 5,
     epochs: 1, batchSize: 8, marginScale: 0, centerCoef: 0.01, seed: 0 },
-  course: { ...TRAIN_PRESETS.course, lr: 1e-4, minLr: 1e-5, warmupSteps: 10, weightDecay: 0, evalEvery: 0, logEvery: 5,
+  course: { ...TRAIN_PRESETS.course, lr: 1e-3, minLr: 1e-4, warmupSteps: 5, weightDecay: 0, evalEvery: 0, logEvery: 5,
     epochs: 1, batchSize: 16, marginScale: 0, centerCoef: 0.01, seed: 0 },
 };
 
