@@ -7,15 +7,20 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include "kernels.h"
 
 #define MAX_WORKERS 7
 #define CHUNKS_PER_THREAD 4
-/* `work` is an estimate in nanoseconds of one core. Below ~0.3 ms, waking a worker (and,
- * on a busy machine, waiting for one the scheduler preempted mid-chunk) costs more than
- * it saves. */
-#define MIN_PARALLEL_WORK 300000.0
+/* `work` is an estimate in nanoseconds of one core. Jobs below a threshold stay on the
+ * caller: waking a worker costs ~10 us on an idle machine, but on a busy one the caller
+ * may wait milliseconds for a worker the scheduler preempted mid-chunk. So the threshold
+ * adapts: it doubles after a job whose caller waited longer than it worked, and decays
+ * back towards the floor after jobs without such waits. */
+#define MIN_PARALLEL_WORK 100000.0
+#define MAX_PARALLEL_WORK 6400000.0
+static double threshold = MIN_PARALLEL_WORK;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
@@ -32,6 +37,12 @@ static _Atomic int64_t finished;
 /* Set on workers and on the caller during a job: a kernel that calls par_for from
  * inside a chunk (attention calls softmax) runs the inner loop inline. */
 static __thread int inside_job;
+
+static double now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
 
 /* Claim and run chunks of job `gen` until none are left; returns when done. */
 static void run_chunks(uint64_t gen, range_fn fn, void *ctx, int64_t n, int64_t chunks) {
@@ -82,7 +93,7 @@ void par_for(int64_t n, double work, range_fn fn, void *ctx) {
 
 void par_for_chunks(int64_t n, double work, range_fn fn, void *ctx, int perThread) {
   int threads = par_threads();
-  if (threads <= 1 || n <= 1 || work < MIN_PARALLEL_WORK || inside_job) { if (n > 0) fn(ctx, 0, n); return; }
+  if (threads <= 1 || n <= 1 || work < threshold || inside_job) { if (n > 0) fn(ctx, 0, n); return; }
   int64_t chunks = (int64_t)threads * perThread;
   if (chunks > n) chunks = n;
   pthread_mutex_lock(&mu);
@@ -92,9 +103,14 @@ void par_for_chunks(int64_t n, double work, range_fn fn, void *ctx, int perThrea
   atomic_store(&next, (job_gen & 0xffffffffu) << 32);
   pthread_cond_broadcast(&wake);
   pthread_mutex_unlock(&mu);
+  double t0 = now_ns();
   inside_job = 1;
   run_chunks(job_gen, fn, ctx, n, chunks);
   inside_job = 0;
+  double t1 = now_ns();
   /* Only chunks a worker is running right now remain: wait for them. */
   while (atomic_load(&finished) < chunks) sched_yield();
+  double waited = now_ns() - t1;
+  if (waited > t1 - t0) threshold = threshold * 2 > MAX_PARALLEL_WORK ? MAX_PARALLEL_WORK : threshold * 2;
+  else threshold = threshold * 0.95 < MIN_PARALLEL_WORK ? MIN_PARALLEL_WORK : threshold * 0.95;
 }
