@@ -23,9 +23,15 @@ export interface CpuBackendLike {
  * the cap, the lengths asked for least recently are dropped first (a training step asks for
  * the same lengths every step, a growing KV cache for a new length every token). */
 const MAX_FREE_BYTES = Math.min(1024 * 1024 * 1024, os.totalmem() / 8);
+/** A length nobody asked for in this many allocations (a few training steps) is dropped. */
+const STALE_AFTER = 20000;
 
 export class BufferPool {
+  /** Free arrays by length, least recently asked-for length first. */
   private free = new Map<number, Float32Array[]>();
+  /** Allocation count when each length was last asked for. */
+  private lastAsked = new Map<number, number>();
+  private clock = 0;
   private freeBytes = 0;
   /** Buffers this pool allocated and that are still safe to recycle. */
   private owned = new WeakSet<ArrayBuffer>();
@@ -36,6 +42,7 @@ export class BufferPool {
 
   /** A Float32Array of length n with unspecified contents. */
   alloc(n: number): Float32Array {
+    this.lastAsked.set(n, ++this.clock);
     const list = this.free.get(n);
     if (list) {
       // Map order is recency order: move this length to the back.
@@ -73,9 +80,11 @@ export class BufferPool {
     if (!(values instanceof Float32Array) || !this.owned.has(values.buffer as ArrayBuffer)) return;
     if (values.byteOffset !== 0 || values.byteLength !== values.buffer.byteLength) return;
     for (const [n, old] of this.free) {
-      if (this.freeBytes + values.byteLength <= MAX_FREE_BYTES) break;
+      const stale = this.clock - (this.lastAsked.get(n) ?? 0) > STALE_AFTER;
+      if (!stale && this.freeBytes + values.byteLength <= MAX_FREE_BYTES) break;
       this.freeBytes -= old.reduce((sum, a) => sum + a.byteLength, 0);
       this.free.delete(n);
+      this.lastAsked.delete(n);
     }
     if (this.freeBytes + values.byteLength > MAX_FREE_BYTES) return;
     this.owned.delete(values.buffer as ArrayBuffer); // re-added when handed out again
