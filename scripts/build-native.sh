@@ -3,10 +3,11 @@
 # with npm's bundled node-gyp and the installed Node headers. Never fails the
 # set-up: without a compiler, Node headers or cblas.h it prints one line and exits 0,
 # and the library falls back to the stock tfjs backends.
-cd "$(dirname "$0")/../lib/native" || exit 0
 say() { echo "rlhf: native kernels $*"; }
+case "$0" in */*) here="${0%/*}" ;; *) here=. ;; esac
+cd "$here/../lib/native" 2>/dev/null || { say "not built: lib/native not found next to $0"; exit 0; }
 
-for tool in cc make python3 node npm; do
+for tool in cc make python3 node npm dirname; do
   command -v "$tool" >/dev/null 2>&1 || { say "not built: '$tool' not found"; exit 0; }
 done
 NODEDIR=""
