@@ -176,16 +176,5 @@ export function loadAssignments(dir: string): Assignment[] {
   return files.map((f) => loadAssignment(path.join(dir, f)));
 }
 
-/** Writes a file atomically: temp file in the same folder, fsync, rename. */
-export function writeAtomic(file: string, text: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-}
+/** Writes a file atomically (temp file in the same folder, fsync, rename): the library's own. */
+export { writeAtomic } from '../../lib/preferences';
