@@ -157,17 +157,13 @@ export async function dpoTrain(
   const enc = encodePreferencePairs(pairs, tokenizer, policy.config.blockSize);
   const ref = referenceLogProbs(refPolicy, enc, tokenizer.padId);
   const rng = new Rng(config.seed);
-  let order: number[] = [];
+  const nextIdx = rng.batches(enc.length, config.batchSize);
   const curves: DPOStep[] = [];
   const chart = opts.livePlot ?? config.livePlot ? livePlot({ title: `${config.loss.toUpperCase()}: log-probs of chosen and rejected`, yTitle: 'log pi(y|x), nats' }) : null;
   const res = await trainLoop({
     params: policy.parameters(), config, title: opts.title ?? config.loss.toUpperCase(), display: opts.display, signal: opts.signal,
     lossFn: () => {
-      const idx: number[] = [];
-      while (idx.length < config.batchSize) {
-        if (order.length === 0) order = rng.shuffle(enc.map((_, i) => i));
-        idx.push(order.pop()!);
-      }
+      const idx = nextIdx();
       const pol = pairLogProbs(policy, idx.map((i) => enc[i]), tokenizer.padId);
       const rc = tf.tensor1d(idx.map((i) => ref.chosen[i]));
       const rr = tf.tensor1d(idx.map((i) => ref.rejected[i]));

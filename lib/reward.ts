@@ -286,15 +286,8 @@ export async function rewardTrain(
   if (!(config.epochs > 0)) throw new Error(`rewardTrain: epochs must be > 0, got ${config.epochs}`);
   const pairs = encodeComparisons(tok, train);
   const rng = new Rng(config.seed);
-  let order: number[] = [];
-  const nextBatch = (): EncodedPair[] => {
-    const out: EncodedPair[] = [];
-    while (out.length < config.batchSize) {
-      if (order.length === 0) order = rng.shuffle(pairs.map((_, i) => i));
-      out.push(pairs[order.pop()!]);
-    }
-    return out;
-  };
+  const nextIdx = rng.batches(pairs.length, config.batchSize);
+  const nextBatch = (): EncodedPair[] => nextIdx().map((i) => pairs[i]);
   const steps = Math.ceil((config.epochs * pairs.length) / config.batchSize);
   const heldOut = opts.heldOut;
   return trainLoop({

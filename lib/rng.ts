@@ -69,6 +69,25 @@ export class Rng {
     return xs;
   }
 
+  /**
+   * Minibatches of indices into `n` items for training by epochs: each call returns the next
+   * `batchSize` indices of a shuffle of 0..n-1, reshuffled (from this Rng) when one runs out, so
+   * every item is seen once per epoch and the order is reproducible from the seed.
+   */
+  batches(n: number, batchSize: number): () => number[] {
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`Rng.batches: n must be a positive integer, got ${n}`);
+    if (!Number.isInteger(batchSize) || batchSize <= 0) throw new Error(`Rng.batches: batchSize must be a positive integer, got ${batchSize}`);
+    let order: number[] = [];
+    return () => {
+      const idx: number[] = [];
+      while (idx.length < batchSize) {
+        if (order.length === 0) order = this.shuffle(Array.from({ length: n }, (_, i) => i));
+        idx.push(order.pop()!);
+      }
+      return idx;
+    };
+  }
+
   /** A fresh integer seed for a tfjs op that takes one (tf.randomNormal etc.). */
   seed(): number {
     return this.int(2 ** 31 - 1);

@@ -156,15 +156,8 @@ export async function sftTrain(
     throw new Error(`sftTrain: tokenizer has ${tok.vocabSize} ids, the model ${policy.config.vocabSize}`);
   }
   const rng = new Rng(config.seed);
-  let order: number[] = [];
-  const nextBatch = (): PromptResponse[] => {
-    const out: PromptResponse[] = [];
-    while (out.length < config.batchSize) {
-      if (order.length === 0) order = rng.shuffle(data.map((_, i) => i));
-      out.push(data[order.pop()!]);
-    }
-    return out;
-  };
+  const nextIdx = rng.batches(data.length, config.batchSize);
+  const nextBatch = (): PromptResponse[] => nextIdx().map((i) => data[i]);
   const heldOut = opts.heldOut?.slice(0, config.evalExamples);
   return trainLoop({
     params: policy.parameters(),
