@@ -292,15 +292,29 @@ export interface Pair {
 }
 
 /**
- * Two independent samples of `policy` per prompt (rollout.ts; completions render "<end>" when the
- * model stopped). Both use the same settings, so neither side is systematically better.
+ * `perPrompt` independent samples of `policy` per prompt (default 2, one pair), and every pair of
+ * them: K samples give K(K-1)/2 pairs, grouped by prompt in prompt order. InstructGPT showed its
+ * labelers K = 4..9 replies at once for the same reason: K samples buy K(K-1)/2 comparisons.
+ * Completions render "<end>" when the model stopped; all samples use the same settings, so neither
+ * side of a pair is systematically better. With perPrompt = 2 the draws are those of one pair per
+ * prompt (sample i of every prompt comes from the i-th copy of the prompt list).
  */
-export function samplePairs(policy: GPT, tok: CharTokenizer, prompts: string[], s: GenSettings): Pair[] {
-  const r = rollout(policy, tok, [...prompts, ...prompts], s);
+export function samplePairs(policy: GPT, tok: CharTokenizer, prompts: string[], s: GenSettings, opts: { perPrompt?: number } = {}): Pair[] {
+  const k = opts.perPrompt ?? 2;
+  if (!Number.isInteger(k) || k < 2) throw new Error(`samplePairs: perPrompt must be an integer >= 2, got ${k}`);
+  const r = rollout(policy, tok, Array.from({ length: k }, () => prompts).flat(), s);
   const n = prompts.length;
-  return prompts.map((prompt, i) => ({
-    prompt, completionA: r.completions[i], completionB: r.completions[n + i], metadata: { sampleSeed: s.seed, temperature: s.temperature },
-  }));
+  const pairs: Pair[] = [];
+  prompts.forEach((prompt, i) => {
+    for (let a = 0; a < k; a++) {
+      for (let b = a + 1; b < k; b++) {
+        const metadata: Record<string, unknown> = { sampleSeed: s.seed, temperature: s.temperature };
+        if (k > 2) Object.assign(metadata, { promptIndex: i, samples: [a, b] });
+        pairs.push({ prompt, completionA: r.completions[a * n + i], completionB: r.completions[b * n + i], metadata });
+      }
+    }
+  });
+  return pairs;
 }
 
 /**

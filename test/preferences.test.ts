@@ -132,4 +132,25 @@ describe('pair generation', () => {
     expect(() => labelPairs(pairs, labelers, 4)).toThrow('perPair must be an integer in 1..3, got 4');
     policy.dispose();
   });
+
+  it('makes every pair of K samples per prompt, the K = 2 draws being those of one pair per prompt', () => {
+    const tok = new CharTokenizer(['a', 'b', ':', ' ']);
+    const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, blockSize: 16, seed: 1 });
+    const prompts = ['a: ', 'b: '];
+    const s = { maxNewTokens: 6, temperature: 1, seed: 4 };
+    const four = samplePairs(policy, tok, prompts, s, { perPrompt: 4 });
+    // 2 prompts x C(4, 2) = 12 pairs, grouped by prompt, samples (0,1) (0,2) (0,3) (1,2) (1,3) (2,3)
+    expect(four).toHaveLength(12);
+    expect(four.map((p) => p.prompt)).toEqual([...Array(6).fill('a: '), ...Array(6).fill('b: ')]);
+    expect(four.slice(0, 6).map((p) => p.metadata!.samples)).toEqual([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]]);
+    // the same sample appears in every pair that names it
+    expect(four[0].completionA).toBe(four[1].completionA);
+    expect(four[1].completionB).toBe(four[3].completionB);
+    expect(four[3].completionA).toBe(four[0].completionB);
+    expect(four[5].completionB).toBe(four[4].completionB);
+    const two = samplePairs(policy, tok, prompts, s);
+    expect(two.map((p) => [p.completionA, p.completionB])).toEqual(samplePairs(policy, tok, prompts, s, { perPrompt: 2 }).map((p) => [p.completionA, p.completionB]));
+    expect(() => samplePairs(policy, tok, prompts, s, { perPrompt: 1 })).toThrow('perPrompt must be an integer >= 2, got 1');
+    policy.dispose();
+  });
 });
