@@ -151,11 +151,18 @@ export interface DPOResult extends TrainResult {
  */
 export async function dpoTrain(
   policy: GPT, refPolicy: GPT, tokenizer: CharTokenizer, pairs: PreferencePair[], config: DPOConfig,
-  opts: { title?: string; display?: boolean; livePlot?: boolean; signal?: AbortSignal } = {},
+  opts: {
+    title?: string; display?: boolean; livePlot?: boolean; signal?: AbortSignal;
+    /** Reference log-probs of these same pairs under this refPolicy (`ref` of an earlier DPOResult): skips recomputing them. */
+    ref?: { chosen: number[]; rejected: number[] };
+  } = {},
 ): Promise<DPOResult> {
   if (pairs.length < config.batchSize) throw new Error(`dpoTrain: ${pairs.length} pairs, fewer than batchSize ${config.batchSize}`);
+  if (opts.ref && (opts.ref.chosen.length !== pairs.length || opts.ref.rejected.length !== pairs.length)) {
+    throw new Error(`dpoTrain: opts.ref has ${opts.ref.chosen.length} chosen and ${opts.ref.rejected.length} rejected log-probs for ${pairs.length} pairs`);
+  }
   const enc = encodePreferencePairs(pairs, tokenizer, policy.config.blockSize);
-  const ref = referenceLogProbs(refPolicy, enc, tokenizer.padId);
+  const ref = opts.ref ?? referenceLogProbs(refPolicy, enc, tokenizer.padId);
   const rng = new Rng(config.seed);
   const nextIdx = rng.batches(enc.length, config.batchSize);
   const curves: DPOStep[] = [];

@@ -97,7 +97,15 @@ describe('dpoTrain on a tiny model', () => {
     // cached reference log-probs are those of the frozen reference
     const again = referenceLogProbs(refPolicy, encodePreferencePairs(pairs, tok, 32), tok.padId);
     again.chosen.forEach((x, i) => expect(x).toBeCloseTo(res.ref.chosen[i], 5));
-    policy.dispose();
-    refPolicy.dispose();
+    // a second run handed those cached log-probs trains exactly like one that recomputes them
+    const cfg = { ...DPO_PRESETS.tiny, steps: 3, lr: 3e-3, warmupSteps: 1, batchSize: 8 };
+    const [p1, p2] = [refPolicy.copy(), refPolicy.copy()];
+    const fresh = await dpoTrain(p1, refPolicy, tok, pairs, cfg, { display: false, livePlot: false });
+    const cached = await dpoTrain(p2, refPolicy, tok, pairs, cfg, { display: false, livePlot: false, ref: res.ref });
+    expect(cached.ref).toBe(res.ref);
+    expect(cached.curves.map((c) => c.loss)).toEqual(fresh.curves.map((c) => c.loss));
+    await expect(dpoTrain(p2, refPolicy, tok, pairs, cfg, { display: false, ref: { chosen: [0], rejected: [0] } }))
+      .rejects.toThrow('opts.ref has 1 chosen and 1 rejected log-probs for 8 pairs');
+    [p1, p2, policy, refPolicy].forEach((m) => m.dispose());
   });
 });
