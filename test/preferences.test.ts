@@ -8,6 +8,7 @@ import {
 } from '../lib/preferences';
 import { GPT, GPT_PRESETS } from '../lib/model';
 import { CharTokenizer } from '../lib/tokenizer';
+import { rollout } from '../lib/rollout';
 
 function tmpFile(name: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prefs-'));
@@ -133,7 +134,7 @@ describe('pair generation', () => {
     policy.dispose();
   });
 
-  it('makes every pair of K samples per prompt, the K = 2 draws being those of one pair per prompt', () => {
+  it('makes every pair of K samples per prompt; K = 2 is one pair per prompt', () => {
     const tok = new CharTokenizer(['a', 'b', ':', ' ']);
     const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, blockSize: 16, seed: 1 });
     const prompts = ['a: ', 'b: '];
@@ -148,8 +149,10 @@ describe('pair generation', () => {
     expect(four[1].completionB).toBe(four[3].completionB);
     expect(four[3].completionA).toBe(four[0].completionB);
     expect(four[5].completionB).toBe(four[4].completionB);
-    const two = samplePairs(policy, tok, prompts, s);
-    expect(two.map((p) => [p.completionA, p.completionB])).toEqual(samplePairs(policy, tok, prompts, s, { perPrompt: 2 }).map((p) => [p.completionA, p.completionB]));
+    // K = 2 (the default) is one pair per prompt: sample i and sample n + i of one rollout of the prompts twice
+    const r = rollout(policy, tok, [...prompts, ...prompts], s);
+    expect(samplePairs(policy, tok, prompts, s).map((p) => [p.completionA, p.completionB]))
+      .toEqual([[r.completions[0], r.completions[2]], [r.completions[1], r.completions[3]]]);
     expect(() => samplePairs(policy, tok, prompts, s, { perPrompt: 1 })).toThrow('perPrompt must be an integer >= 2, got 1');
     policy.dispose();
   });
