@@ -318,6 +318,28 @@ export function samplePairs(policy: GPT, tok: CharTokenizer, prompts: string[], 
 }
 
 /**
+ * Every reply that samplePairs drew, once, in drawing order (prompt by prompt): a reply of K > 2
+ * samples appears in K - 1 pairs, and statistics over replies (e.g. reward normalisation) must
+ * count it once. Pairs without samplePairs' K-wise metadata count as two fresh replies each.
+ */
+export function sampledReplies(pairs: Pair[]): { prompt: string; completion: string }[] {
+  const seen = new Set<string>();
+  const out: { prompt: string; completion: string }[] = [];
+  pairs.forEach((p, i) => {
+    const m = p.metadata ?? {};
+    const ids = Array.isArray(m.samples) && typeof m.promptIndex === 'number'
+      ? (m.samples as number[]).map((k) => `${m.promptIndex}/${k}`)
+      : [`pair ${i}/A`, `pair ${i}/B`];
+    [p.completionA, p.completionB].forEach((completion, j) => {
+      if (seen.has(ids[j])) return;
+      seen.add(ids[j]);
+      out.push({ prompt: p.prompt, completion });
+    });
+  });
+  return out;
+}
+
+/**
  * Label pairs with simulated labelers: pair i goes to labelers i, i+1, ... (mod the number of
  * labelers), `perPair` of them (default 1; 2 or more lets labelerAgreement measure disagreement).
  */

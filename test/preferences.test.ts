@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   appendComparison, appendComparisons, goldAgreement, labelerAgreement, makeComparison, parseComparisons,
-  labelPairs, readComparisons, samplePairs, SimulatedLabeler, Strength, STRENGTHS, strengthLevel, strengthOf,
+  labelPairs, readComparisons, sampledReplies, samplePairs, SimulatedLabeler, Strength, STRENGTHS, strengthLevel, strengthOf,
 } from '../lib/preferences';
 import { GPT, GPT_PRESETS } from '../lib/model';
 import { CharTokenizer } from '../lib/tokenizer';
@@ -154,6 +154,13 @@ describe('pair generation', () => {
     expect(samplePairs(policy, tok, prompts, s).map((p) => [p.completionA, p.completionB]))
       .toEqual([[r.completions[0], r.completions[2]], [r.completions[1], r.completions[3]]]);
     expect(() => samplePairs(policy, tok, prompts, s, { perPrompt: 1 })).toThrow('perPrompt must be an integer >= 2, got 1');
+    // each of the 2 x 4 drawn replies once, in drawing order; K = 2 pairs give both replies of each pair
+    const replies = sampledReplies(four);
+    expect(replies).toHaveLength(8);
+    expect(replies.slice(0, 4).map((x) => x.completion)).toEqual([four[0].completionA, four[0].completionB, four[1].completionB, four[2].completionB]);
+    expect(replies.slice(4).every((x) => x.prompt === 'b: ')).toBe(true);
+    expect(sampledReplies(samplePairs(policy, tok, prompts, s)).map((x) => x.completion))
+      .toEqual([r.completions[0], r.completions[2], r.completions[1], r.completions[3]]);
     policy.dispose();
   });
 });
