@@ -75,12 +75,16 @@ export class RewardModel {
     });
   }
 
-  /** Raw rewards of id rows (prompt + completion), batched, right-padded; longest rows keep their last blockSize ids. */
+  /**
+   * Raw rewards of id rows (prompt + completion), batched, right-padded; longest rows keep their
+   * last blockSize ids. Identical rows are scored once (a reply of K samples sits in K - 1 pairs).
+   */
   rawRows(rows: number[][], padId: number, batchSize = 32): number[] {
     const T = this.trunk.config.blockSize;
+    const { unique, index } = dedupeRows(rows);
     const out: number[] = [];
-    for (let i = 0; i < rows.length; i += batchSize) {
-      const part = rows.slice(i, i + batchSize).map((r) => (r.length > T ? r.slice(r.length - T) : r));
+    for (let i = 0; i < unique.length; i += batchSize) {
+      const part = unique.slice(i, i + batchSize).map((r) => (r.length > T ? r.slice(r.length - T) : r));
       const r = tf.tidy(() => {
         const { tokens, mask } = padBatch(part, padId);
         return this.raw(tokens, mask);
@@ -88,7 +92,7 @@ export class RewardModel {
       out.push(...r.dataSync());
       r.dispose();
     }
-    return out;
+    return index.map((j) => out[j]);
   }
 
   /** Normalised rewards of id rows: (raw - offset) / scale. */
@@ -141,6 +145,23 @@ export class RewardModel {
   }
 }
 
+/** The distinct rows of `rows` (first-seen order) and, for each row, the index of its copy there. */
+export function dedupeRows(rows: number[][]): { unique: number[][]; index: number[] } {
+  const seen = new Map<string, number>();
+  const unique: number[][] = [];
+  const index = rows.map((r) => {
+    const key = r.join(',');
+    let j = seen.get(key);
+    if (j === undefined) {
+      j = unique.length;
+      seen.set(key, j);
+      unique.push(r);
+    }
+    return j;
+  });
+  return { unique, index };
+}
+
 /** Ids of prompt + completion ("<end>" parsed as the end token). */
 export function encodePairs(tok: CharTokenizer, prompts: string[], completions: string[]): number[][] {
   if (prompts.length !== completions.length) throw new Error(`encodePairs: ${prompts.length} prompts but ${completions.length} completions`);
@@ -150,7 +171,7 @@ export function encodePairs(tok: CharTokenizer, prompts: string[], completions: 
 export interface RewardConfig extends Omit<TrainConfig, 'steps'> {
   /** Passes over the training comparisons (default 1: reward models overfit after one). */
   epochs: number;
-  /** Comparisons per step (2 x batchSize sequences per forward pass). Default 16. */
+  /** Comparisons per step, at most (whole prompt groups; one forward pass over their distinct replies). Default 16. */
   batchSize: number;
   /** margin = marginScale * Likert level (0..3); 0 = plain Bradley-Terry (default 0). */
   marginScale: number;
@@ -158,6 +179,8 @@ export interface RewardConfig extends Omit<TrainConfig, 'steps'> {
   centerCoef: number;
   /** Seed of the comparison order (default 0). */
   seed: number;
+  /** Keep each prompt's comparisons in one batch, each reply forwarded once (default true). */
+  groupByPrompt: boolean;
 }
 
 /**
@@ -167,9 +190,9 @@ export interface RewardConfig extends Omit<TrainConfig, 'steps'> {
  */
 export const REWARD_PRESETS: Presets<RewardConfig> = {
   tiny: { ...TRAIN_PRESETS.tiny, lr: 1e-3, minLr: 1e-4, warmupSteps: 2, weightDecay: 0, evalEvery: 0, logEvery: 5,
-    epochs: 1, batchSize: 8, marginScale: 0, centerCoef: 0.01, seed: 0 },
+    epochs: 1, batchSize: 8, marginScale: 0, centerCoef: 0.01, seed: 0, groupByPrompt: true },
   course: { ...TRAIN_PRESETS.course, lr: 1e-3, minLr: 1e-4, warmupSteps: 5, weightDecay: 0, evalEvery: 0, logEvery: 5,
-    epochs: 1, batchSize: 16, marginScale: 0, centerCoef: 0.01, seed: 0 },
+    epochs: 1, batchSize: 16, marginScale: 0, centerCoef: 0.01, seed: 0, groupByPrompt: true },
 };
 
 export function rewardConfig(override: Partial<RewardConfig> = {}): RewardConfig {
@@ -195,8 +218,10 @@ export function encodeComparisons(tok: CharTokenizer, records: Comparison[]): En
 export function rewardLoss(rm: RewardModel, pairs: EncodedPair[], padId: number, cfg: Pick<RewardConfig, 'marginScale' | 'centerCoef'>, training = false) {
   return tf.tidy(() => {
     const n = pairs.length;
-    const { tokens, mask } = padBatch([...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)], padId);
-    const r = rm.raw(tokens, mask, training);
+    // Each distinct row is forwarded once: a batch of whole prompt groups holds K replies in K(K-1)/2 pairs.
+    const { unique, index } = dedupeRows([...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)]);
+    const { tokens, mask } = padBatch(unique, padId);
+    const r = tf.gather(rm.raw(tokens, mask, training), tf.tensor1d(index, 'int32'));
     const rc = r.slice(0, n) as tf.Tensor1D;
     const rr = r.slice(n, n) as tf.Tensor1D;
     const margin = cfg.marginScale > 0 ? tf.tensor1d(pairs.map((p) => cfg.marginScale * p.level)) : undefined;
@@ -244,6 +269,39 @@ export function evaluateRewardModel(rm: RewardModel, tok: CharTokenizer, records
   return { accuracyVsLabels: agree / records.length, accuracyVsGold: goldCount ? goldAgree / goldCount : NaN, loss: loss / records.length, count: records.length };
 }
 
+export interface PartAgreement {
+  part: string;
+  /** Pairs whose two replies differ in this part. */
+  pairs: number;
+  /** Fraction of those where the reward model prefers the reply this part prefers. */
+  agreement: number;
+}
+
+/**
+ * What a reward model learned, part by part: for each named part of a score (signed, higher =
+ * better, e.g. the gold score's sentiment and minus its penalties), the fraction of pairs differing
+ * in that part where rA - rB has the part's sign. rA, rB: rewards of completionA, completionB.
+ */
+export function partAgreement(records: Comparison[], rA: number[], rB: number[], parts: (completion: string) => Record<string, number>): PartAgreement[] {
+  if (rA.length !== records.length || rB.length !== records.length) {
+    throw new Error(`partAgreement: ${records.length} records but ${rA.length} and ${rB.length} rewards`);
+  }
+  const tally = new Map<string, { pairs: number; agree: number }>();
+  records.forEach((r, i) => {
+    const a = parts(r.completionA);
+    const b = parts(r.completionB);
+    for (const name of Object.keys(a)) {
+      const d = a[name] - b[name];
+      if (Math.abs(d) < 1e-9) continue;
+      const t = tally.get(name) ?? { pairs: 0, agree: 0 };
+      t.pairs++;
+      if (d * (rA[i] - rB[i]) > 0) t.agree++;
+      tally.set(name, t);
+    }
+  });
+  return [...tally].map(([part, t]) => ({ part, pairs: t.pairs, agreement: t.agree / t.pairs }));
+}
+
 export interface CalibrationBin {
   /** Mean predicted P(A preferred) = sigmoid(rA - rB) in the bin. */
   predicted: number;
@@ -274,10 +332,52 @@ export interface RewardTrainOptions {
   signal?: AbortSignal;
 }
 
+/** Indices of `records` grouped by prompt, groups in order of first appearance. */
+export function groupByPrompt(records: Comparison[]): number[][] {
+  const groups = new Map<string, number[]>();
+  records.forEach((r, i) => {
+    const g = groups.get(r.prompt);
+    if (g) g.push(i);
+    else groups.set(r.prompt, [i]);
+  });
+  return [...groups.values()];
+}
+
 /**
- * Train `rm` in place on comparisons with trainLoop: steps = ceil(epochs * N / batchSize), each
- * step the next batch of a seeded shuffle (reshuffled every epoch). Metrics: batch accuracy;
- * evals: held-out accuracy vs labels and vs gold, held-out loss.
+ * Training batches for `epochs` passes: each pass shuffles the groups and their members (seeded),
+ * cuts a group larger than `batchSize` into chunks of `batchSize`, and packs whole groups (chunks)
+ * into batches of at most `batchSize` comparisons. A fractional last pass keeps the first batches.
+ */
+export function packBatches(groups: number[][], batchSize: number, epochs: number, rng: Rng): number[][] {
+  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new Error(`packBatches: batchSize must be a positive integer, got ${batchSize}`);
+  const out: number[][] = [];
+  for (let e = 0; e < epochs; e++) {
+    const chunks: number[][] = [];
+    for (const g of rng.shuffle(groups.map((g) => rng.shuffle([...g])))) {
+      for (let i = 0; i < g.length; i += batchSize) chunks.push(g.slice(i, i + batchSize));
+    }
+    const pass: number[][] = [];
+    let cur: number[] = [];
+    for (const g of chunks) {
+      if (cur.length + g.length > batchSize) {
+        pass.push(cur);
+        cur = [];
+      }
+      cur = cur.concat(g);
+    }
+    if (cur.length > 0) pass.push(cur);
+    out.push(...pass.slice(0, Math.ceil(Math.min(1, epochs - e) * pass.length)));
+  }
+  return out;
+}
+
+/**
+ * Train `rm` in place on comparisons with trainLoop, one step per batch of packBatches. With
+ * groupByPrompt (default), all comparisons of a prompt share a batch and each reply is forwarded
+ * once per step, as InstructGPT trains on K-wise rankings: K = 4 replies give 6 comparisons for 4
+ * forward passes instead of 12, and a reply is not revisited in later steps of the same epoch (the
+ * overfitting InstructGPT saw when the pairs were shuffled as independent points). Metrics: batch
+ * accuracy; evals: held-out accuracy vs labels and vs gold, held-out loss.
  */
 export async function rewardTrain(
   rm: RewardModel, tok: CharTokenizer, train: Comparison[], config: RewardConfig, opts: RewardTrainOptions = {},
@@ -285,10 +385,11 @@ export async function rewardTrain(
   if (train.length < config.batchSize) throw new Error(`rewardTrain: ${train.length} comparisons, fewer than batchSize ${config.batchSize}`);
   if (!(config.epochs > 0)) throw new Error(`rewardTrain: epochs must be > 0, got ${config.epochs}`);
   const pairs = encodeComparisons(tok, train);
-  const rng = new Rng(config.seed);
-  const nextIdx = rng.batches(pairs.length, config.batchSize);
-  const nextBatch = (): EncodedPair[] => nextIdx().map((i) => pairs[i]);
-  const steps = Math.ceil((config.epochs * pairs.length) / config.batchSize);
+  const groups = config.groupByPrompt ? groupByPrompt(train) : train.map((_, i) => [i]);
+  const batches = packBatches(groups, config.batchSize, config.epochs, new Rng(config.seed));
+  let next = 0;
+  const nextBatch = (): EncodedPair[] => batches[next++].map((i) => pairs[i]);
+  const steps = batches.length;
   const heldOut = opts.heldOut;
   return trainLoop({
     params: rm.parameters(),

@@ -279,6 +279,12 @@ export class GoldScorer {
   score(completion: string): number {
     return this.breakdown(completion).total;
   }
+
+  /** The parts of the score, signed so that higher is better (penalties negated); they sum to the score. */
+  parts(completion: string): Record<'sentiment' | 'nonWords' | 'repetition' | 'noEnd' | 'length', number> {
+    const b = this.breakdown(completion);
+    return { sentiment: b.sentiment, nonWords: -b.nonWords, repetition: -b.repetition, noEnd: -b.noEnd, length: -b.length };
+  }
 }
 
 let defaultScorer: GoldScorer | null = null;

@@ -4,7 +4,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  btLoss, calibration, evaluateRewardModel, lastRealIndex, REWARD_PRESETS, RewardModel, rewardTrain,
+  btLoss, calibration, dedupeRows, encodeComparisons, evaluateRewardModel, groupByPrompt, lastRealIndex, packBatches, partAgreement,
+  REWARD_PRESETS, RewardModel, rewardLoss, rewardTrain,
 } from '../lib/reward';
 import { GPT, GPT_PRESETS } from '../lib/model';
 import { CharTokenizer } from '../lib/tokenizer';
@@ -86,6 +87,63 @@ function toyComparisons(n: number, seed: number): Comparison[] {
   }
   return out;
 }
+
+describe('K-wise batches: each reply forwarded once', () => {
+  it('dedupeRows keeps first-seen order and maps every row to its copy', () => {
+    expect(dedupeRows([[1, 2], [3], [1, 2], [1], [3]])).toEqual({ unique: [[1, 2], [3], [1]], index: [0, 1, 0, 2, 1] });
+  });
+
+  it('groups by prompt and packs whole groups, every comparison once per pass', () => {
+    const recs = ['p', 'q', 'p', 'r', 'q', 'p'].map((prompt) => ({ prompt }) as Comparison);
+    const groups = groupByPrompt(recs);
+    expect(groups).toEqual([[0, 2, 5], [1, 4], [3]]);
+    const batches = packBatches(groups, 4, 2, new Rng(1));
+    for (const pass of [batches.slice(0, batches.length / 2), batches.slice(batches.length / 2)]) {
+      expect(pass.flat().sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    }
+    for (const b of batches) {
+      expect(b.length).toBeLessThanOrEqual(4);
+      for (const g of groups) if (g.some((i) => b.includes(i))) expect(g.every((i) => b.includes(i))).toBe(true);
+    }
+    expect(packBatches(groups, 4, 2, new Rng(1))).toEqual(batches); // seeded
+    // A group larger than the batch is cut into chunks; half a pass keeps half the batches.
+    const big = packBatches([[0, 1, 2, 3, 4, 5, 6]], 3, 1, new Rng(2));
+    expect(big.map((b) => b.length)).toEqual([3, 3, 1]);
+    expect(packBatches([[0], [1], [2], [3]], 1, 0.5, new Rng(3)).length).toBe(2);
+    expect(() => packBatches(groups, 0, 1, new Rng(1))).toThrow(/batchSize/);
+  });
+
+  it('the loss of a batch with shared replies equals the loss of each pair scored alone', () => {
+    const rm = tinyRM(9);
+    // Three replies of one prompt, all three pairs (K = 3): 6 rows, 3 distinct.
+    const x = [2, 0, 0, 3];
+    const y = [2, 1, 3];
+    const z = [2, 0, 1, 1, 3];
+    const pairs = [{ chosen: x, rejected: y, level: 1 }, { chosen: x, rejected: z, level: 2 }, { chosen: z, rejected: y, level: 0 }];
+    const alone = (row: number[]) => rm.raw(tf.tensor2d([row], [1, row.length], 'int32'), tf.ones([1, row.length]) as tf.Tensor2D).dataSync()[0];
+    const [rx, ry, rz] = [alone(x), alone(y), alone(z)];
+    const d = [rx - ry, rx - rz, rz - ry];
+    const bt = d.reduce((s, di) => s + Math.log1p(Math.exp(-di)), 0) / 3;
+    const center = ((rx + ry) ** 2 + (rx + rz) ** 2 + (rz + ry) ** 2) / 3;
+    const { loss, accuracy } = rewardLoss(rm, pairs, tok.padId, { marginScale: 0, centerCoef: 0.01 });
+    expect(loss.dataSync()[0]).toBeCloseTo(bt + 0.01 * center, 5);
+    expect(accuracy.dataSync()[0]).toBeCloseTo(d.filter((di) => di > 0).length / 3, 6);
+    rm.dispose();
+  });
+});
+
+describe('partAgreement', () => {
+  it('counts, per part, the pairs it separates and how often the rewards agree in sign', () => {
+    // parts: a = number of 'a's (higher better), short = minus length
+    const parts = (c: string) => ({ a: (c.match(/a/g) ?? []).length, short: -c.length });
+    const recs = [['aa', 'b'], ['ab', 'ba'], ['a', 'bbb']].map(([A, B]) => ({ completionA: A, completionB: B }) as Comparison);
+    // rewards prefer A, A, B: pair 1 differs in a (A better) and short (B better); pair 2 in neither;
+    // pair 3 in a (A) and short (A).
+    const out = partAgreement(recs, [1, 0, 0], [0, -1, 2], parts);
+    expect(out).toEqual([{ part: 'a', pairs: 2, agreement: 0.5 }, { part: 'short', pairs: 2, agreement: 0 }]);
+    expect(() => partAgreement(recs, [1], [0, 1, 2], parts)).toThrow(/3 records but 1 and 3/);
+  });
+});
 
 describe('reward training', () => {
   it('zero-noise labelers reproduce the gold order', () => {

@@ -96,6 +96,10 @@ describe('gold score', () => {
     expect(g.score('<end>')).toBeCloseTo(-1, 12);
     const long = 'the day is '.repeat(10).trim(); // 109 chars > 80
     expect(g.breakdown(long + '<end>').length).toBeCloseTo((long.length - 80) / 80, 12);
+    // Signed parts: penalties negated, summing to the score.
+    const p = g.parts('good good dya');
+    expect(p).toEqual({ sentiment: 2 * Math.tanh(3 / 4), nonWords: -2 / 3, repetition: -0.5, noEnd: -1, length: -0 });
+    expect(Object.values(p).reduce((a, x) => a + x, 0)).toBeCloseTo(g.score('good good dya'), 12);
   });
 
   it('ignores what follows <end>', () => {
