@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  btLoss, calibration, dedupeRows, encodeComparisons, evaluateRewardModel, groupByPrompt, lastRealIndex, packBatches, partAgreement,
+  btLoss, calibration, dedupeRows, encodeComparisons, evaluateRewardModel, groupByPrompt, lastRealIndex, packBatches, partAgreement, fitWordRewards,
   REWARD_PRESETS, RewardModel, rewardLoss, rewardTrain,
 } from '../lib/reward';
 import { GPT, GPT_PRESETS } from '../lib/model';
@@ -142,6 +142,27 @@ describe('partAgreement', () => {
     const out = partAgreement(recs, [1, 0, 0], [0, -1, 2], parts);
     expect(out).toEqual([{ part: 'a', pairs: 2, agreement: 0.5 }, { part: 'short', pairs: 2, agreement: 0 }]);
     expect(() => partAgreement(recs, [1], [0, 1, 2], parts)).toThrow(/3 records but 1 and 3/);
+  });
+});
+
+describe('bag-of-words Bradley-Terry baseline', () => {
+  const cmp = (A: string, B: string, choice: 'A' | 'B') => ({ prompt: 'p', completionA: A, completionB: B, choice }) as Comparison;
+
+  it('takes the hand-computed first gradient step', () => {
+    // From w = 0: r_c - r_r = 0, dL/d(r_c - r_r) = sigmoid(0) - 1 = -1/2, so w_good = lr/2, w_bad = -lr/2.
+    const r = fitWordRewards([cmp('good day<end>', 'bad day<end>', 'A')], { iterations: 1, lr: 0.2, l2: 0 });
+    expect(r('good')).toBeCloseTo(0.1, 12);
+    expect(r('bad<end>')).toBeCloseTo(-0.1, 12);
+    expect(r('day')).toBe(0); // in both: its gradient cancels
+    expect(r('good good unseen<end>bad')).toBeCloseTo(0.1, 12); // distinct words, unknown ones 0, nothing after <end>
+  });
+
+  it('ranks held-out replies by the words the labels favoured', () => {
+    const train = [cmp('good sir', 'bad sir', 'A'), cmp('a bad day', 'a good day', 'B'), cmp('good', 'no', 'A'), cmp('bad', 'no', 'B')];
+    const r = fitWordRewards(train, { iterations: 300 });
+    expect(r('good night')).toBeGreaterThan(r('no night'));
+    expect(r('no night')).toBeGreaterThan(r('bad night'));
+    expect(() => fitWordRewards([])).toThrow(/no comparisons/);
   });
 });
 
