@@ -110,6 +110,9 @@ describe('K-wise batches: each reply forwarded once', () => {
     const big = packBatches([[0, 1, 2, 3, 4, 5, 6]], 3, 1, new Rng(2));
     expect(big.map((b) => b.length)).toEqual([3, 3, 1]);
     expect(packBatches([[0], [1], [2], [3]], 1, 0.5, new Rng(3)).length).toBe(2);
+    // Groups of one give exactly Rng.batches' batches (the pairwise-shuffled order).
+    const next = new Rng(4).batches(12, 4);
+    expect(packBatches(Array.from({ length: 12 }, (_, i) => [i]), 4, 2, new Rng(4))).toEqual([next(), next(), next(), next(), next(), next()]);
     expect(() => packBatches(groups, 0, 1, new Rng(1))).toThrow(/batchSize/);
   });
 
@@ -125,9 +128,11 @@ describe('K-wise batches: each reply forwarded once', () => {
     const d = [rx - ry, rx - rz, rz - ry];
     const bt = d.reduce((s, di) => s + Math.log1p(Math.exp(-di)), 0) / 3;
     const center = ((rx + ry) ** 2 + (rx + rz) ** 2 + (rz + ry) ** 2) / 3;
-    const { loss, accuracy } = rewardLoss(rm, pairs, tok.padId, { marginScale: 0, centerCoef: 0.01 });
-    expect(loss.dataSync()[0]).toBeCloseTo(bt + 0.01 * center, 5);
-    expect(accuracy.dataSync()[0]).toBeCloseTo(d.filter((di) => di > 0).length / 3, 6);
+    for (const share of [true, false]) {
+      const { loss, accuracy } = rewardLoss(rm, pairs, tok.padId, { marginScale: 0, centerCoef: 0.01 }, false, share);
+      expect(loss.dataSync()[0]).toBeCloseTo(bt + 0.01 * center, 5);
+      expect(accuracy.dataSync()[0]).toBeCloseTo(d.filter((di) => di > 0).length / 3, 6);
+    }
     rm.dispose();
   });
 });
