@@ -431,7 +431,7 @@ export function packBatches(groups: number[][], batchSize: number, epochs: numbe
  * groupByPrompt, all comparisons of a prompt share a batch and each reply is forwarded once per
  * step, as InstructGPT trains on K-wise rankings: K = 4 replies give 6 comparisons for 4 forward
  * passes instead of 12, and a reply is not revisited in later steps of the same epoch. Measured on
- * notebook 04's data (3,888 comparisons, K = 4): 85 s instead of 182 s, held-out accuracy vs gold
+ * notebook 04's data (3,888 comparisons, K = 4): 85 s instead of 184 s, held-out accuracy vs gold
  * 64.5% instead of 66.3% (+-2.3%). It is off by default because the RL chapters' numbers stand on
  * the pairwise-shuffled model. Metrics: batch accuracy; evals: held-out accuracy vs labels and vs
  * gold, held-out loss.
