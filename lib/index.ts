@@ -16,6 +16,7 @@ export * from './display';
 export * from './sft';
 export * from './checkpoint';
 export * from './reward';
+export * from './rewardProbe';
 export * from './eval';
 export * from './rollout';
 export * from './bestOfN';

@@ -4,9 +4,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  btLoss, calibration, dedupeRows, encodeComparisons, evaluateRewardModel, groupByPrompt, lastRealIndex, packBatches, partAgreement, fitWordRewards,
+  btLoss, calibration, dedupeRows, encodeComparisons, evaluateRewardModel, groupByPrompt, lastRealIndex, packBatches,
   REWARD_PRESETS, RewardModel, rewardLoss, rewardTrain,
 } from '../lib/reward';
+import { fitWordRewards, partAgreement } from '../lib/rewardProbe';
 import { GPT, GPT_PRESETS } from '../lib/model';
 import { CharTokenizer } from '../lib/tokenizer';
 import { Comparison, goldAgreement, SimulatedLabeler } from '../lib/preferences';
