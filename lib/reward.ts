@@ -167,7 +167,7 @@ export function encodePairs(tok: CharTokenizer, prompts: string[], completions: 
 export interface RewardConfig extends Omit<TrainConfig, 'steps'> {
   /** Passes over the training comparisons (default 1: reward models overfit after one). */
   epochs: number;
-  /** Comparisons per step, at most (whole prompt groups; one forward pass over their distinct replies). Default 16. */
+  /** Comparisons per step (at most, with groupByPrompt: whole prompt groups, each distinct reply forwarded once). Default 16. */
   batchSize: number;
   /** margin = marginScale * Likert level (0..3); 0 = plain Bradley-Terry (default 0). */
   marginScale: number;
