@@ -4,7 +4,9 @@
  * from what the model picked up. Used by notebook 04 and scripts/reward-probe.ts.
  */
 import { Comparison } from './preferences';
+import { RewardModel, rewardPairs } from './reward';
 import { END_MARK, wordsOf } from './task';
+import { CharTokenizer } from './tokenizer';
 
 export interface PartAgreement {
   part: string;
@@ -84,4 +86,33 @@ export function fitWordRewards(train: Comparison[], opts: Partial<WordRewardOpti
     for (let i = 0; i < w.length; i++) w[i] -= lr * (g[i] / pairs.length + l2 * w[i]);
   }
   return (completion) => sum(featurize(completion, false));
+}
+
+export interface PartComparison {
+  part: string;
+  pairs: number;
+  /** How often the reward model prefers the reply better in this part. */
+  rewardModel: number;
+  /** The same for the bag-of-words baseline fitted to `train`. */
+  bagOfWords: number;
+}
+
+/**
+ * The reward model beside a bag-of-words baseline fitted to the same training comparisons, part by
+ * part on `heldOut`. `parts` gives a reply's signed parts (they should sum to its score, as
+ * GoldScorer.parts does); the first row, "all parts", compares on their sum.
+ */
+export function compareByPart(
+  rm: RewardModel, tok: CharTokenizer, train: Comparison[], heldOut: Comparison[], parts: (completion: string) => Record<string, number>,
+): PartComparison[] {
+  const withTotal = (c: string) => {
+    const p = parts(c);
+    return { 'all parts': Object.values(p).reduce((a, x) => a + x, 0), ...p };
+  };
+  const { rA, rB } = rewardPairs(rm, tok, heldOut);
+  const words = fitWordRewards(train);
+  const byWords = partAgreement(heldOut, heldOut.map((r) => words(r.completionA)), heldOut.map((r) => words(r.completionB)), withTotal);
+  return partAgreement(heldOut, rA, rB, withTotal).map((p) => ({
+    part: p.part, pairs: p.pairs, rewardModel: p.agreement, bagOfWords: byWords.find((w) => w.part === p.part)!.agreement,
+  }));
 }

@@ -58,13 +58,9 @@ async function main(): Promise<void> {
   const rm = o['zero-head'] ? new rl.RewardModel(policy.copy(), new rl.ScalarHead(policy.config.nEmbd, 'zero')) : rl.RewardModel.fromPolicy(policy);
   const lr = Number(o.lr);
   const run = await rl.rewardTrain(rm, tok, train, rl.rewardConfig({ epochs: Number(o.epochs), lr, minLr: lr / 10, groupByPrompt: o.group }), { display: false });
-  const { rA, rB } = rl.rewardPairs(rm, tok, heldOut);
-  const words = rl.fitWordRewards(train);
-  const partsOf = (c: string) => ({ 'gold score': gold.score(c), ...gold.parts(c) });
-  const byWords = rl.partAgreement(heldOut, heldOut.map((r) => words(r.completionA)), heldOut.map((r) => words(r.completionB)), partsOf);
   console.log(`${run.history.length} steps in ${run.seconds.toFixed(0)} s; held-out pairs, how often each model prefers the reply better in each part:`);
-  console.table(rl.partAgreement(heldOut, rA, rB, partsOf).map((p) => ({
-    part: p.part, pairs: p.pairs, 'reward model': p.agreement.toFixed(3), 'bag of words': byWords.find((w) => w.part === p.part)!.agreement.toFixed(3),
+  console.table(rl.compareByPart(rm, tok, train, heldOut, (c) => gold.parts(c)).map((p) => ({
+    part: p.part, pairs: p.pairs, 'reward model': p.rewardModel.toFixed(3), 'bag of words': p.bagOfWords.toFixed(3),
   })));
 }
 

@@ -4,10 +4,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  btLoss, calibration, dedupeRows, encodeComparisons, evaluateRewardModel, groupByPrompt, lastRealIndex, packBatches,
+  btLoss, calibration, dedupeRows, encodeComparisons, evaluateRewardModel, groupByPrompt, lastRealIndex, packBatches, rewardPairs,
   REWARD_PRESETS, RewardModel, rewardLoss, rewardTrain,
 } from '../lib/reward';
-import { fitWordRewards, partAgreement } from '../lib/rewardProbe';
+import { compareByPart, fitWordRewards, partAgreement } from '../lib/rewardProbe';
 import { GPT, GPT_PRESETS } from '../lib/model';
 import { CharTokenizer } from '../lib/tokenizer';
 import { Comparison, goldAgreement, SimulatedLabeler } from '../lib/preferences';
@@ -169,6 +169,28 @@ describe('bag-of-words Bradley-Terry baseline', () => {
     expect(r('good night')).toBeGreaterThan(r('no night'));
     expect(r('no night')).toBeGreaterThan(r('bad night'));
     expect(() => fitWordRewards([])).toThrow(/no comparisons/);
+  });
+});
+
+describe('compareByPart', () => {
+  it('is partAgreement of the reward model and of the bag of words, with the sum of the parts first', () => {
+    const rm = tinyRM(11);
+    const train = toyComparisons(24, 5);
+    const heldOut = toyComparisons(16, 6);
+    const parts = (c: string) => ({ a: (c.match(/a/g) ?? []).length, short: -c.length / 10 });
+    const withTotal = (c: string) => ({ 'all parts': parts(c).a + parts(c).short, ...parts(c) });
+    const { rA, rB } = rewardPairs(rm, tok, heldOut);
+    const words = fitWordRewards(train);
+    const wA = heldOut.map((r) => words(r.completionA));
+    const wB = heldOut.map((r) => words(r.completionB));
+    const byRm = partAgreement(heldOut, rA, rB, withTotal);
+    const byWords = partAgreement(heldOut, wA, wB, withTotal);
+    const rows = compareByPart(rm, tok, train, heldOut, parts);
+    expect(rows.map((r) => r.part)).toEqual(['all parts', 'a', 'short']);
+    rows.forEach((r, i) => {
+      expect(r).toEqual({ part: byRm[i].part, pairs: byRm[i].pairs, rewardModel: byRm[i].agreement, bagOfWords: byWords.find((w) => w.part === r.part)!.agreement });
+    });
+    rm.dispose();
   });
 });
 
