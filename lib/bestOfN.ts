@@ -9,7 +9,7 @@
  * amortising the N-fold sampling cost into the weights.
  */
 import { GPT } from './model';
-import { CharTokenizer } from './tokenizer';
+import { Tokenizer } from './tokenizer';
 import { GenSettings, ProxyScorer, Rollout, rollout, rolloutRows } from './rollout';
 
 /** Analytic KL(best-of-n || base) upper bound in nats: log n - (n - 1) / n. */
@@ -82,7 +82,7 @@ export interface BestOfNResult {
  */
 export function bestOfN(
   policy: GPT, rewardModel: ProxyScorer, prompts: string[], n: number,
-  opts: { tokenizer: CharTokenizer; gen: GenSettings },
+  opts: { tokenizer: Tokenizer; gen: GenSettings },
 ): BestOfNResult {
   if (!Number.isInteger(n) || n < 1) throw new Error(`bestOfN: n must be an integer >= 1, got ${n}`);
   const repeated = prompts.flatMap((p) => new Array<string>(n).fill(p));

@@ -14,7 +14,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { GPT, GPTConfig, ScalarHead } from './model';
-import { CharTokenizer, CharTokenizerJSON } from './tokenizer';
+import { BpeTokenizer, BpeTokenizerJSON } from './bpe';
+import { CharTokenizer, CharTokenizerJSON, Tokenizer } from './tokenizer';
 import { AdamW, OptimizerState } from './train';
 
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -26,7 +27,7 @@ export function libraryVersion(): string {
 
 export interface CheckpointContents {
   model: GPT;
-  tokenizer?: CharTokenizer;
+  tokenizer?: Tokenizer;
   /** Scalar heads on the trunk, e.g. { value: valueHead } or { reward: head }. */
   heads?: Record<string, ScalarHead>;
   /** Optimizer moments, to resume training exactly. */
@@ -40,7 +41,7 @@ export interface CheckpointContents {
 export interface LoadedCheckpoint {
   model: GPT;
   config: GPTConfig;
-  tokenizer?: CharTokenizer;
+  tokenizer?: Tokenizer;
   heads: Record<string, ScalarHead>;
   optimizer?: OptimizerState;
   step: number;
@@ -61,7 +62,7 @@ interface Manifest {
   libraryVersion: string;
   savedAt: string;
   config: GPTConfig;
-  tokenizer: CharTokenizerJSON | null;
+  tokenizer: CharTokenizerJSON | BpeTokenizerJSON | null;
   heads: string[];
   step: number;
   optimizerStep: number | null;
@@ -266,11 +267,18 @@ export function loadCheckpoint(dir: string, opts: { config?: Partial<GPTConfig>;
   return {
     model,
     config: m.config,
-    tokenizer: m.tokenizer ? CharTokenizer.fromJSON(m.tokenizer) : undefined,
+    tokenizer: m.tokenizer ? tokenizerFromJSON(m.tokenizer) : undefined,
     heads,
     optimizer,
     step: m.step,
     meta: m.meta ?? {},
     libraryVersion: m.libraryVersion,
   };
+}
+
+/** A tokenizer from its stored JSON form ({type: "char"} or {type: "bpe"}). */
+export function tokenizerFromJSON(json: CharTokenizerJSON | BpeTokenizerJSON): Tokenizer {
+  if (json?.type === 'bpe') return BpeTokenizer.fromJSON(json);
+  if (json?.type === 'char') return CharTokenizer.fromJSON(json);
+  throw new Error(`tokenizerFromJSON: unknown tokenizer type ${JSON.stringify((json as { type?: unknown })?.type)} (expected "char" or "bpe")`);
 }

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { GPT } from './model';
 import { padBatch, sequenceLogProbs } from './sample';
-import { CharTokenizer } from './tokenizer';
+import { Tokenizer } from './tokenizer';
 import { Comparison, strengthLevel } from './preferences';
 import { dpoLoss, ipoLoss } from './dpoLoss';
 import { Presets, preset } from './mode';
@@ -41,7 +41,7 @@ export interface EncodedPreferencePair {
   rejected: number[];
 }
 
-export function encodePreferencePairs(pairs: PreferencePair[], tokenizer: CharTokenizer, blockSize: number): EncodedPreferencePair[] {
+export function encodePreferencePairs(pairs: PreferencePair[], tokenizer: Tokenizer, blockSize: number): EncodedPreferencePair[] {
   return pairs.map((p, i) => {
     const e = {
       prompt: tokenizer.encode(p.prompt),
@@ -150,7 +150,7 @@ export interface DPOResult extends TrainResult {
  * asks for a growing gap, and probability mass can move to completions that are in neither set.
  */
 export async function dpoTrain(
-  policy: GPT, refPolicy: GPT, tokenizer: CharTokenizer, pairs: PreferencePair[], config: DPOConfig,
+  policy: GPT, refPolicy: GPT, tokenizer: Tokenizer, pairs: PreferencePair[], config: DPOConfig,
   opts: {
     title?: string; display?: boolean; livePlot?: boolean; signal?: AbortSignal;
     /** Reference log-probs of these same pairs under this refPolicy (`ref` of an earlier DPOResult): skips recomputing them. */

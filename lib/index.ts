@@ -2,6 +2,7 @@ export * from './mode';
 export * from './rng';
 export * from './corpus';
 export * from './tokenizer';
+export * from './bpe';
 export * from './model';
 export * from './sample';
 export * from './countmap';

@@ -45,8 +45,9 @@ const BASE: GPTConfig = {
  */
 export const GPT_PRESETS = {
   tiny: { ...BASE, blockSize: 32, nLayer: 2, nHead: 2, nEmbd: 32 },
-  // context 128: the chat exchanges of chapters 3-7 fit without extending the position table
-  course: { ...BASE, blockSize: 128, nLayer: 4, nHead: 4, nEmbd: 128 },
+  // context 64 BPE tokens (~200 characters): the chat exchanges of chapters 3-7 fit without
+  // extending the position table
+  course: { ...BASE, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128 },
   benchA: { ...BASE, vocabSize: 65, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128 },
   benchB: { ...BASE, vocabSize: 65, blockSize: 128, nLayer: 6, nHead: 8, nEmbd: 256 },
 } satisfies Record<string, GPTConfig>;

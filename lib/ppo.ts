@@ -18,7 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { GPT, ScalarHead } from './model';
 import { logProbsFromLogits } from './sample';
-import { CharTokenizer } from './tokenizer';
+import { Tokenizer } from './tokenizer';
 import { AdamW, TRAIN_PRESETS, trainLoop } from './train';
 import { Presets } from './mode';
 import { Rng } from './rng';
@@ -65,7 +65,7 @@ export interface PPOConfig {
   noEndPenalty: number;
   /** Sampling temperature (also divides the logits when computing log-probs). */
   temperature: number;
-  /** Longest completion in tokens. */
+  /** Longest completion in tokens (default 24 BPE tokens, ~75 characters; SFT replies are <= 60). */
   maxNewTokens: number;
   /** PPO-ptx: weight gamma of a language-modelling loss on pretraining/SFT batches (0 = off). */
   ptxCoef: number;
@@ -79,7 +79,7 @@ const BASE: PPOConfig = {
   gamma: 1, lambda: 0.95, clip: 0.2, valueClip: 0.2, vfCoef: 0.1,
   beta: 0.05, adaptiveKL: null, klEstimator: 'k1',
   whitenAdvantages: true, normalizeReward: true, noEndPenalty: 1,
-  temperature: 1, maxNewTokens: 48, ptxCoef: 0, sampleEvery: 10, seed: 0,
+  temperature: 1, maxNewTokens: 24, ptxCoef: 0, sampleEvery: 10, seed: 0,
 };
 
 /**
@@ -89,7 +89,7 @@ const BASE: PPOConfig = {
  */
 export const PPO_PRESETS: Presets<PPOConfig> = {
   tiny: { ...BASE, iterations: 3, rolloutBatch: 8, ppoEpochs: 2, minibatches: 2, maxNewTokens: 12, sampleEvery: 0 },
-  course: { ...BASE, ppoEpochs: 2, minibatches: 2, lr: 1e-4, maxNewTokens: 40 },
+  course: { ...BASE, ppoEpochs: 2, minibatches: 2, lr: 1e-4 },
 };
 
 /** What one iteration measured (rewards are means over the rollout; KL in nats per completion). */
@@ -119,7 +119,7 @@ export interface PPOInputs {
   rewardModel: ProxyScorer;
   /** The gold score of a completion text, for monitoring only (never used in the update). */
   gold: GoldScorerFn;
-  tokenizer: CharTokenizer;
+  tokenizer: Tokenizer;
   prompts: string[];
   /** Value head on the policy trunk; default a new zero-initialised ScalarHead. */
   valueHead?: ScalarHead;

@@ -24,7 +24,7 @@ import * as path from 'path';
 import { GPT } from './model';
 import { Rng } from './rng';
 import { GenSettings, rollout } from './rollout';
-import { CharTokenizer } from './tokenizer';
+import { Tokenizer } from './tokenizer';
 
 export const PREFERENCE_FORMAT_VERSION = 1;
 
@@ -299,7 +299,7 @@ export interface Pair {
  * side of a pair is systematically better. With perPrompt = 2 the draws are those of one pair per
  * prompt (sample i of every prompt comes from the i-th copy of the prompt list).
  */
-export function samplePairs(policy: GPT, tok: CharTokenizer, prompts: string[], s: GenSettings, opts: { perPrompt?: number } = {}): Pair[] {
+export function samplePairs(policy: GPT, tok: Tokenizer, prompts: string[], s: GenSettings, opts: { perPrompt?: number } = {}): Pair[] {
   const k = opts.perPrompt ?? 2;
   if (!Number.isInteger(k) || k < 2) throw new Error(`samplePairs: perPrompt must be an integer >= 2, got ${k}`);
   const r = rollout(policy, tok, Array.from({ length: k }, () => prompts).flat(), s);

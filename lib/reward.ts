@@ -26,7 +26,7 @@ import { Presets, preset } from './mode';
 import { Comparison, strengthLevel } from './preferences';
 import { Rng } from './rng';
 import { padBatch } from './sample';
-import { CharTokenizer } from './tokenizer';
+import { Tokenizer } from './tokenizer';
 import { TRAIN_PRESETS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from './train';
 
 /** -log sigmoid(rChosen - rRejected - margin), mean over pairs. [N] each; margin optional [N]. */
@@ -97,7 +97,7 @@ export class RewardModel {
   }
 
   /** Normalised rewards of prompt + completion texts ("<end>" in a completion is the end token). */
-  scoreTexts(tok: CharTokenizer, prompts: string[], completions: string[]): number[] {
+  scoreTexts(tok: Tokenizer, prompts: string[], completions: string[]): number[] {
     return this.scoreRows(encodePairs(tok, prompts, completions), tok.padId);
   }
 
@@ -118,14 +118,14 @@ export class RewardModel {
     return (rows) => this.scoreRows(rows, padId);
   }
 
-  save(dir: string, tokenizer: CharTokenizer, meta: Record<string, unknown> = {}): void {
+  save(dir: string, tokenizer: Tokenizer, meta: Record<string, unknown> = {}): void {
     saveCheckpoint(dir, {
       model: this.trunk, tokenizer, heads: { reward: this.head },
       meta: { ...meta, kind: 'reward-model', offset: this.offset, scale: this.scale },
     });
   }
 
-  static load(dir: string, opts: { trainable?: boolean } = {}): { rewardModel: RewardModel; tokenizer?: CharTokenizer; meta: Record<string, unknown> } {
+  static load(dir: string, opts: { trainable?: boolean } = {}): { rewardModel: RewardModel; tokenizer?: Tokenizer; meta: Record<string, unknown> } {
     const ck = loadCheckpoint(dir, { trainable: opts.trainable ?? false });
     const head = ck.heads.reward;
     if (!head || ck.meta.kind !== 'reward-model') throw new Error(`RewardModel.load: ${dir} is not a reward-model checkpoint (no "reward" head or meta.kind)`);
@@ -159,7 +159,7 @@ export function dedupeRows(rows: number[][]): { unique: number[][]; index: numbe
 }
 
 /** Ids of prompt + completion ("<end>" parsed as the end token). */
-export function encodePairs(tok: CharTokenizer, prompts: string[], completions: string[]): number[][] {
+export function encodePairs(tok: Tokenizer, prompts: string[], completions: string[]): number[][] {
   if (prompts.length !== completions.length) throw new Error(`encodePairs: ${prompts.length} prompts but ${completions.length} completions`);
   return prompts.map((p, i) => [...tok.encode(p), ...tok.encode(completions[i], { allowSpecial: true })]);
 }
@@ -202,7 +202,7 @@ export interface EncodedPair {
   level: number;
 }
 
-export function encodeComparisons(tok: CharTokenizer, records: Comparison[]): EncodedPair[] {
+export function encodeComparisons(tok: Tokenizer, records: Comparison[]): EncodedPair[] {
   return records.map((r) => {
     const [c, rj] = r.choice === 'A' ? [r.completionA, r.completionB] : [r.completionB, r.completionA];
     const [chosen, rejected] = encodePairs(tok, [r.prompt, r.prompt], [c, rj]);
@@ -249,13 +249,13 @@ export interface RewardEval {
 }
 
 /** Raw rewards of completionA and completionB of each record. */
-export function rewardPairs(rm: RewardModel, tok: CharTokenizer, records: Comparison[]): { rA: number[]; rB: number[] } {
+export function rewardPairs(rm: RewardModel, tok: Tokenizer, records: Comparison[]): { rA: number[]; rB: number[] } {
   const rA = rm.rawRows(encodePairs(tok, records.map((r) => r.prompt), records.map((r) => r.completionA)), tok.padId);
   const rB = rm.rawRows(encodePairs(tok, records.map((r) => r.prompt), records.map((r) => r.completionB)), tok.padId);
   return { rA, rB };
 }
 
-export function evaluateRewardModel(rm: RewardModel, tok: CharTokenizer, records: Comparison[]): RewardEval {
+export function evaluateRewardModel(rm: RewardModel, tok: Tokenizer, records: Comparison[]): RewardEval {
   if (records.length === 0) throw new Error('evaluateRewardModel: no comparisons');
   const { rA, rB } = rewardPairs(rm, tok, records);
   let agree = 0;
@@ -284,7 +284,7 @@ export interface CalibrationBin {
 }
 
 /** Predicted P(A > B) against observed choice frequency, in `bins` equal-width bins of [0, 1] (empty bins dropped). */
-export function calibration(rm: RewardModel, tok: CharTokenizer, records: Comparison[], bins = 10): CalibrationBin[] {
+export function calibration(rm: RewardModel, tok: Tokenizer, records: Comparison[], bins = 10): CalibrationBin[] {
   const { rA, rB } = rewardPairs(rm, tok, records);
   const acc = Array.from({ length: bins }, () => ({ p: 0, a: 0, n: 0 }));
   records.forEach((r, i) => {
@@ -356,7 +356,7 @@ export function packBatches(groups: number[][], batchSize: number, epochs: numbe
  * gold, held-out loss.
  */
 export async function rewardTrain(
-  rm: RewardModel, tok: CharTokenizer, train: Comparison[], config: RewardConfig, opts: RewardTrainOptions = {},
+  rm: RewardModel, tok: Tokenizer, train: Comparison[], config: RewardConfig, opts: RewardTrainOptions = {},
 ): Promise<TrainResult> {
   if (train.length < config.batchSize) throw new Error(`rewardTrain: ${train.length} comparisons, fewer than batchSize ${config.batchSize}`);
   if (!(config.epochs > 0)) throw new Error(`rewardTrain: epochs must be > 0, got ${config.epochs}`);

@@ -6,7 +6,7 @@
 import { Comparison } from './preferences';
 import { RewardModel, rewardPairs } from './reward';
 import { END_MARK, wordsOf } from './task';
-import { CharTokenizer } from './tokenizer';
+import { Tokenizer } from './tokenizer';
 
 export interface PartAgreement {
   part: string;
@@ -103,7 +103,7 @@ export interface PartComparison {
  * GoldScorer.parts does); the first row, "all parts", compares on their sum.
  */
 export function compareByPart(
-  rm: RewardModel, tok: CharTokenizer, train: Comparison[], heldOut: Comparison[], parts: (completion: string) => Record<string, number>,
+  rm: RewardModel, tok: Tokenizer, train: Comparison[], heldOut: Comparison[], parts: (completion: string) => Record<string, number>,
 ): PartComparison[] {
   const withTotal = (c: string) => {
     const p = parts(c);

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { GPT } from './model';
 import { generate, padBatch, sequenceLogProbs } from './sample';
-import { CharTokenizer } from './tokenizer';
+import { Tokenizer } from './tokenizer';
 import { klK1, klK3, meanStderr } from './kl';
 
 /** Sampling settings; PPO must use the same ones for rollout and scoring (no top-k/top-p). */
@@ -35,7 +35,7 @@ export interface Rollout {
 }
 
 /** Sample one completion per prompt (repeat prompts in the list to get several). */
-export function rollout(policy: GPT, tokenizer: CharTokenizer, prompts: string[], s: GenSettings): Rollout {
+export function rollout(policy: GPT, tokenizer: Tokenizer, prompts: string[], s: GenSettings): Rollout {
   if (prompts.length === 0) throw new Error('rollout: no prompts');
   if (!(s.temperature > 0)) throw new Error(`rollout: temperature must be > 0 (sampling), got ${s.temperature}`);
   const promptIds = prompts.map((p) => tokenizer.encode(p));

@@ -22,7 +22,8 @@ import { getBatch, loadCorpus, splitText } from './corpus';
 import { crossEntropy, GPT, GPT_PRESETS, GPTConfig } from './model';
 import { FAST, Presets, preset } from './mode';
 import { Rng } from './rng';
-import { CharTokenizer } from './tokenizer';
+import { BpeTokenizer, COURSE_BPE_MERGES } from './bpe';
+import { Tokenizer } from './tokenizer';
 import { TRAIN_PRESETS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from './train';
 
 /** What SFT needs from an example (task.ts's ChatExample has more). */
@@ -68,19 +69,24 @@ export interface ChatBatch {
 }
 
 /** Token ids of prompt + response + <end>, and the prompt's length. */
-export function encodeExchange(tok: CharTokenizer, ex: PromptResponse): { ids: number[]; promptLength: number } {
+export function encodeExchange(tok: Tokenizer, ex: PromptResponse): { ids: number[]; promptLength: number } {
   const p = tok.encode(ex.prompt);
   return { ids: [...p, ...tok.encodeWithEnd(ex.response)], promptLength: p.length };
 }
 
+/** The examples whose prompt + response + <end> fit a model's context (blockSize + 1 ids: inputs and targets). */
+export function fitsContext<T extends PromptResponse>(tok: Tokenizer, examples: T[], blockSize: number): T[] {
+  return examples.filter((ex) => encodeExchange(tok, ex).ids.length <= blockSize + 1);
+}
+
 /** Build a ChatBatch (see the module comment). A row longer than blockSize + 1 tokens throws. */
-export function chatBatch(tok: CharTokenizer, examples: PromptResponse[], blockSize: number): ChatBatch {
+export function chatBatch(tok: Tokenizer, examples: PromptResponse[], blockSize: number): ChatBatch {
   if (examples.length === 0) throw new Error('chatBatch: no examples');
   const rows = examples.map((ex, i) => {
     const r = encodeExchange(tok, ex);
     if (r.promptLength === 0) throw new Error(`chatBatch: example ${i} has an empty prompt`);
     if (r.ids.length - 1 > blockSize) {
-      throw new Error(`chatBatch: example ${i} has ${r.ids.length} tokens; at most blockSize + 1 = ${blockSize + 1} fit (filter with contextChars)`);
+      throw new Error(`chatBatch: example ${i} has ${r.ids.length} tokens; at most blockSize + 1 = ${blockSize + 1} fit (filter with fitsContext)`);
     }
     return r;
   });
@@ -119,7 +125,7 @@ export function sftLoss(policy: GPT, batch: ChatBatch, training = false): tf.Sca
 }
 
 /** Held-out SFT loss over `examples`, in batches of `batchSize` (token-weighted mean). */
-export function sftEval(policy: GPT, tok: CharTokenizer, examples: PromptResponse[], batchSize = 16): number {
+export function sftEval(policy: GPT, tok: Tokenizer, examples: PromptResponse[], batchSize = 16): number {
   let total = 0;
   let count = 0;
   for (let i = 0; i < examples.length; i += batchSize) {
@@ -149,7 +155,7 @@ export interface SFTOptions {
  * ({ heldOut: loss } if held-out examples are given).
  */
 export async function sftTrain(
-  policy: GPT, tok: CharTokenizer, data: PromptResponse[], config: SFTConfig, opts: SFTOptions = {},
+  policy: GPT, tok: Tokenizer, data: PromptResponse[], config: SFTConfig, opts: SFTOptions = {},
 ): Promise<TrainResult> {
   if (data.length < config.batchSize) throw new Error(`sftTrain: ${data.length} examples, fewer than batchSize ${config.batchSize}`);
   if (tok.vocabSize !== policy.config.vocabSize) {
@@ -173,20 +179,21 @@ export async function sftTrain(
 
 /**
  * The base model SFT starts from. Chat exchanges need `minBlockSize` tokens of context (default
- * 128, task.ts's contextChars), so:
+ * 64: task.ts's 128-character exchanges are ~40 BPE tokens), so:
  *   1. chapter 02's checkpoint in `dir`, if it reads at least minBlockSize tokens;
  *   2. else a model an earlier call saved in `fallbackDir`;
  *   3. else, if chapter 02's checkpoint reads fewer tokens, its context is extended: positions
  *      beyond its blockSize start as copies of the first ones (wpe tiled) and pretraining continues
- *      on minBlockSize-character windows (default 400 steps; fast mode 100);
+ *      on minBlockSize-token windows (default 400 steps; fast mode 100);
  *   4. else (a student who skipped chapter 02) a model of GPT_PRESETS.course's shape (fast mode:
- *      2 layers x 64 wide) is pretrained from scratch (default 1,500 steps; fast mode 200).
+ *      2 layers x 64 wide) and its BPE tokenizer (COURSE_BPE_MERGES merges; fast mode 500) are
+ *      learned from scratch (default 1,500 steps; fast mode 200).
  * Cases 3 and 4 use the one trainLoop on random corpus windows and save to `fallbackDir`.
  */
 export async function ensurePretrained(
   dir: string, fallbackDir: string, opts: { minBlockSize?: number; steps?: number; display?: boolean | TrainDisplay } = {},
-): Promise<{ model: GPT; tokenizer: CharTokenizer; source: string }> {
-  const minBlockSize = opts.minBlockSize ?? 128;
+): Promise<{ model: GPT; tokenizer: Tokenizer; source: string }> {
+  const minBlockSize = opts.minBlockSize ?? 64;
   const has = (d: string) => fs.existsSync(path.join(d, 'manifest.json'));
   for (const d of [dir, fallbackDir]) {
     if (!has(d)) continue;
@@ -196,7 +203,7 @@ export async function ensurePretrained(
   }
   const text = loadCorpus();
   let model: GPT;
-  let tokenizer: CharTokenizer;
+  let tokenizer: Tokenizer;
   let how: string;
   if (has(dir)) {
     const ck = loadCheckpoint(dir);
@@ -211,7 +218,7 @@ export async function ensurePretrained(
     ck.model.dispose();
     how = `${dir} with its context extended from ${ck.config.blockSize} to ${minBlockSize}`;
   } else {
-    tokenizer = CharTokenizer.fromText(text);
+    tokenizer = BpeTokenizer.train(splitText(text).train, FAST ? 500 : COURSE_BPE_MERGES);
     const size: Partial<GPTConfig> = FAST ? { nLayer: 2, nHead: 2, nEmbd: 64 } : {};
     model = new GPT({ ...GPT_PRESETS.course, ...size, vocabSize: tokenizer.vocabSize, blockSize: minBlockSize });
     how = 'a new model (no chapter 02 checkpoint)';

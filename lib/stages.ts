@@ -13,7 +13,7 @@ import * as path from 'path';
 import { FAST, runsDir } from './mode';
 import { loadCheckpoint } from './checkpoint';
 import { GPT } from './model';
-import { CharTokenizer } from './tokenizer';
+import { Tokenizer } from './tokenizer';
 import { RewardModel } from './reward';
 import { Comparison, readComparisons, writeAtomic } from './preferences';
 import { loadCorpus } from './corpus';
@@ -38,7 +38,7 @@ export function requireStage(stage: keyof typeof STAGES): string {
 }
 
 /** The SFT policy (frozen unless `trainable`) and its tokenizer. */
-export function loadSFT(opts: { trainable?: boolean } = {}): { policy: GPT; tokenizer: CharTokenizer } {
+export function loadSFT(opts: { trainable?: boolean } = {}): { policy: GPT; tokenizer: Tokenizer } {
   const dir = requireStage('sft');
   const ck = loadCheckpoint(dir, { trainable: opts.trainable ?? false });
   if (!ck.tokenizer) throw new Error(`loadSFT: ${dir} has no tokenizer`);
@@ -61,9 +61,9 @@ export function evalPrompts(n: number = FAST ? 16 : 128): string[] {
   return makePrompts(loadCorpus(), { split: 'heldOut', n, seed: 1 });
 }
 
-/** Sampling settings of every evaluation: temperature 1 (the policy's own distribution). */
+/** Sampling settings of every evaluation: temperature 1 (the policy's own distribution), 24 tokens. */
 export function evalGen(seed = 2024): GenSettings {
-  return { maxNewTokens: FAST ? 24 : 48, temperature: 1, seed };
+  return { maxNewTokens: FAST ? 16 : 24, temperature: 1, seed };
 }
 
 /** One evaluated policy: its reward-KL point and its completions of the evaluation prompts. */
@@ -83,7 +83,7 @@ export interface MethodResult extends PolicyStats {
 
 /** Sample the evaluation prompts from `policy` and measure proxy, gold and KL to `refPolicy`. */
 export function evaluatePolicy(
-  policy: GPT, o: { refPolicy: GPT; rewardModel: RewardModel; tokenizer: CharTokenizer; method: string; label: string; params?: Record<string, number | string>; prompts?: string[]; gen?: GenSettings },
+  policy: GPT, o: { refPolicy: GPT; rewardModel: RewardModel; tokenizer: Tokenizer; method: string; label: string; params?: Record<string, number | string>; prompts?: string[]; gen?: GenSettings },
 ): MethodResult {
   const prompts = o.prompts ?? evalPrompts();
   const r = rollout(policy, o.tokenizer, prompts, o.gen ?? evalGen());

@@ -8,8 +8,9 @@
  *
  * The prompt is everything up to and including "Assistant: "; the completion is the reply and the
  * `<end>` token that closes the turn (rendered as the literal text "<end>" in completion strings,
- * as CharTokenizer.decode does). Speaker names stay out of the chat text on purpose: our models
- * read 64-256 characters of context, and every character spent on a name is one less for the reply.
+ * as the tokenizers' decode does). Speaker names stay out of the chat text on purpose: our models
+ * read ~200 characters of context (64 BPE tokens), and every token spent on a name is one less
+ * for the reply.
  *
  * Data. tiny-shakespeare is a sequence of turns ("NAME:\n" + lines, separated by blank lines).
  * A pair of consecutive turns by different speakers gives one example: the first sentence of the
@@ -81,8 +82,8 @@ export interface TaskConfig {
   /** Longest reply kept, in characters, without `<end>` (default 60). */
   maxResponseChars: number;
   /**
-   * A whole exchange (prompt + reply + `<end>`) must fit in this many characters: the model's
-   * context (blockSize). Default 128.
+   * A whole exchange (prompt + reply + `<end>`) has at most this many characters. Default 128
+   * (~40 BPE tokens; sft.ts's fitsContext checks the tokens against a model's blockSize).
    */
   contextChars: number;
   /** Fraction of the play (its last turns) held out for evaluation (default 0.1, as the corpus). */

@@ -1,23 +1,40 @@
 /**
  * Tokenizers: text to integer ids and back.
  *
- * `CharTokenizer` is what every language model in the course uses: one id per distinct character
- * of the corpus (sorted by code point, ids 0..n-1), then two special tokens appended:
+ * `CharTokenizer`: one id per distinct character of the corpus (sorted by code point, ids 0..n-1), then two special tokens appended:
  *   - `<end>` (id n): end of a turn / end of a sequence; the model learns to emit it to stop.
  *   - `<pad>` (id n+1): filler on the right of a batch row; it never enters a loss (see mask).
  * They are distinct on purpose: with pad = end, masking the pad also masks the real end token and
  * a fine-tuned model never learns to stop (trl#1623).
  *
+ * `BpeTokenizer` (bpe.ts) is the subword tokenizer of the course's model from chapter 02 on; both
+ * implement `Tokenizer`, which is what the model-facing code (sft, reward, ppo, dpo...) takes.
+ *
  * `WordTokenizer` is for the word-level n-grams of chapter 1 only (no special tokens).
  */
+import type { BpeTokenizerJSON } from './bpe';
 
 /** What the n-gram models need from a tokenizer: `symbols[id]` is the text of id. */
 export interface SymbolTokenizer {
-  readonly kind: 'char' | 'word';
+  readonly kind: 'char' | 'word' | 'bpe';
   /** The ordinary (non-special) symbols; ids 0..symbols.length-1. */
   readonly symbols: readonly string[];
   encode(text: string): number[];
   decode(ids: ArrayLike<number>): string;
+}
+
+/** What a language model's tokenizer offers (CharTokenizer and BpeTokenizer). */
+export interface Tokenizer extends SymbolTokenizer {
+  readonly kind: 'char' | 'bpe';
+  readonly endId: number;
+  readonly padId: number;
+  /** Ordinary symbols + 2 special tokens: the size of a model's embedding and output layers. */
+  readonly vocabSize: number;
+  encode(text: string, opts?: EncodeOptions): number[];
+  encodeWithEnd(text: string): number[];
+  decode(ids: ArrayLike<number>, opts?: DecodeOptions): string;
+  isSpecial(id: number): boolean;
+  toJSON(): CharTokenizerJSON | BpeTokenizerJSON;
 }
 
 export const END_TOKEN = '<end>';
@@ -45,7 +62,7 @@ function describeChar(ch: string): string {
   return `${JSON.stringify(ch)} (U+${cp.toString(16).toUpperCase().padStart(4, '0')})`;
 }
 
-export class CharTokenizer implements SymbolTokenizer {
+export class CharTokenizer implements Tokenizer {
   readonly kind = 'char' as const;
   readonly symbols: readonly string[];
   readonly endId: number;
