@@ -90,12 +90,14 @@ export class BpeTokenizer implements Tokenizer {
 
   /**
    * Learn `merges` merges on `text` (fewer if no pair occurs twice). Pair counts are kept up to
-   * date incrementally: a merge only rewrites the chunk types that contain its pair.
+   * date incrementally: a merge only rewrites the chunk types that contain its pair. Every
+   * character of `alphabet` also gets an id (learn merges on training text only, yet encode any
+   * text of the corpus).
    */
-  static train(text: string, merges: number = COURSE_BPE_MERGES): BpeTokenizer {
+  static train(text: string, merges: number = COURSE_BPE_MERGES, opts: { alphabet?: string } = {}): BpeTokenizer {
     if (text.length === 0) throw new Error('BpeTokenizer.train: text is empty');
     if (!Number.isInteger(merges) || merges < 0) throw new Error(`BpeTokenizer.train: merges must be an integer >= 0, got ${merges}`);
-    const chars = Array.from(new Set(Array.from(text))).sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
+    const chars = Array.from(new Set(Array.from(text + (opts.alphabet ?? '')))).sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
     const typeCount = new Map<string, number>();
     for (const c of bpeChunks(text)) typeCount.set(c, (typeCount.get(c) ?? 0) + 1);
     const words = [...typeCount].map(([w, n]) => ({ syms: Array.from(w), n }));

@@ -218,7 +218,7 @@ export async function ensurePretrained(
     ck.model.dispose();
     how = `${dir} with its context extended from ${ck.config.blockSize} to ${minBlockSize}`;
   } else {
-    tokenizer = BpeTokenizer.train(splitText(text).train, FAST ? 500 : COURSE_BPE_MERGES);
+    tokenizer = BpeTokenizer.train(splitText(text).train, FAST ? 500 : COURSE_BPE_MERGES, { alphabet: text });
     const size: Partial<GPTConfig> = FAST ? { nLayer: 2, nHead: 2, nEmbd: 64 } : {};
     model = new GPT({ ...GPT_PRESETS.course, ...size, vocabSize: tokenizer.vocabSize, blockSize: minBlockSize });
     how = 'a new model (no chapter 02 checkpoint)';

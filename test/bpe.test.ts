@@ -69,5 +69,10 @@ describe('BpeTokenizer', () => {
     expect(() => tokenizerFromJSON({ type: 'wordpiece' } as never)).toThrow(/unknown tokenizer type "wordpiece"/);
     expect(() => new BpeTokenizer(['a', 'b'], [['a', 'c']])).toThrow(/merge 0 \["a","c"\] must join two symbols defined before it/);
     expect(() => BpeTokenizer.train('', 3)).toThrow(/text is empty/);
+    // merges come from the text only; the alphabet only adds characters
+    const withAlphabet = BpeTokenizer.train('aaabdaaabac', 10, { alphabet: 'xa' });
+    expect(withAlphabet.chars).toEqual(['a', 'b', 'c', 'd', 'x']);
+    expect(withAlphabet.merges).toEqual([['a', 'a'], ['a', 'b'], ['aa', 'ab']]);
+    expect(withAlphabet.decode(withAlphabet.encode('xaab'))).toBe('xaab');
   });
 });
