@@ -185,9 +185,12 @@ export function logProbsFromLogits(
   return tf.tidy(() => {
     const m = mask.cast('float32');
     const logp = tf.logSoftmax(tf.div(logits.slice([0, 0, 0], [B, T - 1, V]), temperature)); // predicts tokens 1..T-1
-    const target = tf.oneHot(tokens.slice([0, 1], [B, T - 1]), V).cast('float32');
+    // Pick each target's log-prob by a gather from the flattened [B*(T-1)*V] tensor: with a
+    // 4k-token vocabulary a one-hot mask of the same size (and its gradient) doubled the cost.
+    const n = B * (T - 1);
+    const flat = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(V, 'int32')), tokens.slice([0, 1], [B, T - 1]).reshape([n]));
     const align = (x: tf.Tensor) => tf.mul(tf.concat([tf.zeros([B, 1]), x], 1), m) as tf.Tensor2D;
-    const logProbs = align(tf.sum(tf.mul(logp, target), -1));
+    const logProbs = align(tf.gather(logp.reshape([n * V]), flat).reshape([B, T - 1]));
     if (!opts.entropy) return { logProbs };
     const entropy = align(tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)));
     return { logProbs, entropy };

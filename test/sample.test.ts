@@ -133,6 +133,29 @@ describe('sequenceLogProbs', () => {
     });
   });
 
+  it('has the closed-form gradient: d log p(y) / d logits = onehot(y) - softmax, masked positions 0', () => {
+    // Two rows, 3 positions, vocabulary 4; row 1's last position is padding (mask 0).
+    const z = [[[0.1, -0.4, 0.7, 0.2], [1.0, 0.0, -1.0, 0.5], [0.3, 0.3, 0.3, 0.3]], [[-0.2, 0.9, 0.0, 0.4], [0.6, -0.3, 0.2, 0.1], [2.0, 0.0, 0.0, 0.0]]];
+    const logits = tf.tensor3d(z);
+    const tokens = tf.tensor2d([[0, 2, 1], [3, 1, 0]], [2, 3], 'int32');
+    const mask = tf.tensor2d([[1, 1, 1], [1, 1, 0]]);
+    const g = tf.grad((x: tf.Tensor) => tf.sum(logProbsFromLogits(x as tf.Tensor3D, tokens, mask).logProbs))(logits).arraySync() as number[][][];
+    const tok = [[0, 2, 1], [3, 1, 0]];
+    const m = [[1, 1, 1], [1, 1, 0]];
+    for (let b = 0; b < 2; b++) {
+      for (let t = 0; t < 3; t++) {
+        const row = z[b][t];
+        const sum = row.reduce((s, v) => s + Math.exp(v), 0);
+        for (let v = 0; v < 4; v++) {
+          // position t predicts token t+1 (the last position predicts nothing); counted iff the target is real
+          const counted = t < 2 && m[b][t + 1] === 1;
+          const want = counted ? (v === tok[b][t + 1] ? 1 : 0) - Math.exp(row[v]) / sum : 0;
+          expect(g[b][t][v]).toBeCloseTo(want, 5);
+        }
+      }
+    }
+  });
+
   it('divides logits by the temperature and gives entropies of the same distributions', () => {
     const logits = tf.tensor3d([[[0, Math.log(3)], [0, 0]]]); // position 0 predicts token 1
     const tokens = tf.tensor2d([[0, 1]], [1, 2], 'int32');
