@@ -1,8 +1,9 @@
 /**
  * Reward-model probe: train a reward model on notebook 04's comparisons, relabelled by a careful
  * simulated labeler under a gold score you choose, and print what it learned, part by part, beside
- * the bag-of-words baseline. This is how the side runs quoted in notebook 04 were made. It needs the
- * checkpoints of notebooks 02-04 (default mode; RLHF_FAST=1 for fast mode's).
+ * the bag-of-words baseline. Notebook 04's side runs on learning rate, epochs and batches of whole
+ * prompts can be repeated with it (with the default gold). It needs the checkpoints of notebooks
+ * 02-04 (default mode; RLHF_FAST=1 for fast mode's).
  *
  *   npx tsx scripts/reward-probe.ts [options]
  *     --gold JSON             GoldConfig overrides, e.g. '{"nonWordWeight":0}' (default: none)
