@@ -143,7 +143,8 @@ export interface PromptOptions {
 
 /**
  * `n` distinct chat prompts, shuffled with `seed`. These are what the policy answers in chapters
- * 04-08. A prompt of at most 64 characters leaves 64 for the completion in a 128-character context.
+ * 04-08. A prompt of at most 64 characters (~20 BPE tokens) leaves ~40 tokens for the completion
+ * in the 64-token context.
  */
 export function makePrompts(text: string, opts: PromptOptions = {}): string[] {
   const maxChars = opts.maxChars ?? 64;
