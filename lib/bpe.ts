@@ -23,7 +23,7 @@
  * gives the same segmentation the training text got. Prompts and completions are encoded
  * separately and concatenated (encode(prompt) ++ encode(reply)), everywhere in the course.
  */
-import { DecodeOptions, EncodeOptions, END_TOKEN, PAD_TOKEN, Tokenizer } from './tokenizer';
+import { decodeSymbols, DecodeOptions, EncodeOptions, END_TOKEN, PAD_TOKEN, Tokenizer } from './tokenizer';
 
 export interface BpeTokenizerJSON {
   type: 'bpe';
@@ -225,20 +225,7 @@ export class BpeTokenizer implements Tokenizer {
 
   /** Ids to text. `<pad>` is dropped; `<end>` is rendered as "<end>" unless `skipSpecial`. */
   decode(ids: ArrayLike<number>, opts: DecodeOptions = {}): string {
-    let s = '';
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      if (id === this.padId) continue;
-      if (id === this.endId) {
-        if (!opts.skipSpecial) s += END_TOKEN;
-        continue;
-      }
-      if (!Number.isInteger(id) || id < 0 || id >= this.symbols.length) {
-        throw new Error(`BpeTokenizer.decode: id ${id} at position ${i} is outside 0..${this.vocabSize - 1}`);
-      }
-      s += this.symbols[id];
-    }
-    return s;
+    return decodeSymbols(this, 'BpeTokenizer', ids, opts);
   }
 
   isSpecial(id: number): boolean {

@@ -57,6 +57,29 @@ export interface DecodeOptions {
   skipSpecial?: boolean;
 }
 
+/**
+ * Ids to text for a tokenizer whose ordinary ids 0..n-1 are `symbols` and whose `<end>`/`<pad>`
+ * follow (CharTokenizer, BpeTokenizer): `<pad>` dropped, `<end>` as "<end>" unless skipSpecial.
+ */
+export function decodeSymbols(
+  tok: Pick<Tokenizer, 'symbols' | 'endId' | 'padId' | 'vocabSize'>, who: string, ids: ArrayLike<number>, opts: DecodeOptions = {},
+): string {
+  let s = '';
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (id === tok.padId) continue;
+    if (id === tok.endId) {
+      if (!opts.skipSpecial) s += END_TOKEN;
+      continue;
+    }
+    if (!Number.isInteger(id) || id < 0 || id >= tok.symbols.length) {
+      throw new Error(`${who}.decode: id ${id} at position ${i} is outside 0..${tok.vocabSize - 1}`);
+    }
+    s += tok.symbols[id];
+  }
+  return s;
+}
+
 function describeChar(ch: string): string {
   const cp = ch.codePointAt(0)!;
   return `${JSON.stringify(ch)} (U+${cp.toString(16).toUpperCase().padStart(4, '0')})`;
@@ -152,20 +175,7 @@ export class CharTokenizer implements Tokenizer {
 
   /** Ids to text. `<pad>` is dropped; `<end>` is rendered as "<end>" unless `skipSpecial`. */
   decode(ids: ArrayLike<number>, opts: DecodeOptions = {}): string {
-    let s = '';
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      if (id === this.padId) continue;
-      if (id === this.endId) {
-        if (!opts.skipSpecial) s += END_TOKEN;
-        continue;
-      }
-      if (!Number.isInteger(id) || id < 0 || id >= this.symbols.length) {
-        throw new Error(`CharTokenizer.decode: id ${id} at position ${i} is outside 0..${this.vocabSize - 1}`);
-      }
-      s += this.symbols[id];
-    }
-    return s;
+    return decodeSymbols(this, 'CharTokenizer', ids, opts);
   }
 
   isSpecial(id: number): boolean {
