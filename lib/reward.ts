@@ -181,9 +181,9 @@ export interface RewardConfig extends Omit<TrainConfig, 'steps'> {
 
 /**
  * Defaults: peak lr 1e-3 with cosine decay to 1e-4, 5% warm-up, no weight decay, clip 1, batch 16.
- * Measured on notebook 04's kind of data (1.3M-parameter BPE trunk, 3,888 comparisons, one epoch,
- * 432 held-out pairs): held-out accuracy vs gold 72.4% at lr 3e-4, 77.2% at 1e-3, 77.5% at 2e-3
- * (each +-2%). `tiny`: fast mode.
+ * Measured on notebook 04's kind of data as it was sampled before (temperature 1; 1.3M-parameter BPE
+ * trunk, 3,888 comparisons, one epoch, 432 held-out pairs): held-out accuracy vs gold 72.4% at lr
+ * 3e-4, 77.2% at 1e-3, 77.5% at 2e-3 (each +-2%). `tiny`: fast mode.
  */
 export const REWARD_PRESETS: Presets<RewardConfig> = {
   tiny: { ...TRAIN_PRESETS.tiny, lr: 1e-3, minLr: 1e-4, warmupSteps: 2, weightDecay: 0, evalEvery: 0, logEvery: 5,
@@ -351,10 +351,10 @@ export function packBatches(groups: number[][], batchSize: number, epochs: numbe
  * groupByPrompt, all comparisons of a prompt share a batch and each reply is forwarded once per
  * step, as InstructGPT trains on K-wise rankings: K = 4 replies give 6 comparisons for 4 forward
  * passes instead of 12, and a reply is not revisited in later steps of the same epoch. Measured on
- * notebook 04's kind of data (3,888 comparisons, K = 4, BPE trunk): 28 s instead of 59 s, held-out
- * accuracy vs gold 74.8% instead of 77.2% (+-2%). It is off by default because the RL chapters'
- * numbers stand on the pairwise-shuffled model. Metrics: batch accuracy; evals: held-out accuracy vs labels and vs
- * gold, held-out loss.
+ * notebook 04's kind of data (temperature-1 pairs, 3,888 comparisons, K = 4, BPE trunk): 28 s
+ * instead of 59 s, held-out accuracy vs gold 74.8% instead of 77.2% (+-2%). It is off by default
+ * because the RL chapters' numbers stand on the pairwise-shuffled model. Metrics: batch accuracy;
+ * evals: held-out accuracy vs labels and vs gold, held-out loss.
  */
 export async function rewardTrain(
   rm: RewardModel, tok: Tokenizer, train: Comparison[], config: RewardConfig, opts: RewardTrainOptions = {},

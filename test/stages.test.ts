@@ -21,3 +21,16 @@ describe('stages: result files and missing checkpoints', () => {
     delete process.env.RLHF_RUNS;
   });
 });
+
+describe('stages: sampling settings', () => {
+  it('samples comparison pairs cooler than evaluation, with the same reply length and the given seed', async () => {
+    const s = await import('../lib/stages');
+    const ev = s.evalGen(5);
+    const cmp = s.comparisonGen(5);
+    expect(ev.temperature).toBe(1);
+    expect(cmp).toEqual({ ...ev, temperature: s.COMPARISON_TEMPERATURE });
+    expect(s.COMPARISON_TEMPERATURE).toBeGreaterThan(0);
+    expect(s.COMPARISON_TEMPERATURE).toBeLessThan(1);
+    expect(s.comparisonGen().seed).toBe(5);
+  });
+});
