@@ -4,7 +4,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GPT } from '../lib/model';
-import { loadAddon } from '../lib/native/addon';
+import { ADDON_PATH, loadAddon } from '../lib/native/addon';
+import { execFileSync } from 'child_process';
 import { adamwUpdate, fusedAttention, fusedGelu, fusedSelfAttention, fusedLayerNorm, loadNativeKernels, softmaxCrossEntropy, useNativeKernels } from '../lib/native';
 import { Rng } from '../lib/rng';
 
@@ -284,5 +285,32 @@ describe.runIf(available)('tiny GPT: forward and backward agree between stock an
       return [value, ...vars.map((v) => grads[v.name])];
     }, 2e-5);
     model.dispose();
+  });
+});
+
+describe.runIf(available)('one matrix product gives the same bits on one thread as on several', () => {
+  // par_for keeps a product on the JS thread or splits it over the cores depending on timing;
+  // the product is cut into the same tiles either way, so its bits (and the tokens sampled from
+  // them) do not depend on the split. A child process with RLHF_THREADS=1 never splits.
+  it('row-split and column-split products, bit for bit against RLHF_THREADS=1', () => {
+    const script = `
+      const addon = require(${JSON.stringify(ADDON_PATH)});
+      let s = 12345;
+      const fill = (n) => Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5);
+      const out = [];
+      for (const [m, n, k] of [[1000, 96, 128], [32, 4067, 128]]) {
+        const a = fill(m * k), b = fill(k * n), y = new Float32Array(m * n);
+        for (let rep = 0; rep < 3; rep++) addon.bmm(a, b, y, m, n, k, 0, 0, [], [], []);
+        out.push(require('crypto').createHash('sha256').update(Buffer.from(y.buffer)).digest('hex'));
+      }
+      process.stdout.write(JSON.stringify(out));`;
+    const run = (threads?: string) => JSON.parse(execFileSync(process.execPath, ['-e', script], {
+      env: { ...process.env, ...(threads ? { RLHF_THREADS: threads } : {}) }, encoding: 'utf8',
+    })) as string[];
+    const one = run('1');
+    const several = run();
+    expect(several.length).toBe(2);
+    expect(several[0]).toBe(one[0]); // 1000 x 96: split by rows
+    expect(several[1]).toBe(one[1]); // 32 x 4067 (logits of a sampling step): split by columns
   });
 });

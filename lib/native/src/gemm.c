@@ -6,6 +6,10 @@
 #include <cblas.h>
 #include "kernels.h"
 
+/* Tiles of one product (the old split on 2 cores: 2 threads x 4 row chunks, x 2 column chunks). */
+#define GEMM_ROW_TILES 8
+#define GEMM_COL_TILES 4
+
 typedef struct {
   const float *a, *b;
   float *out;
@@ -13,6 +17,7 @@ typedef struct {
   int transA, transB, rank;
   const int64_t *aBatch, *bBatch, *outBatch;
   int splitRows; /* single product: split rows (1) or columns (0) */
+  int64_t tiles; /* single product: number of tiles (fixed by its shape, not by the threads) */
 } Bmm;
 
 /* Offset (in matrices) of output batch index `i` inside an operand whose batch
@@ -49,12 +54,21 @@ static void bmm_batches(void *ctx, int64_t begin, int64_t end) {
   }
 }
 
-/* Blocks of 16 rows/columns keep each thread's part a multiple of the SIMD width. */
-static void bmm_split(void *ctx, int64_t begin, int64_t end) {
+/* Tiles `begin`..`end` of one product, one sgemm each. A tile is a run of 16-row (or
+ * 16-column) blocks, a multiple of the SIMD width. The tiles are the same whether par_for runs
+ * them on one thread or several: OpenBLAS rounds an element differently for different block
+ * sizes, and par_for's choice depends on timing, so one call per split would make results
+ * (and the tokens sampled from them) change from run to run. */
+static void bmm_tiles(void *ctx, int64_t begin, int64_t end) {
   const Bmm *p = ctx;
-  int64_t lo = begin * 16, hi = end * 16;
-  if (p->splitRows) gemm_block(p, p->a, p->b, p->out, lo, hi < p->m ? hi : p->m, 0, p->n);
-  else gemm_block(p, p->a, p->b, p->out, 0, p->m, lo, hi < p->n ? hi : p->n);
+  int64_t size = p->splitRows ? p->m : p->n;
+  int64_t blocks = (size + 15) / 16;
+  for (int64_t t = begin; t < end; t++) {
+    int64_t lo = blocks * t / p->tiles * 16, hi = blocks * (t + 1) / p->tiles * 16;
+    if (hi > size) hi = size;
+    if (p->splitRows) gemm_block(p, p->a, p->b, p->out, lo, hi, 0, p->n);
+    else gemm_block(p, p->a, p->b, p->out, 0, p->m, lo, hi);
+  }
 }
 
 void gemm_single_threaded(void) {
@@ -74,11 +88,13 @@ void bmm(const float *a, const float *b, float *out, int64_t m, int64_t n, int64
   for (int d = 0; d < rank; d++) if (bBatch[d] != 1) bBroadcast = 0;
   /* [batch, m, k] @ [k, n] with a untransposed is one [batch*m, k] @ [k, n] product. */
   if (bBroadcast && !transA && aCount == batch) { m *= batch; batch = 1; }
-  Bmm p = {a, b, out, m, n, k, transA, transB, rank, aBatch, bBatch, outBatch, m >= n};
+  Bmm p = {a, b, out, m, n, k, transA, transB, rank, aBatch, bBatch, outBatch, m >= n, 1};
   double flops = 2.0 * m * n * k * batch / 50.0; /* ns at ~50 GFLOP/s (small GEMMs, one core) */
   if (batch > 1) { par_for(batch, flops, bmm_batches, &p); return; }
-  /* Row chunks only re-pack the small B operand, so cut finer (a stalled worker then holds
-   * less of the work); column chunks re-pack A each, so cut coarser. */
+  /* Row tiles only re-pack the small B operand, so cut finer (a stalled worker then holds
+   * less of the work); column tiles re-pack A each, so cut coarser. */
   int64_t blocks = ((p.splitRows ? m : n) + 15) / 16;
-  par_for_chunks(blocks, flops, bmm_split, &p, p.splitRows ? 4 : 2);
+  int64_t tiles = p.splitRows ? GEMM_ROW_TILES : GEMM_COL_TILES;
+  p.tiles = blocks < tiles ? blocks : tiles;
+  par_for_chunks(p.tiles, flops, bmm_tiles, &p, (int)p.tiles);
 }
