@@ -8,7 +8,7 @@
  * the reply used (its sentiment, 48% of sentiment pairs right): 66% held-out agreement with gold,
  * where a bag of words fitted to the same comparisons ranked sentiment pairs 85% right. With ~4k
  * subword symbols most words are one or two tokens: on the same kind of data the reward model
- * ranked 80% of sentiment pairs and 74% of all pairs right (82% on notebook 04's cooler pairs).
+ * ranked 80% of sentiment pairs and 74% of all pairs right (81-85% on notebook 04's cooler pairs).
  *
  * Training (`BpeTokenizer.train`): the text is first cut into chunks (pre-tokenisation, GPT-2's
  * idea): a word with at most one leading space, a run of other non-space characters with at most
