@@ -74,8 +74,8 @@ export function evalGen(seed = 2024): GenSettings {
  * part: 74.1% held-out accuracy against gold (70-78% over twenty variants of the recipe). At 0.8,
  * 18% of replies have one and the same recipe reached 82.1%, 85.2% and 82.7% (three seeds; 81.3%
  * in notebook 04's default run), and 74-76% on temperature-1 pairs, as good there as a model
- * trained on them. Llama 2 likewise varied
- * the temperature of its comparison samples. The RL chapters still sample at 1 (evalGen).
+ * trained on them. Llama 2 likewise varied the temperature of its comparison samples. The RL
+ * chapters still sample at 1 (evalGen).
  */
 export const COMPARISON_TEMPERATURE = 0.8;
 

@@ -6,7 +6,7 @@
 #include <cblas.h>
 #include "kernels.h"
 
-/* Tiles of one product (the old split on 2 cores: 2 threads x 4 row chunks, x 2 column chunks). */
+/* Tiles of one product: on 2 cores, 4 row tiles (or 2 column tiles) per thread. */
 #define GEMM_ROW_TILES 8
 #define GEMM_COL_TILES 4
 
