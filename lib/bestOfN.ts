@@ -38,30 +38,40 @@ export function selectBest(scores: number[][]): number[] {
  * Sample-based KL(best-of-n || base) for one prompt, from m base samples of it: their proxy
  * scores and, optionally, keys (the completion text) so identical completions form one outcome.
  * Best-of-n depends on a completion only through its score, so its KL to the base equals the KL
- * between the score distributions: with distinct outcomes sorted by score, probabilities q_j and
- * CDF F_j, best-of-n picks outcome j with probability F_j^n - F_{j-1}^n. Ties (a peaked policy
- * repeats itself) make this smaller than the analytic log n - (n-1)/n; it never exceeds it.
+ * between the score distributions. With distinct scores s_1 < s_2 < ... holding base mass Q_g and
+ * CDF F_g, the best of n samples has score s_g with probability F_g^n - F_{g-1}^n; distinct
+ * outcomes j sharing a score split that mass in proportion to q_j (selectBest keeps the first of
+ * the tied samples, and each of them is equally likely to come first). Repeated replies (a peaked
+ * policy) make the KL smaller than the analytic log n - (n-1)/n; it never exceeds it.
  */
 export function bonKLEstimate(scores: number[], n: number, keys?: string[]): number {
   if (scores.length === 0) throw new Error('bonKLEstimate: no samples');
   if (!Number.isInteger(n) || n < 1) throw new Error(`bonKLEstimate: n must be an integer >= 1, got ${n}`);
   if (keys && keys.length !== scores.length) throw new Error(`bonKLEstimate: ${keys.length} keys for ${scores.length} scores`);
-  const groups = new Map<string, { score: number; count: number }>();
+  const outcomes = new Map<string, { score: number; count: number }>();
   scores.forEach((s, i) => {
     const k = keys ? keys[i] : String(s);
-    const g = groups.get(k);
-    if (g) g.count++;
-    else groups.set(k, { score: s, count: 1 });
+    const o = outcomes.get(k);
+    if (o) o.count++;
+    else outcomes.set(k, { score: s, count: 1 });
   });
-  const outcomes = [...groups.values()].sort((a, b) => a.score - b.score);
+  // outcomes grouped by exactly equal score, groups in ascending score order
+  const byScore = new Map<number, number[]>();
+  for (const o of outcomes.values()) {
+    const g = byScore.get(o.score);
+    if (g) g.push(o.count);
+    else byScore.set(o.score, [o.count]);
+  }
+  const groups = [...byScore.entries()].sort((a, b) => a[0] - b[0]).map(([, counts]) => counts);
   const m = scores.length;
   let cdf = 0;
   let kl = 0;
-  for (const o of outcomes) {
-    const q = o.count / m;
-    const pb = Math.pow(cdf + q, n) - Math.pow(cdf, n);
-    if (pb > 0) kl += pb * Math.log(pb / q);
-    cdf += q;
+  for (const counts of groups) {
+    const mass = counts.reduce((a, c) => a + c, 0) / m;
+    const pGroup = Math.pow(cdf + mass, n) - Math.pow(cdf, n);
+    // p_j / q_j is the same for every outcome j of the group: pGroup / mass
+    if (pGroup > 0) kl += pGroup * Math.log(pGroup / mass);
+    cdf += mass;
   }
   return Math.max(0, kl);
 }
@@ -116,11 +126,11 @@ export function bestOfNSweep(scores: number[][], ns: number[]): Map<number, numb
  * only replies that ended (an unfinished reply would teach the policy not to stop). The reply is
  * the text before "<end>" (SFT appends the end token itself).
  */
-export function rejectionSamplingData(best: Rollout, endMark = '<end>'): { prompt: string; response: string }[] {
-  const out: { prompt: string; response: string }[] = [];
+export function rejectionSamplingData(best: Rollout, endMark = '<end>'): { prompt: string; completion: string }[] {
+  const out: { prompt: string; completion: string }[] = [];
   best.completions.forEach((c, i) => {
     if (!best.finished[i]) return;
-    out.push({ prompt: best.prompts[i], response: c.slice(0, c.indexOf(endMark)) });
+    out.push({ prompt: best.prompts[i], completion: c.slice(0, c.indexOf(endMark)) });
   });
   return out;
 }

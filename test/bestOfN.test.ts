@@ -34,6 +34,30 @@ describe('best-of-N KL and win-rate bounds', () => {
     const est = bonKLEstimate(peaked, 16, peaked.map((x, i) => (i % 2 ? 'same' : String(x))));
     expect(est).toBeCloseTo(Math.log(2), 3);
   });
+
+  it('sample estimate with ties: distinct replies of equal score split their group\'s mass by q_j', () => {
+    // D, E score 1, F, G score 0, each q = 1/4. Best-of-n returns a score-1 reply with probability
+    // 1 - 2^-n, D or E with half of it each; F or G with 2^-n / 2 each. So
+    // KL = p log(2p) + (1 - p) log(2(1 - p)) with p = 1 - 2^-n:
+    //   n = 2:  0.75 log 1.5 + 0.25 log 0.5           = 0.130812
+    //   n = 4:  (15/16) log(15/8) + (1/16) log(1/8)    = 0.459356
+    //   n = 16: (1 - 2^-16) log(2 - 2^-15) + 2^-16 log(2^-15) = 0.692963
+    // (handing out F_j^n - F_{j-1}^n in sort order instead gave 0.174, 0.590, 1.330.)
+    const keys = ['D', 'E', 'F', 'G'];
+    const scores = [1, 1, 0, 0];
+    expect(bonKLEstimate(scores, 2, keys)).toBeCloseTo(0.75 * Math.log(1.5) + 0.25 * Math.log(0.5), 12);
+    expect(bonKLEstimate(scores, 2, keys)).toBeCloseTo(0.130812, 6);
+    expect(bonKLEstimate(scores, 4, keys)).toBeCloseTo((15 / 16) * Math.log(15 / 8) + (1 / 16) * Math.log(1 / 8), 12);
+    expect(bonKLEstimate(scores, 4, keys)).toBeCloseTo(0.459356, 6);
+    const p = 1 - 2 ** -16;
+    expect(bonKLEstimate(scores, 16, keys)).toBeCloseTo(p * Math.log(2 * p) + (1 - p) * Math.log(2 * (1 - p)), 12);
+    expect(bonKLEstimate(scores, 16, keys)).toBeCloseTo(0.692963, 6);
+    // the same four replies with distinct scores: the untied formula, larger than with ties
+    expect(bonKLEstimate([4, 3, 2, 1], 2, keys)).toBeCloseTo(
+      [1, 3, 5, 7].reduce((a, k) => a + (k / 16) * Math.log(k / 16 / 0.25), 0), 12);
+    // the order of the samples does not matter
+    expect(bonKLEstimate([0, 1, 0, 1], 4, ['F', 'D', 'G', 'E'])).toBeCloseTo(bonKLEstimate(scores, 4, keys), 14);
+  });
 });
 
 describe('selection', () => {
@@ -68,6 +92,6 @@ describe('selection', () => {
       prompts: ['p1', 'p2'], promptIds: [[], []], completionIds: [[], []],
       completions: ['Good day.<end>', 'Never end'], finished: [true, false],
     };
-    expect(rejectionSamplingData(best)).toEqual([{ prompt: 'p1', response: 'Good day.' }]);
+    expect(rejectionSamplingData(best)).toEqual([{ prompt: 'p1', completion: 'Good day.' }]);
   });
 });
