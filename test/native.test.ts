@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { GPT } from '../lib/model';
 import { ADDON_PATH, loadAddon } from '../lib/native/addon';
 import { execFileSync } from 'child_process';
-import { adamwUpdate, fusedAttention, fusedGelu, fusedSelfAttention, fusedLayerNorm, loadNativeKernels, softmaxCrossEntropy, useNativeKernels } from '../lib/native';
+import { adamwUpdate, fusedAttention, fusedGelu, fusedLayerNorm, loadNativeKernels, softmaxCrossEntropy, useNativeKernels } from '../lib/native';
 import { Rng } from '../lib/rng';
 
 const native = (() => {
@@ -210,18 +210,6 @@ describe.runIf(available)('fused ops: native kernel = tfjs formula, forward and 
     const w = rand([B, H, T, D]);
     const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(fusedAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, bias, 0.25), w));
     both(() => [fusedAttention(q, k, v, bias, 0.25), ...tf.grads(f)([q, k, v])], 5e-5);
-  });
-
-  it('fusedSelfAttention reads the heads straight out of qkv [B,T,3C]', () => {
-    const [B, T, H, D] = [2, 6, 3, 4], C = H * D;
-    const qkv = rand([B, T, 3 * C], 2) as tf.Tensor3D, w = rand([B, T, C]);
-    const causal = tf.tensor4d(Array.from({ length: T * T }, (_, i) => (i % T > Math.floor(i / T) ? -1e9 : 0)), [1, 1, T, T]);
-    const padded = tf.add(causal, tf.tensor4d([-1e9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1e9], [B, 1, 1, T])) as tf.Tensor4D;
-    for (const bias of [causal, padded]) {
-      const f = (x: tf.Tensor) => tf.sum(tf.mul(fusedSelfAttention(x as tf.Tensor3D, bias, H, 0.3), w));
-      both(() => [fusedSelfAttention(qkv, bias, H, 0.3), tf.grad(f)(qkv)], 2e-5);
-    }
-    expect(() => fusedSelfAttention(rand([B, T, 10]) as tf.Tensor3D, causal, H, 1)).toThrow(/3C/);
   });
 
   it('adamwUpdate', () => {

@@ -9,7 +9,6 @@ const LN = 'RlhfLayerNorm', LN_GRAD = 'RlhfLayerNormGrad';
 const GELU = 'RlhfGelu', GELU_GRAD = 'RlhfGeluGrad';
 const XENT = 'RlhfSoftmaxXent', XENT_GRAD = 'RlhfSoftmaxXentGrad';
 const ATTN = 'RlhfAttention', ATTN_GRAD = 'RlhfAttentionGrad';
-const SELF_ATTN = 'RlhfSelfAttention', SELF_ATTN_GRAD = 'RlhfSelfAttentionGrad';
 
 type Info = tf.TensorInfo;
 type Args = { inputs: Record<string, Info>; attrs?: tf.NamedAttrMap };
@@ -81,37 +80,8 @@ export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, b
   return tf.tidy(() => tf.matMul(tf.softmax(tf.add(tf.mul(tf.matMul(q, k, false, true), scale), bias)), v));
 }
 
-/**
- * Causal/padded self-attention straight from the fused projection qkv [B,T,3C] (queries,
- * keys, values side by side, heads of width D = C/nHead inside each): returns the heads'
- * outputs merged back to [B,T,C], softmax(scale q k^T + bias) v per head, with bias
- * [B or 1, 1, T, T]. Natively no split, no transposes and one kernel each way.
- */
-export function fusedSelfAttention(qkv: tf.Tensor3D, bias: tf.Tensor4D, nHead: number, scale: number): tf.Tensor3D {
-  const [B, T, C3] = qkv.shape;
-  if (qkv.rank !== 3 || C3 % (3 * nHead) !== 0) {
-    throw new Error(`fusedSelfAttention: qkv must be [B, T, 3C] with C divisible by nHead ${nHead}, got [${qkv.shape}]`);
-  }
-  if (bias.rank !== 4 || (bias.shape[0] !== 1 && bias.shape[0] !== B) || bias.shape[1] !== 1 || bias.shape[2] !== T || bias.shape[3] !== T) {
-    throw new Error(`fusedSelfAttention: bias must be [1 or ${B}, 1, ${T}, ${T}], got [${bias.shape}]`);
-  }
-  if (nativeActive() && qkv.dtype === 'float32' && bias.dtype === 'float32') {
-    const [y] = tf.engine().runKernel(SELF_ATTN, { qkv, bias }, { nHead, scale }) as tf.Tensor[];
-    return y as tf.Tensor3D;
-  }
-  return tf.tidy(() => {
-    const C = C3 / 3, D = C / nHead;
-    const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, nHead, D]), [0, 2, 1, 3]) as tf.Tensor4D;
-    const [q, k, v] = tf.split(qkv, 3, 2).map(heads);
-    const y = fusedAttention(q, k, v, bias, scale);
-    return tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B, T, C]) as tf.Tensor3D;
-  });
-}
-
-/** Strided views for the attention kernel: [B,H,T,D] tensors, or the heads inside [B,T,k*C]. */
+/** Strided view for the attention kernel of a [B,H,T,D] tensor. */
 const headsOf = (data: Float32Array, [, H, T, D]: number[]): Operand => [data, 0, [H * T * D, T * D, D]];
-const headsIn = (data: Float32Array, offset: number, T: number, width: number, D: number): Operand =>
-  [data, offset, [T * width, D, width]];
 
 /** Registers the fused kernels and their gradients for the 'cpu' backend. */
 export function registerFusedKernels(c: NativeContext): string[] {
@@ -173,23 +143,6 @@ export function registerFusedKernels(c: NativeContext): string[] {
         B, H, T, Tk, D, attrs!.scale as number);
       return [c.output(q.shape, dq), c.output(k.shape, dk), c.output(v.shape, dv)];
     },
-    [SELF_ATTN]: ({ inputs, attrs }) => {
-      const { qkv, bias } = inputs;
-      const [B, T, C3] = qkv.shape, C = C3 / 3, H = attrs!.nHead as number, D = C / H;
-      const x = c.f32(qkv), y = c.alloc([B, T, C]), p = c.alloc([B, H, T, T]);
-      c.addon.attentionFwd(...headsIn(x, 0, T, C3, D), ...headsIn(x, C, T, C3, D), ...headsIn(x, 2 * C, T, C3, D),
-        ...headsIn(y, 0, T, C, D), c.f32(bias), p, B, H, T, T, D, bias.shape[0], attrs!.scale as number);
-      return [c.output([B, T, C], y), c.output([B, H, T, T], p)];
-    },
-    [SELF_ATTN_GRAD]: ({ inputs, attrs }) => {
-      const { qkv, p, dy } = inputs;
-      const [B, T, C3] = qkv.shape, C = C3 / 3, H = attrs!.nHead as number, D = C / H;
-      const x = c.f32(qkv), d = c.alloc(qkv.shape);
-      c.addon.attentionBwd(...headsIn(x, 0, T, C3, D), ...headsIn(x, C, T, C3, D), ...headsIn(x, 2 * C, T, C3, D), c.f32(p),
-        ...headsIn(c.f32(dy), 0, T, C, D), ...headsIn(d, 0, T, C3, D), ...headsIn(d, C, T, C3, D), ...headsIn(d, 2 * C, T, C3, D),
-        B, H, T, T, D, attrs!.scale as number);
-      return c.output(qkv.shape, d);
-    },
   };
   for (const [kernelName, kernelFunc] of Object.entries(kernels)) {
     if (tf.getKernel(kernelName, 'cpu')) tf.unregisterKernel(kernelName, 'cpu');
@@ -232,19 +185,6 @@ function registerGradients(): void {
       const dy = (dys as tf.Tensor[])[0];
       const [dq, dk, dv] = tf.engine().runKernel(ATTN_GRAD, { q, k, v, p, dy }, attrs) as tf.Tensor[];
       return { q: () => dq, k: () => dk, v: () => dv, bias: () => tf.zerosLike(bias) };
-    },
-  });
-  tf.registerGradient({
-    kernelName: SELF_ATTN,
-    inputsToSave: ['qkv', 'bias'],
-    outputsToSave: [false, true],
-    gradFunc: (dys, saved, attrs) => {
-      const [qkv, bias, p] = saved;
-      const dy = (dys as tf.Tensor[])[0];
-      return {
-        qkv: () => tf.engine().runKernel(SELF_ATTN_GRAD, { qkv, p, dy }, attrs) as tf.Tensor,
-        bias: () => tf.zerosLike(bias),
-      };
     },
   });
   tf.registerGradient({
