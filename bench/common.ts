@@ -1,10 +1,10 @@
 // Shapes shared by the benchmark scripts (issue 3's configs A and B) and a
 // reproducible random batch (the benchmark measures speed, not learning).
 import { tf } from '../lib/backend';
+import { GPTConfig, gptConfig } from '../lib/model';
 
 export interface BenchConfig {
   name: 'A' | 'B';
-  preset: 'benchA' | 'benchB';
   vocab: number;
   context: number;
   width: number;
@@ -14,9 +14,14 @@ export interface BenchConfig {
 }
 
 export const BENCH_CONFIGS: Record<'A' | 'B', BenchConfig> = {
-  A: { name: 'A', preset: 'benchA', vocab: 65, context: 64, width: 128, layers: 4, heads: 4, batch: 32 },
-  B: { name: 'B', preset: 'benchB', vocab: 65, context: 128, width: 256, layers: 6, heads: 8, batch: 16 },
+  A: { name: 'A', vocab: 65, context: 64, width: 128, layers: 4, heads: 4, batch: 32 },
+  B: { name: 'B', vocab: 65, context: 128, width: 256, layers: 6, heads: 8, batch: 16 },
 };
+
+/** The GPT of a config (the course model's defaults otherwise: no dropout, tied embeddings, seed 1337). */
+export function benchGPTConfig(c: BenchConfig): GPTConfig {
+  return gptConfig({ vocabSize: c.vocab, blockSize: c.context, nLayer: c.layers, nHead: c.heads, nEmbd: c.width });
+}
 
 /** Tokens per training step. */
 export const tokensPerStep = (c: BenchConfig) => c.batch * c.context;

@@ -2,10 +2,10 @@
 // config with this library on one backend and prints `RESULT {json}`.
 // Usage: node --import tsx bench/engine.ts '{"config":"A","backend":"blas","steps":20,"sample":true}'
 import { initBackend, tf } from '../lib/backend';
-import { GPT, GPT_PRESETS } from '../lib/model';
+import { GPT } from '../lib/model';
 import { generate } from '../lib/sample';
-import { trainLoop, TRAIN_PRESETS } from '../lib/train';
-import { BENCH_CONFIGS, randomBatch, tokensPerStep } from './common';
+import { PRETRAIN_PRESETS, pretrain } from '../lib/pretrain';
+import { BENCH_CONFIGS, benchGPTConfig, randomBatch, tokensPerStep } from './common';
 
 export interface EngineJob {
   config: 'A' | 'B';
@@ -56,19 +56,14 @@ function timeSampling(model: GPT, useCache: boolean): number {
 async function main(job: EngineJob): Promise<EngineResult> {
   const info = await initBackend({ force: job.backend, log: () => {} });
   const cfg = BENCH_CONFIGS[job.config];
-  const model = new GPT({ ...GPT_PRESETS[cfg.preset] });
+  const model = new GPT(benchGPTConfig(cfg));
   const times: number[] = [];
   let last = performance.now(), loss = NaN;
   let cpuStart = process.cpuUsage(), cpuEnd = cpuStart;
-  await trainLoop({
-    config: { ...TRAIN_PRESETS.course, steps: WARMUP_STEPS + job.steps, warmupSteps: 1, evalEvery: 0, livePlot: false },
-    params: model.parameters(),
-    lossFn: (step) => {
-      const { x, y } = randomBatch(cfg, step);
-      const l = model.loss(x, y);
-      tf.dispose([x, y]);
-      return { loss: l };
-    },
+  // the course's pretraining step (pretrain.ts) on fixed random batches (the same in torch_gpt.py)
+  await pretrain({ model, batch: (step) => randomBatch(cfg, step) }, {
+    ...PRETRAIN_PRESETS.course, steps: WARMUP_STEPS + job.steps, warmupSteps: 1, evalEvery: 0, livePlot: false, batchSize: cfg.batch,
+  }, {
     display: false,
     onStep: (rec) => {
       const now = performance.now();

@@ -1,14 +1,14 @@
 // Kernel-time histogram of one GPT training step (forward, backward, AdamW) on the
 // current backend: which tfjs kernels dominate. Usage: tsx bench/profile.ts [A|B]
 import { initBackend, tf } from '../lib/backend';
-import { GPT, GPT_PRESETS } from '../lib/model';
+import { GPT } from '../lib/model';
 import { AdamW } from '../lib/train';
-import { BENCH_CONFIGS, randomBatch } from './common';
+import { BENCH_CONFIGS, benchGPTConfig, randomBatch } from './common';
 
 async function main() {
   await initBackend();
   const cfg = BENCH_CONFIGS[(process.argv[2] ?? 'A') as 'A' | 'B'];
-  const model = new GPT({ ...GPT_PRESETS[cfg.preset] });
+  const model = new GPT(benchGPTConfig(cfg));
   const params = model.parameters();
   const opt = new AdamW(params, { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1 });
   const vars = params.map((p) => p.variable);

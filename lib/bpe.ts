@@ -5,10 +5,9 @@
  * Why not characters: a character model must gather a word from 5-10 positions before it can use
  * it. The reward model of chapter 04 reads its score at the last token, and on a character trunk
  * it learned what that token shows (has the reply ended, how long is it) but barely which words
- * the reply used (its sentiment, 48% of sentiment pairs right): 66% held-out agreement with gold,
- * where a bag of words fitted to the same comparisons ranked sentiment pairs 85% right. With ~4k
- * subword symbols most words are one or two tokens: on the same kind of data the reward model
- * ranked 80% of sentiment pairs and 74% of all pairs right (81-85% on notebook 04's cooler pairs).
+ * the reply used, where a bag of words fitted to the same comparisons ranked them well. With ~4k
+ * subword symbols most words are one or two tokens, and the reward model learns the words too
+ * (lib/README.md has the measurements).
  *
  * Training (`BpeTokenizer.train`): the text is first cut into chunks (pre-tokenisation, GPT-2's
  * idea): a word with at most one leading space, a run of other non-space characters with at most
@@ -42,7 +41,7 @@ export function bpeChunks(text: string): string[] {
   return text.match(BPE_CHUNK) ?? [];
 }
 
-/** Merges the course's tokenizer learns (chapter 02): ~4k symbols, measured in notebook 04. */
+/** Merges the course's tokenizer learns (chapter 02): ~4k symbols (the choice: see the module comment). */
 export const COURSE_BPE_MERGES = 4000;
 
 const SEP = '\u0000';

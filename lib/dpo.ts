@@ -12,9 +12,7 @@ import { Comparison, strengthLevel } from './preferences';
 import { dpoLoss, ipoLoss } from './dpoLoss';
 import { Presets, preset } from './mode';
 import { Rng } from './rng';
-import { TRAIN_PRESETS, TrainConfig, TrainResult, trainLoop } from './train';
-import { livePlot } from './display';
-export * from './dpoLoss';
+import { TRAIN_DEFAULTS, TrainConfig, TrainResult, trainLoop } from './train';
 
 /** One preference pair; completions end with the text "<end>" when the writer stopped. */
 export interface PreferencePair {
@@ -105,8 +103,8 @@ export interface DPOConfig extends TrainConfig {
  * No weight decay: it would pull the policy away from the reference for no reason.
  */
 export const DPO_PRESETS: Presets<DPOConfig> = {
-  tiny: { ...TRAIN_PRESETS.tiny, steps: 20, lr: 1e-4, minLr: 1e-5, warmupSteps: 2, weightDecay: 0, evalEvery: 0, logEvery: 5, beta: 0.1, loss: 'dpo', batchSize: 8, seed: 0 },
-  course: { ...TRAIN_PRESETS.course, steps: 60, lr: 1e-4, minLr: 1e-5, warmupSteps: 5, weightDecay: 0, evalEvery: 0, logEvery: 10, beta: 0.1, loss: 'dpo', batchSize: 32, seed: 0 },
+  tiny: { ...TRAIN_DEFAULTS, steps: 20, lr: 1e-4, minLr: 1e-5, warmupSteps: 2, weightDecay: 0, evalEvery: 0, logEvery: 5, beta: 0.1, loss: 'dpo', batchSize: 8, seed: 0 },
+  course: { ...TRAIN_DEFAULTS, steps: 60, lr: 1e-4, minLr: 1e-5, warmupSteps: 5, weightDecay: 0, evalEvery: 0, logEvery: 10, beta: 0.1, loss: 'dpo', batchSize: 32, seed: 0 },
 };
 
 /** DPO_PRESETS.tiny in fast mode, .course otherwise, patched by `override`. */
@@ -139,34 +137,49 @@ export interface DPOStep {
 
 export interface DPOResult extends TrainResult {
   curves: DPOStep[];
-  /** Cached reference log-probs of the training pairs. */
-  ref: { chosen: number[]; rejected: number[] };
+  /** Summed reference log-probs of the training pairs (pass them to a later run on the same pairs). */
+  refLogProbs: { chosen: number[]; rejected: number[] };
+}
+
+/** What DPO trains on. */
+export interface DPOInputs {
+  /** The model to train, in place. */
+  policy: GPT;
+  /** The frozen reference (the SFT policy). */
+  refPolicy: GPT;
+  tokenizer: Tokenizer;
+  /** Training pairs (at least config.batchSize). */
+  pairs: PreferencePair[];
+  /** Summed log-probs of these same pairs under this refPolicy (`refLogProbs` of an earlier DPOResult): skips recomputing them. */
+  refLogProbs?: { chosen: number[]; rejected: number[] };
+}
+
+export interface DPOOptions {
+  title?: string;
+  display?: boolean;
+  signal?: AbortSignal;
+  /** Called after every step with its curves (e.g. views.ts dpoLiveView's onStep). */
+  onStep?: (s: DPOStep) => void;
 }
 
 /**
  * Train `policy` in place on preference pairs with the DPO (or IPO) loss through the shared
- * trainLoop. The reference log-probs are computed once up front. Live chart (in Jupyter): chosen
- * and rejected log-probs per step; both often fall, the rejected faster (trl#800): the loss only
+ * trainLoop. The reference log-probs are computed once up front. The curves hold, per step,
+ * the chosen and rejected log-probs: both often fall, the rejected faster (trl#800): the loss only
  * asks for a growing gap, and probability mass can move to completions that are in neither set.
  */
-export async function dpoTrain(
-  policy: GPT, refPolicy: GPT, tokenizer: Tokenizer, pairs: PreferencePair[], config: DPOConfig,
-  opts: {
-    title?: string; display?: boolean; livePlot?: boolean; signal?: AbortSignal;
-    /** Reference log-probs of these same pairs under this refPolicy (`ref` of an earlier DPOResult): skips recomputing them. */
-    ref?: { chosen: number[]; rejected: number[] };
-  } = {},
-): Promise<DPOResult> {
+export async function dpoTrain(inputs: DPOInputs, config: DPOConfig, opts: DPOOptions = {}): Promise<DPOResult> {
+  const { policy, refPolicy, tokenizer, pairs } = inputs;
   if (pairs.length < config.batchSize) throw new Error(`dpoTrain: ${pairs.length} pairs, fewer than batchSize ${config.batchSize}`);
-  if (opts.ref && (opts.ref.chosen.length !== pairs.length || opts.ref.rejected.length !== pairs.length)) {
-    throw new Error(`dpoTrain: opts.ref has ${opts.ref.chosen.length} chosen and ${opts.ref.rejected.length} rejected log-probs for ${pairs.length} pairs`);
+  const given = inputs.refLogProbs;
+  if (given && (given.chosen.length !== pairs.length || given.rejected.length !== pairs.length)) {
+    throw new Error(`dpoTrain: refLogProbs has ${given.chosen.length} chosen and ${given.rejected.length} rejected log-probs for ${pairs.length} pairs`);
   }
   const enc = encodePreferencePairs(pairs, tokenizer, policy.config.blockSize);
-  const ref = opts.ref ?? referenceLogProbs(refPolicy, enc, tokenizer.padId);
+  const ref = given ?? referenceLogProbs(refPolicy, enc, tokenizer.padId);
   const rng = new Rng(config.seed);
   const nextIdx = rng.batches(enc.length, config.batchSize);
   const curves: DPOStep[] = [];
-  const chart = opts.livePlot ?? config.livePlot ? livePlot({ title: `${config.loss.toUpperCase()}: log-probs of chosen and rejected`, yTitle: 'log pi(y|x), nats' }) : null;
   const res = await trainLoop({
     params: policy.parameters(), config, title: opts.title ?? config.loss.toUpperCase(), display: opts.display, signal: opts.signal,
     lossFn: () => {
@@ -188,10 +201,10 @@ export async function dpoTrain(
     },
     onStep: (rec) => {
       const m = rec.metrics;
-      curves.push({ step: rec.step, loss: rec.loss, chosenLogp: m.chosenLogp, rejectedLogp: m.rejectedLogp, chosenReward: m.chosenReward, rejectedReward: m.rejectedReward, accuracy: m.accuracy });
-      chart?.add(rec.step, { chosen: m.chosenLogp, rejected: m.rejectedLogp });
+      const step: DPOStep = { step: rec.step, loss: rec.loss, chosenLogp: m.chosenLogp, rejectedLogp: m.rejectedLogp, chosenReward: m.chosenReward, rejectedReward: m.rejectedReward, accuracy: m.accuracy };
+      curves.push(step);
+      opts.onStep?.(step);
     },
   });
-  chart?.done();
-  return { ...res, curves, ref };
+  return { ...res, curves, refLogProbs: ref };
 }

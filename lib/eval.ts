@@ -4,7 +4,6 @@
  * reward-model agreement benchmark. Plain numbers in, plain numbers out (no tensors).
  */
 import { Rng } from './rng';
-export * from './kl';
 
 // ---------------------------------------------------------------- win rates
 
@@ -169,6 +168,18 @@ export function bradleyTerry(
     if (change < tol) break;
   }
   return new Map(names.map((n, i) => [n, 1000 + (400 * Math.log(p[i])) / Math.LN10]));
+}
+
+/**
+ * Trailing moving average: out[i] = mean of xs[max(0, i - k + 1) .. i] (the first k - 1 points
+ * average what there is). Smooths per-iteration curves (PPO's reward and KL) before plotting or fitting.
+ */
+export function smooth(xs: number[], k = 5): number[] {
+  if (!Number.isInteger(k) || k < 1) throw new Error(`smooth: k must be an integer >= 1, got ${k}`);
+  return xs.map((_, i) => {
+    const w = xs.slice(Math.max(0, i - k + 1), i + 1);
+    return w.reduce((a, b) => a + b, 0) / w.length;
+  });
 }
 
 // ---------------------------------------------------------------- over-optimization fits

@@ -48,14 +48,16 @@ export function categoricalKL(p: ArrayLike<number>, q: ArrayLike<number>): numbe
 }
 
 /**
- * Per-token KL estimate as a tensor [B, T] (zeros at pads). logProbs, refLogProbs, mask: [B, T].
- * Used inside PPO's per-token reward, so it must match the estimator reported in the plots.
+ * Per-token KL estimate as a tensor [B, T] (zeros where mask is 0), differentiable: a KL penalty
+ * inside a loss, as critic-free RL (GRPO, Shao et al. 2024) adds beta * k3 per token. PPO puts its
+ * penalty in the reward instead (ppoMath.ts tokenRewards, on arrays). logProbs, refLogProbs,
+ * mask: [B, T].
  */
 export function klPerToken(
   logProbs: tf.Tensor2D,
   refLogProbs: tf.Tensor2D,
   mask: tf.Tensor2D,
-  estimator: KLEstimator = 'k1',
+  estimator: KLEstimator = 'k3',
 ): tf.Tensor2D {
   if (estimator !== 'k1' && estimator !== 'k3') throw new Error(`klPerToken: unknown estimator ${JSON.stringify(estimator)}; use 'k1' or 'k3'`);
   return tf.tidy(() => {
@@ -64,28 +66,6 @@ export function klPerToken(
     const k = estimator === 'k1' ? tf.neg(logr) : tf.sub(tf.sub(tf.exp(logr), 1), logr);
     return tf.mul(k, m) as tf.Tensor2D;
   });
-}
-
-/**
- * Mean over sequences of the summed per-token estimate: KL between the *sequence* distributions
- * (nats per completion), the quantity on the x-axis of the reward-KL frontier.
- */
-export function sequenceKL(
-  logProbs: number[][],
-  refLogProbs: number[][],
-  estimator: KLEstimator = 'k1',
-): number {
-  if (logProbs.length === 0) throw new Error('sequenceKL: no sequences');
-  if (logProbs.length !== refLogProbs.length) {
-    throw new Error(`sequenceKL: ${logProbs.length} policy rows but ${refLogProbs.length} reference rows`);
-  }
-  const f = estimator === 'k1' ? klK1 : estimator === 'k3' ? klK3 : null;
-  if (!f) throw new Error(`sequenceKL: unknown estimator ${JSON.stringify(estimator)}; use 'k1' or 'k3'`);
-  let total = 0;
-  logProbs.forEach((row, i) => {
-    for (const v of f(row, refLogProbs[i])) total += v;
-  });
-  return total / logProbs.length;
 }
 
 /** Mean and standard error of the mean of a list of numbers. */

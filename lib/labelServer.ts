@@ -15,7 +15,7 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
 import { AddressInfo } from 'net';
-import { runsDir } from './mode';
+import { stagePath } from './stages';
 import { appendComparison, makeComparison, Pair, readComparisons, Strength, STRENGTHS, writeAtomic } from './preferences';
 import { Rng } from './rng';
 import { buildChatData } from './task';
@@ -44,7 +44,7 @@ export interface LabelServer {
 
 /** Where notebook 04 puts pairs for you to label, and where your answers go (under runsDir()). */
 export function defaultLabelPaths(): { pairs: string; labels: string } {
-  return { pairs: path.join(runsDir(), 'label-pairs.jsonl'), labels: path.join(runsDir(), 'labels.jsonl') };
+  return { pairs: stagePath('labelPairs'), labels: stagePath('labels') };
 }
 
 /** Save pairs as JSONL (one LabelPair per line), atomically. */
@@ -82,8 +82,8 @@ export function demoPairs(corpus: string, n = 20, seed = 0): LabelPair[] {
   return order.map((i) => {
     let j = rng.int(ex.length - 1);
     if (j >= i) j++;
-    const real = ex[i].response + '<end>';
-    const other = ex[j].response + '<end>';
+    const real = ex[i].completion + '<end>';
+    const other = ex[j].completion + '<end>';
     const realIsA = rng.next() < 0.5;
     return {
       prompt: ex[i].prompt,

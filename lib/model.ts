@@ -40,16 +40,14 @@ const BASE: GPTConfig = {
 
 /**
  * Named sizes. `tiny`: tests and fast mode. `course`: what notebook 02 pretrains on tiny-shakespeare.
- * `benchA` / `benchB`: the two benchmark configurations of issue 3 (vocab 65 as in nanoGPT).
- * Override `vocabSize` with the tokenizer's: `{ ...GPT_PRESETS.course, vocabSize: tok.vocabSize }`.
+ * (The benchmark's sizes are in bench/common.ts.) Override `vocabSize` with the tokenizer's:
+ * `{ ...GPT_PRESETS.course, vocabSize: tok.vocabSize }`.
  */
 export const GPT_PRESETS = {
   tiny: { ...BASE, blockSize: 32, nLayer: 2, nHead: 2, nEmbd: 32 },
   // context 64 BPE tokens (~200 characters): the chat exchanges of chapters 3-7 fit without
   // extending the position table
   course: { ...BASE, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128 },
-  benchA: { ...BASE, vocabSize: 65, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128 },
-  benchB: { ...BASE, vocabSize: 65, blockSize: 128, nLayer: 6, nHead: 8, nEmbd: 256 },
 } satisfies Record<string, GPTConfig>;
 
 /** A trainable tensor with its name (stable across copies and checkpoints) and AdamW decay flag. */

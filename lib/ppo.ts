@@ -19,16 +19,20 @@ import * as tf from '@tensorflow/tfjs';
 import { GPT, ScalarHead } from './model';
 import { logProbsFromLogits } from './sample';
 import { Tokenizer } from './tokenizer';
-import { AdamW, TRAIN_PRESETS, trainLoop } from './train';
-import { Presets } from './mode';
+import { AdamW, StepRecord, TRAIN_DEFAULTS, TrainConfig, trainLoop, TrainResult } from './train';
+import { Presets, preset } from './mode';
 import { Rng } from './rng';
 import { KLEstimator, meanStderr } from './kl';
-import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutBatch, rolloutRows } from './rollout';
-import { LivePlot, livePlot, table } from './display';
+import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutRows, rolloutTensors } from './rollout';
 import { AdaptiveKLController, gae, ppoPolicyLoss, ppoValueLoss, tokenRewards, whiten } from './ppoMath';
-export * from './ppoMath';
 
-export interface PPOConfig {
+/**
+ * PPO's settings. The optimizer fields come from TrainConfig (lr, minLr, warmupSteps, decaySteps,
+ * weightDecay, beta1, beta2, eps, gradClip); the number of optimizer steps is iterations x
+ * ppoEpochs x minibatches, and a run is shown by its own live view (views.ts ppoLiveView), so
+ * TrainConfig's steps, evalEvery, logEvery and livePlot do not apply.
+ */
+export interface PPOConfig extends Omit<TrainConfig, 'steps' | 'evalEvery' | 'logEvery' | 'livePlot'> {
   /** Rollout-then-update cycles. */
   iterations: number;
   /** Prompts (one completion each) per rollout. */
@@ -37,19 +41,15 @@ export interface PPOConfig {
   ppoEpochs: number;
   /** Minibatches per pass; rolloutBatch must be divisible by it. */
   minibatches: number;
-  /** AdamW learning rate (constant). */
-  lr: number;
-  /** Global gradient-norm clip. */
-  gradClip: number;
-  /** Discount (1: a completion is one episode, rewards are not discounted). */
+  /** Discount (1: a completion is one episode, rewards are not discounted; TRL). */
   gamma: number;
-  /** GAE lambda (0.95). */
+  /** GAE lambda (0.95, TRL). */
   lambda: number;
-  /** PPO ratio clip epsilon (0.2). */
+  /** PPO ratio clip epsilon (0.2, Schulman et al. 2017, TRL). */
   clip: number;
-  /** Value clip around the rollout's values (0.2). */
+  /** Value clip around the rollout's values (0.2, TRL). */
   valueClip: number;
-  /** Weight of the value loss (0.1). */
+  /** Weight of the value loss (0.1, TRL). */
   vfCoef: number;
   /** KL penalty coefficient (fixed; TRL's default 0.05). Ignored when adaptiveKL is set. */
   beta: number;
@@ -59,27 +59,28 @@ export interface PPOConfig {
   klEstimator: KLEstimator;
   /** Whiten advantages per rollout (mean 0, std 1). */
   whitenAdvantages: boolean;
-  /** Normalise reward-model scores to mean 0, std 1 on samples of the initial policy. */
+  /** Normalise reward-model scores to mean 0, std 1 on samples of the initial policy (Huang et al.). */
   normalizeReward: boolean;
-  /** Subtracted from the (normalised) score of a completion that never emitted <end>. */
+  /** Subtracted from the (normalised) score of a completion that never emitted <end> (TRL's missing_eos_penalty). */
   noEndPenalty: number;
   /** Sampling temperature (also divides the logits when computing log-probs). */
   temperature: number;
   /** Longest completion in tokens (default 24 BPE tokens, ~75 characters; SFT replies are <= 60). */
   maxNewTokens: number;
-  /** PPO-ptx: weight gamma of a language-modelling loss on pretraining/SFT batches (0 = off). */
+  /** PPO-ptx: weight gamma of a language-modelling loss on pretraining/SFT batches (0 = off; InstructGPT). */
   ptxCoef: number;
-  /** Show samples every this many iterations (0 = never). */
-  sampleEvery: number;
+  /** Seed of the prompt order, the minibatch order and the sampler. */
   seed: number;
 }
 
+/** A constant lr (minLr = lr, no warm-up), no weight decay, clip 1; the rest as documented above. */
 const BASE: PPOConfig = {
-  iterations: 30, rolloutBatch: 32, ppoEpochs: 4, minibatches: 4, lr: 3e-5, gradClip: 1,
+  ...TRAIN_DEFAULTS, lr: 3e-5, minLr: 3e-5, warmupSteps: 0, weightDecay: 0, gradClip: 1,
+  iterations: 30, rolloutBatch: 32, ppoEpochs: 4, minibatches: 4,
   gamma: 1, lambda: 0.95, clip: 0.2, valueClip: 0.2, vfCoef: 0.1,
   beta: 0.05, adaptiveKL: null, klEstimator: 'k1',
   whitenAdvantages: true, normalizeReward: true, noEndPenalty: 1,
-  temperature: 1, maxNewTokens: 24, ptxCoef: 0, sampleEvery: 10, seed: 0,
+  temperature: 1, maxNewTokens: 24, ptxCoef: 0, seed: 0,
 };
 
 /**
@@ -88,14 +89,24 @@ const BASE: PPOConfig = {
  * run fits in minutes on 2 CPU cores. `tiny` is for tests and fast mode.
  */
 export const PPO_PRESETS: Presets<PPOConfig> = {
-  tiny: { ...BASE, iterations: 3, rolloutBatch: 8, ppoEpochs: 2, minibatches: 2, maxNewTokens: 12, sampleEvery: 0 },
-  course: { ...BASE, ppoEpochs: 2, minibatches: 2, lr: 1e-4 },
+  tiny: { ...BASE, iterations: 3, rolloutBatch: 8, ppoEpochs: 2, minibatches: 2, maxNewTokens: 12 },
+  course: { ...BASE, ppoEpochs: 2, minibatches: 2, lr: 1e-4, minLr: 1e-4 },
 };
+
+/**
+ * PPO_PRESETS.tiny in fast mode, .course otherwise, patched by `override`. The lr stays constant:
+ * minLr follows an overridden lr unless minLr is given too.
+ */
+export function ppoConfig(override: Partial<PPOConfig> = {}): PPOConfig {
+  const c = preset(PPO_PRESETS, override);
+  return override.minLr === undefined ? { ...c, minLr: c.lr } : c;
+}
 
 /** What one iteration measured (rewards are means over the rollout; KL in nats per completion). */
 export interface PPOStats {
   iteration: number;
-  /** Raw reward-model score (before normalisation and penalties). */
+  /** Mean proxy score as the `proxy` scorer returns it (the reward model's own normalisation),
+   *  before PPO's reward normalisation and the no-<end> penalty. */
   proxy: number;
   gold: number;
   /** Mean over completions of the summed per-token k1 = log pi - log pi_ref. */
@@ -112,11 +123,14 @@ export interface PPOStats {
   seconds: number;
 }
 
+/** What PPO trains and scores with. */
 export interface PPOInputs {
+  /** The model to train, in place. */
   policy: GPT;
+  /** The frozen reference of the KL penalty (the SFT policy). */
   refPolicy: GPT;
-  /** Reward model scores of full rows (prompt + completion ids). */
-  rewardModel: ProxyScorer;
+  /** The reward model as a scorer of full rows (prompt + completion ids), e.g. rewardModel.scorer(padId). */
+  proxy: ProxyScorer;
   /** The gold score of a completion text, for monitoring only (never used in the update). */
   gold: GoldScorerFn;
   tokenizer: Tokenizer;
@@ -125,17 +139,20 @@ export interface PPOInputs {
   valueHead?: ScalarHead;
   /** PPO-ptx batches (x, y, mask) when ptxCoef > 0. */
   ptxBatch?: (step: number) => { x: tf.Tensor2D; y: tf.Tensor2D; mask?: tf.Tensor2D };
-  /** Called after every iteration with its stats and rollout (live plots, samples). */
+}
+
+export interface PPOOptions {
+  /** Called after every iteration with its stats and rollout (views.ts ppoLiveView's onIteration). */
   onIteration?: (stats: PPOStats, r: Rollout, scores: { proxy: number[]; gold: number[] }) => void | Promise<void>;
   signal?: AbortSignal;
 }
 
-export interface PPOResult {
-  history: PPOStats[];
+/** trainLoop's result over all iterations (history: every optimizer step), plus PPO's own. */
+export interface PPOResult extends TrainResult {
+  /** One record per iteration. */
+  stats: PPOStats[];
   valueHead: ScalarHead;
-  /** The optimizer (undefined if stopped before the first update). */
-  optimizer: AdamW | undefined;
-  /** Mean and std of the reward model on the initial policy (the normalisation). */
+  /** Mean and std of the proxy on the initial policy (the normalisation). */
   rewardMean: number;
   rewardStd: number;
 }
@@ -159,7 +176,7 @@ function checkConfig(c: PPOConfig): void {
 }
 
 /** Run PPO; the policy (and value head) are trained in place. */
-export async function ppoTrain(inp: PPOInputs, config: PPOConfig): Promise<PPOResult> {
+export async function ppoTrain(inp: PPOInputs, config: PPOConfig, opts: PPOOptions = {}): Promise<PPOResult> {
   const c = config;
   checkConfig(c);
   const { policy, refPolicy, tokenizer } = inp;
@@ -176,7 +193,7 @@ export async function ppoTrain(inp: PPOInputs, config: PPOConfig): Promise<PPORe
   let rewardMean = 0, rewardStd = 1;
   if (c.normalizeReward) {
     const r0 = rollout(policy, tokenizer, nextPrompts(Math.max(2 * c.rolloutBatch, 16)), gen(-1));
-    const s = inp.rewardModel(rolloutRows(r0));
+    const s = inp.proxy(rolloutRows(r0));
     const { mean } = meanStderr(s);
     rewardMean = mean;
     rewardStd = Math.sqrt(s.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, s.length - 1)) || 1;
@@ -184,11 +201,10 @@ export async function ppoTrain(inp: PPOInputs, config: PPOConfig): Promise<PPORe
 
   const params = [...policy.parameters(), ...valueHead.parameters('valueHead')];
   const stepsPerIter = c.ppoEpochs * c.minibatches;
-  const trainConfig = {
-    ...TRAIN_PRESETS.course, steps: c.iterations * stepsPerIter, lr: c.lr, minLr: c.lr, warmupSteps: 0,
-    weightDecay: 0, gradClip: c.gradClip, evalEvery: 0, livePlot: false,
-  };
-  let optimizer: AdamW | undefined;
+  const trainConfig: TrainConfig = { ...c, steps: c.iterations * stepsPerIter, evalEvery: 0, logEvery: stepsPerIter, livePlot: false };
+  const optimizer = new AdamW(params, trainConfig);
+  const steps: StepRecord[] = [];
+  let stopped = false;
   const controller = c.adaptiveKL ? new AdaptiveKLController(c.adaptiveKL.init, c.adaptiveKL.target, c.adaptiveKL.horizon) : null;
   const history: PPOStats[] = [];
   const t0 = Date.now();
@@ -196,12 +212,12 @@ export async function ppoTrain(inp: PPOInputs, config: PPOConfig): Promise<PPORe
   const mbSize = B / c.minibatches;
 
   for (let iter = 0; iter < c.iterations; iter++) {
-    if (inp.signal?.aborted) break;
+    if (opts.signal?.aborted) { stopped = true; break; }
     const klCoef = controller ? controller.klCoef : c.beta;
     // ---- rollout and scoring (no gradients)
     const r = rollout(policy, tokenizer, nextPrompts(B), gen(iter));
     const all = r.prompts.map((_, i) => i);
-    const batch = rolloutBatch(r, all, tokenizer.padId);
+    const batch = rolloutTensors(r, all, tokenizer.padId);
     const [lpA, entA, valA, refA, amA] = tf.tidy(() => {
       const out = policy.forward(batch.tokens, { attentionMask: batch.mask });
       const { logProbs, entropy } = logProbsFromLogits(out.logits, batch.tokens, batch.mask, { temperature: c.temperature, entropy: true });
@@ -209,7 +225,7 @@ export async function ppoTrain(inp: PPOInputs, config: PPOConfig): Promise<PPORe
       const values = tf.mul(shiftedValues(valueHead, out.hidden), batch.actionMask);
       return [logProbs, entropy!, values, ref, batch.actionMask].map((t) => t.arraySync() as number[][]);
     });
-    const proxy = inp.rewardModel(rolloutRows(r));
+    const proxy = inp.proxy(rolloutRows(r));
     const gold = r.completions.map(inp.gold);
     const scores = proxy.map((s, i) => (s - rewardMean) / rewardStd - (r.finished[i] ? 0 : c.noEndPenalty));
     const { rewards } = tokenRewards(scores, lpA, refA, amA, klCoef, c.klEstimator);
@@ -223,9 +239,9 @@ export async function ppoTrain(inp: PPOInputs, config: PPOConfig): Promise<PPORe
       oldLogProbs: tf.tensor2d(lpA), oldValues: tf.tensor2d(valA), advantages: tf.tensor2d(adv), returns: tf.tensor2d(returns),
     };
     const perms = Array.from({ length: c.ppoEpochs }, () => rng.shuffle(all.slice()));
-    const start = optimizer?.t ?? 0;
+    const start = optimizer.t;
     const res = await trainLoop({
-      params, config: trainConfig, optimizer, maxSteps: stepsPerIter, display: false, signal: inp.signal,
+      params, config: trainConfig, optimizer, maxSteps: stepsPerIter, display: false, signal: opts.signal,
       lossFn: (step) => {
         const k = step - start;
         const idx = tf.tensor1d(perms[Math.floor(k / c.minibatches)].slice((k % c.minibatches) * mbSize, (k % c.minibatches + 1) * mbSize), 'int32');
@@ -243,7 +259,7 @@ export async function ppoTrain(inp: PPOInputs, config: PPOConfig): Promise<PPORe
         return { loss, metrics: { policyLoss: pg.loss, valueLoss: vf.loss, clipFrac: pg.clipFrac, approxKL: pg.approxKL } };
       },
     });
-    optimizer = res.optimizer;
+    steps.push(...res.history);
     tf.dispose([...Object.values(exp)]);
     const mean = (f: (m: Record<string, number>) => number) => res.history.reduce((a, h) => a + f(h.metrics), 0) / Math.max(1, res.history.length);
     const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -260,33 +276,9 @@ export async function ppoTrain(inp: PPOInputs, config: PPOConfig): Promise<PPORe
     };
     controller?.update(stats.kl, B);
     history.push(stats);
-    await inp.onIteration?.(stats, r, { proxy, gold });
-    if (res.stopped) break;
+    await opts.onIteration?.(stats, r, { proxy, gold });
+    if (res.stopped) { stopped = true; break; }
   }
-  return { history, valueHead, optimizer, rewardMean, rewardStd };
+  return { history: steps, evals: [], optimizer, stopped, seconds: (Date.now() - t0) / 1000, stats: history, valueHead, rewardMean, rewardStd };
 }
 
-/**
- * The live view of a PPO run, as an `onIteration` callback: three charts that redraw in place
- * (rewards: proxy and gold; KL to the reference and entropy; clip fraction and value loss) and a
- * table of samples every `sampleEvery` iterations. Call `done()` at the end for the final draw.
- */
-export function ppoLiveView(opts: { sampleEvery?: number; samples?: number; title?: string } = {}) {
-  const title = opts.title ?? 'PPO';
-  const charts: [LivePlot, (s: PPOStats) => Record<string, number>][] = [
-    [livePlot({ title: `${title}: rewards`, xTitle: 'iteration', yTitle: 'mean score', height: 300 }), (s) => ({ proxy: s.proxy, gold: s.gold })],
-    [livePlot({ title: `${title}: KL to the SFT reference (nats) and entropy (nats/token)`, xTitle: 'iteration', yTitle: 'nats', height: 300 }), (s) => ({ kl: s.kl, entropy: s.entropy })],
-    [livePlot({ title: `${title}: clip fraction and value loss`, xTitle: 'iteration', yTitle: '', height: 300 }), (s) => ({ clipFrac: s.clipFrac, valueLoss: s.valueLoss })],
-  ];
-  const every = opts.sampleEvery ?? 10;
-  const onIteration = (s: PPOStats, r: Rollout, scores: { proxy: number[]; gold: number[] }) => {
-    for (const [chart, pick] of charts) chart.add(s.iteration, pick(s));
-    if (every > 0 && s.iteration % every === 0) {
-      const n = Math.min(opts.samples ?? 3, r.prompts.length);
-      table(Array.from({ length: n }, (_, i) => ({
-        prompt: r.prompts[i].replace(/\n/g, ' / '), completion: r.completions[i], proxy: scores.proxy[i], gold: scores.gold[i],
-      })), { caption: `${title} iteration ${s.iteration}: samples` });
-    }
-  };
-  return { onIteration, done: () => charts.forEach(([c]) => c.done()) };
-}

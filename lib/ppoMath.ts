@@ -4,7 +4,7 @@
  * PPO" (Huang et al.) and TRL.
  *
  * Layout: every per-token quantity is a row-major batch [B, T] over the positions of a right-padded
- * sequence, with `mask` [B, T] = 1 on the tokens the policy generated (the completion, its <end>
+ * sequence, with `actionMask` [B, T] = 1 on the tokens the policy generated (the completion, its <end>
  * included) and 0 on prompt tokens and pads. Position t holds the action y_t (the token) and the
  * state before it, so values[t] = V(state before y_t). Rows are plain number arrays during a
  * rollout (no gradients) and tensors inside the loss.
@@ -14,15 +14,15 @@ import { klK1, klK3, KLEstimator } from './kl';
 
 type Rows = number[][];
 
-function checkShape(name: string, a: Rows, mask: Rows): void {
-  if (a.length !== mask.length || a.some((r, i) => r.length !== mask[i].length)) {
-    throw new Error(`${name}: shape [${a.length}, ${a[0]?.length}] does not match mask [${mask.length}, ${mask[0]?.length}]`);
+function checkShape(name: string, a: Rows, actionMask: Rows): void {
+  if (a.length !== actionMask.length || a.some((r, i) => r.length !== actionMask[i].length)) {
+    throw new Error(`${name}: shape [${a.length}, ${a[0]?.length}] does not match actionMask [${actionMask.length}, ${actionMask[0]?.length}]`);
   }
 }
 
-/** Index of the last position with mask 1 in each row (-1 if none). */
-export function lastIndex(mask: Rows): number[] {
-  return mask.map((row) => row.lastIndexOf(1));
+/** Index of the last position with actionMask 1 in each row (-1 if none). */
+export function lastIndex(actionMask: Rows): number[] {
+  return actionMask.map((row) => row.lastIndexOf(1));
 }
 
 /**
@@ -34,19 +34,19 @@ export function tokenRewards(
   scores: number[],
   logProbs: Rows,
   refLogProbs: Rows,
-  mask: Rows,
+  actionMask: Rows,
   beta: number,
   estimator: KLEstimator = 'k1',
 ): { rewards: Rows; kl: Rows } {
-  checkShape('tokenRewards logProbs', logProbs, mask);
-  checkShape('tokenRewards refLogProbs', refLogProbs, mask);
-  if (scores.length !== mask.length) throw new Error(`tokenRewards: ${scores.length} scores for ${mask.length} rows`);
+  checkShape('tokenRewards logProbs', logProbs, actionMask);
+  checkShape('tokenRewards refLogProbs', refLogProbs, actionMask);
+  if (scores.length !== actionMask.length) throw new Error(`tokenRewards: ${scores.length} scores for ${actionMask.length} rows`);
   if (!(beta >= 0)) throw new Error(`tokenRewards: beta must be >= 0, got ${beta}`);
   const f = estimator === 'k1' ? klK1 : klK3;
-  const last = lastIndex(mask);
-  const kl = logProbs.map((row, i) => f(row, refLogProbs[i]).map((k, t) => k * mask[i][t]));
+  const last = lastIndex(actionMask);
+  const kl = logProbs.map((row, i) => f(row, refLogProbs[i]).map((k, t) => k * actionMask[i][t]));
   const rewards = kl.map((row, i) => row.map((k, t) => -beta * k + (t === last[i] ? scores[i] : 0)));
-  last.forEach((t, i) => { if (t < 0) throw new Error(`tokenRewards: row ${i} has no generated token (mask all 0)`); });
+  last.forEach((t, i) => { if (t < 0) throw new Error(`tokenRewards: row ${i} has no generated token (actionMask all 0)`); });
   return { rewards, kl };
 }
 
@@ -57,9 +57,9 @@ export function tokenRewards(
  *   returns = A + V                              (the value head's regression target)
  * With gamma = 1, lambda = 1 the advantage is the Monte-Carlo return minus the value.
  */
-export function gae(rewards: Rows, values: Rows, mask: Rows, gamma = 1, lambda = 0.95): { advantages: Rows; returns: Rows } {
-  checkShape('gae rewards', rewards, mask);
-  checkShape('gae values', values, mask);
+export function gae(rewards: Rows, values: Rows, actionMask: Rows, gamma = 1, lambda = 0.95): { advantages: Rows; returns: Rows } {
+  checkShape('gae rewards', rewards, actionMask);
+  checkShape('gae values', values, actionMask);
   if (!(gamma >= 0 && gamma <= 1) || !(lambda >= 0 && lambda <= 1)) {
     throw new Error(`gae: gamma and lambda must be in [0, 1], got gamma=${gamma}, lambda=${lambda}`);
   }
@@ -69,7 +69,7 @@ export function gae(rewards: Rows, values: Rows, mask: Rows, gamma = 1, lambda =
     let next = 0; // A_{t+1}
     let nextValue = 0; // V_{t+1}
     for (let t = T - 1; t >= 0; t--) {
-      if (!mask[i][t]) { next = 0; nextValue = 0; continue; }
+      if (!actionMask[i][t]) { next = 0; nextValue = 0; continue; }
       const delta = row[t] + gamma * nextValue - values[i][t];
       next = delta + gamma * lambda * next;
       adv[t] = next;
@@ -77,28 +77,28 @@ export function gae(rewards: Rows, values: Rows, mask: Rows, gamma = 1, lambda =
     }
     return adv;
   });
-  const returns = advantages.map((row, i) => row.map((a, t) => (mask[i][t] ? a + values[i][t] : 0)));
+  const returns = advantages.map((row, i) => row.map((a, t) => (actionMask[i][t] ? a + values[i][t] : 0)));
   return { advantages, returns };
 }
 
 /** Masked mean and (unbiased) variance over all entries of the batch. */
-export function maskedMoments(x: Rows, mask: Rows): { mean: number; variance: number; n: number } {
-  checkShape('maskedMoments', x, mask);
+export function maskedMoments(x: Rows, actionMask: Rows): { mean: number; variance: number; n: number } {
+  checkShape('maskedMoments', x, actionMask);
   let n = 0, s = 0;
-  x.forEach((row, i) => row.forEach((v, t) => { if (mask[i][t]) { n++; s += v; } }));
-  if (n === 0) throw new Error('maskedMoments: mask is all 0');
+  x.forEach((row, i) => row.forEach((v, t) => { if (actionMask[i][t]) { n++; s += v; } }));
+  if (n === 0) throw new Error('maskedMoments: actionMask is all 0');
   const mean = s / n;
   let ss = 0;
-  x.forEach((row, i) => row.forEach((v, t) => { if (mask[i][t]) ss += (v - mean) ** 2; }));
+  x.forEach((row, i) => row.forEach((v, t) => { if (actionMask[i][t]) ss += (v - mean) ** 2; }));
   return { mean, variance: n > 1 ? ss / (n - 1) : 0, n };
 }
 
 /** (x - mean) / std over masked entries; with shiftMean false the mean is added back (TRL's
  * choice for rewards: rescale without re-centering). Pads become 0. */
-export function whiten(x: Rows, mask: Rows, shiftMean = true): Rows {
-  const { mean, variance } = maskedMoments(x, mask);
+export function whiten(x: Rows, actionMask: Rows, shiftMean = true): Rows {
+  const { mean, variance } = maskedMoments(x, actionMask);
   const inv = 1 / Math.sqrt(variance + 1e-8);
-  return x.map((row, i) => row.map((v, t) => (mask[i][t] ? (v - mean) * inv + (shiftMean ? 0 : mean) : 0)));
+  return x.map((row, i) => row.map((v, t) => (actionMask[i][t] ? (v - mean) * inv + (shiftMean ? 0 : mean) : 0)));
 }
 
 function maskedMean(x: tf.Tensor, m: tf.Tensor): tf.Scalar {
@@ -115,12 +115,12 @@ export function ppoPolicyLoss(
   logProbs: tf.Tensor2D,
   oldLogProbs: tf.Tensor2D,
   advantages: tf.Tensor2D,
-  mask: tf.Tensor2D,
+  actionMask: tf.Tensor2D,
   clip = 0.2,
 ): { loss: tf.Scalar; clipFrac: tf.Scalar; approxKL: tf.Scalar } {
   if (!(clip > 0)) throw new Error(`ppoPolicyLoss: clip must be > 0, got ${clip}`);
   return tf.tidy(() => {
-    const m = mask.toFloat();
+    const m = actionMask.toFloat();
     const logRatio = tf.sub(logProbs, oldLogProbs);
     const ratio = tf.exp(logRatio);
     const unclipped = tf.mul(tf.neg(advantages), ratio);
@@ -140,12 +140,12 @@ export function ppoValueLoss(
   values: tf.Tensor2D,
   oldValues: tf.Tensor2D,
   returns: tf.Tensor2D,
-  mask: tf.Tensor2D,
+  actionMask: tf.Tensor2D,
   clip = 0.2,
 ): { loss: tf.Scalar; clipFrac: tf.Scalar } {
   if (!(clip > 0)) throw new Error(`ppoValueLoss: clip must be > 0, got ${clip}`);
   return tf.tidy(() => {
-    const m = mask.toFloat();
+    const m = actionMask.toFloat();
     const vClipped = tf.add(oldValues, tf.clipByValue(tf.sub(values, oldValues), -clip, clip));
     const e1 = tf.square(tf.sub(values, returns));
     const e2 = tf.square(tf.sub(vClipped, returns));
@@ -157,11 +157,11 @@ export function ppoValueLoss(
 }
 
 /** Mean entropy (nats) of the next-token distributions at masked positions; logits [B, T, V]. */
-export function maskedEntropy(logits: tf.Tensor3D, mask: tf.Tensor2D): tf.Scalar {
+export function maskedEntropy(logits: tf.Tensor3D, actionMask: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
     const logp = tf.logSoftmax(logits);
     const h = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1));
-    return maskedMean(h, mask.toFloat());
+    return maskedMean(h, actionMask.toFloat());
   });
 }
 

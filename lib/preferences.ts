@@ -7,7 +7,7 @@
  *     "choice": "A" | "B", "strength": one of STRENGTHS, "labeler": str,
  *     "timestamp": ISO-8601 str, "comment": str, "metadata": object }
  *
- * `strength` is the 8-point scale of the lecture (InstructGPT's labeling interface):
+ * `strength` is the 8-point scale of the lecture (Anthropic's labeling interface, Bai et al. 2022):
  * A>>>B, A>>B, A>B, A>=B, B>=A, B>A, B>>A, B>>>A; its first letter must agree with `choice`.
  * Completions render the end-of-turn token as the text "<end>". `metadata` holds anything else
  * (gold scores of simulated labels, the sampling seed, the page that collected it...).

@@ -27,7 +27,7 @@ import { Comparison, strengthLevel } from './preferences';
 import { Rng } from './rng';
 import { padBatch } from './sample';
 import { Tokenizer } from './tokenizer';
-import { TRAIN_PRESETS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from './train';
+import { TRAIN_DEFAULTS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from './train';
 
 /** -log sigmoid(rChosen - rRejected - margin), mean over pairs. [N] each; margin optional [N]. */
 export function btLoss(rChosen: tf.Tensor1D, rRejected: tf.Tensor1D, margin?: tf.Tensor1D): tf.Scalar {
@@ -180,15 +180,15 @@ export interface RewardConfig extends Omit<TrainConfig, 'steps'> {
 }
 
 /**
- * Defaults: peak lr 1e-3 with cosine decay to 1e-4, 5% warm-up, no weight decay, clip 1, batch 16.
- * Measured on notebook 04's kind of data as it was sampled before (temperature 1; 1.3M-parameter BPE
- * trunk, 3,888 comparisons, one epoch, 432 held-out pairs): held-out accuracy vs gold 72.4% at lr
- * 3e-4, 77.2% at 1e-3, 77.5% at 2e-3 (each +-2%). `tiny`: fast mode.
+ * Defaults: peak lr 1e-3 with cosine decay to 1e-4 after a short warm-up (5 steps; tiny 2), no
+ * weight decay, clip 1, batches of 16 comparisons (tiny 8), one epoch (InstructGPT: a reward model
+ * overfits after one), centring weight 0.01 (TRL's suggestion), plain Bradley-Terry (no margin).
+ * The lr was chosen on notebook 04's kind of data (lib/README.md has the measurements).
  */
 export const REWARD_PRESETS: Presets<RewardConfig> = {
-  tiny: { ...TRAIN_PRESETS.tiny, lr: 1e-3, minLr: 1e-4, warmupSteps: 2, weightDecay: 0, evalEvery: 0, logEvery: 5,
+  tiny: { ...TRAIN_DEFAULTS, lr: 1e-3, minLr: 1e-4, warmupSteps: 2, weightDecay: 0, evalEvery: 0, logEvery: 5,
     epochs: 1, batchSize: 8, marginScale: 0, centerCoef: 0.01, seed: 0, groupByPrompt: false },
-  course: { ...TRAIN_PRESETS.course, lr: 1e-3, minLr: 1e-4, warmupSteps: 5, weightDecay: 0, evalEvery: 0, logEvery: 5,
+  course: { ...TRAIN_DEFAULTS, lr: 1e-3, minLr: 1e-4, warmupSteps: 5, weightDecay: 0, evalEvery: 0, logEvery: 5,
     epochs: 1, batchSize: 16, marginScale: 0, centerCoef: 0.01, seed: 0, groupByPrompt: false },
 };
 
@@ -298,9 +298,18 @@ export function calibration(rm: RewardModel, tok: Tokenizer, records: Comparison
   return acc.filter((b) => b.n > 0).map((b) => ({ predicted: b.p / b.n, observed: b.a / b.n, count: b.n }));
 }
 
-export interface RewardTrainOptions {
+/** What reward-model training uses. */
+export interface RewardInputs {
+  /** The model to train, in place (RewardModel.fromPolicy(sft) for a fresh one). */
+  rewardModel: RewardModel;
+  tokenizer: Tokenizer;
+  /** Training comparisons (at least config.batchSize). */
+  comparisons: Comparison[];
   /** Held-out comparisons: accuracy and loss every config.evalEvery steps and at the end. */
   heldOut?: Comparison[];
+}
+
+export interface RewardTrainOptions {
   title?: string;
   display?: boolean | TrainDisplay;
   signal?: AbortSignal;
@@ -347,18 +356,16 @@ export function packBatches(groups: number[][], batchSize: number, epochs: numbe
 }
 
 /**
- * Train `rm` in place on comparisons with trainLoop, one step per batch of packBatches. With
- * groupByPrompt, all comparisons of a prompt share a batch and each reply is forwarded once per
- * step, as InstructGPT trains on K-wise rankings: K = 4 replies give 6 comparisons for 4 forward
- * passes instead of 12, and a reply is not revisited in later steps of the same epoch. Measured on
- * notebook 04's kind of data (temperature-1 pairs, 3,888 comparisons, K = 4, BPE trunk): 28 s
- * instead of 59 s, held-out accuracy vs gold 74.8% instead of 77.2% (+-2%). It is off by default
- * because the RL chapters' numbers stand on the pairwise-shuffled model. Metrics: batch accuracy;
- * evals: held-out accuracy vs labels and vs gold, held-out loss.
+ * Train the reward model in place on comparisons with trainLoop, one step per batch of
+ * packBatches. With groupByPrompt, all comparisons of a prompt share a batch and each reply is
+ * forwarded once per step, as InstructGPT trains on K-wise rankings: K = 4 replies give 6
+ * comparisons for 4 forward passes instead of 12, and a reply is not revisited in later steps of
+ * the same epoch. It is off by default because the RL chapters' numbers stand on the
+ * pairwise-shuffled model (lib/README.md compares the two). Metrics: batch accuracy; evals:
+ * held-out accuracy vs labels and vs gold, held-out loss.
  */
-export async function rewardTrain(
-  rm: RewardModel, tok: Tokenizer, train: Comparison[], config: RewardConfig, opts: RewardTrainOptions = {},
-): Promise<TrainResult> {
+export async function rewardTrain(inputs: RewardInputs, config: RewardConfig, opts: RewardTrainOptions = {}): Promise<TrainResult> {
+  const { rewardModel: rm, tokenizer: tok, comparisons: train } = inputs;
   if (train.length < config.batchSize) throw new Error(`rewardTrain: ${train.length} comparisons, fewer than batchSize ${config.batchSize}`);
   if (!(config.epochs > 0)) throw new Error(`rewardTrain: epochs must be > 0, got ${config.epochs}`);
   const pairs = encodeComparisons(tok, train);
@@ -367,7 +374,7 @@ export async function rewardTrain(
   let next = 0;
   const nextBatch = (): EncodedPair[] => batches[next++].map((i) => pairs[i]);
   const steps = batches.length;
-  const heldOut = opts.heldOut;
+  const heldOut = inputs.heldOut;
   return trainLoop({
     params: rm.parameters(),
     config: { ...config, steps },

@@ -4,7 +4,7 @@
  * evaluation and chapter 08, so every method is measured the same way.
  *
  * A row is prompt ids followed by completion ids (the <end> id included when the policy stopped).
- * Per-token arrays follow sample.ts: position t holds log p(token_t | tokens_<t); the "action mask"
+ * Per-token arrays follow sample.ts: position t holds log p(token_t | tokens_<t); the `actionMask`
  * is 1 on completion positions only (prompt and pad positions are not the policy's actions).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -69,7 +69,7 @@ export function rolloutRows(r: Rollout, idx?: number[]): number[][] {
  * Right-padded batch of the selected samples: tokens, mask (real tokens) and actionMask
  * (completion positions), all [B, T].
  */
-export function rolloutBatch(r: Rollout, idx: number[], padId: number): { tokens: tf.Tensor2D; mask: tf.Tensor2D; actionMask: tf.Tensor2D } {
+export function rolloutTensors(r: Rollout, idx: number[], padId: number): { tokens: tf.Tensor2D; mask: tf.Tensor2D; actionMask: tf.Tensor2D } {
   const rs = rolloutRows(r, idx);
   const { tokens, mask } = padBatch(rs, padId);
   const T = tokens.shape[1];
@@ -84,7 +84,7 @@ export function completionLogProbs(model: GPT, r: Rollout, padId: number, temper
   for (let i = 0; i < r.prompts.length; i += batchSize) {
     const idx = r.prompts.slice(i, i + batchSize).map((_, k) => i + k);
     const lp = tf.tidy(() => {
-      const { tokens, mask } = rolloutBatch(r, idx, padId);
+      const { tokens, mask } = rolloutTensors(r, idx, padId);
       return sequenceLogProbs(model, tokens, mask, { temperature }).arraySync();
     });
     idx.forEach((j, b) => {

@@ -211,16 +211,6 @@ export function sequenceLogProbs(model: GPT, tokens: tf.Tensor2D, mask: tf.Tenso
   return tf.tidy(() => logProbsFromLogits(model.forward(tokens, { attentionMask: mask }).logits, tokens, mask, opts).logProbs);
 }
 
-/** Per-token log-probs and entropies (nats) [B,T] of the model's predictive distributions. */
-export function sequenceLogProbsAndEntropy(
-  model: GPT, tokens: tf.Tensor2D, mask: tf.Tensor2D, opts: LogProbOptions = {},
-): { logProbs: tf.Tensor2D; entropy: tf.Tensor2D } {
-  return tf.tidy(() => {
-    const r = logProbsFromLogits(model.forward(tokens, { attentionMask: mask }).logits, tokens, mask, { ...opts, entropy: true });
-    return { logProbs: r.logProbs, entropy: r.entropy! };
-  });
-}
-
 /**
  * Right-pad id arrays into tokens [B,T] int32 and mask [B,T] (1 real, 0 pad): the batch layout
  * every method uses. T = longest row (or `length`).

@@ -1,35 +1,30 @@
 /**
  * Supervised fine-tuning (SFT): teach a pretrained language model the chat format by next-token
- * prediction on prompt -> response exchanges (task.ts), with the loss on the response only.
+ * prediction on prompt -> completion exchanges (task.ts), with the loss on the completion only.
  *
- * One row of a batch, for the exchange  prompt p_1..p_P, response r_1..r_R, then <end>:
+ * One row of a batch, for the exchange  prompt p_1..p_P, completion r_1..r_R, then <end>:
  *
  *   sequence s = p_1 .. p_P r_1 .. r_R <end>                         (L = P + R + 1 tokens)
  *   input  x_t = s_t,  target y_t = s_{t+1},  t = 0..L-2                (then <pad> to width T)
- *   lossMask_t = 1  iff  y_t is a response token or <end>  (t >= P - 1), and y_t is not <pad>
+ *   lossMask_t = 1  iff  y_t is a completion token or <end>  (t >= P - 1), and y_t is not <pad>
  *
  * The prompt is masked by its known length P, never by searching the token ids for "Assistant:"
  * (that search breaks when tokenisation depends on context, trl#598). `<end>` stays in the loss so
  * the model learns to stop; `<pad>` (a different id, trl#1623) never enters it. Rows are
  * right-padded and causal, so real tokens never attend to the pads after them.
- * Loss = mean over loss-mask tokens of -log p(y_t | x_<=t), nats per response token.
+ * Loss = mean over loss-mask tokens of -log p(y_t | x_<=t), nats per completion token.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint';
-import { getBatch, loadCorpus, splitText } from './corpus';
-import { crossEntropy, GPT, GPT_PRESETS, GPTConfig } from './model';
-import { FAST, Presets, preset } from './mode';
+import { crossEntropy, GPT } from './model';
+import { Presets, preset } from './mode';
 import { Rng } from './rng';
-import { BpeTokenizer, COURSE_BPE_MERGES } from './bpe';
 import { Tokenizer } from './tokenizer';
-import { TRAIN_PRESETS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from './train';
+import { TRAIN_DEFAULTS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from './train';
 
 /** What SFT needs from an example (task.ts's ChatExample has more). */
-export interface PromptResponse {
+export interface PromptCompletion {
   prompt: string;
-  response: string;
+  completion: string;
 }
 
 export interface SFTConfig extends TrainConfig {
@@ -42,13 +37,14 @@ export interface SFTConfig extends TrainConfig {
 }
 
 /**
- * Fine-tuning defaults: a lower peak lr than pretraining (3e-4 vs 1e-3) and a short warm-up so the
- * pretrained weights are adjusted, not overwritten; no weight decay toward zero of pretrained
- * weights (0, as TRL's SFTTrainer default). `course`: ~1.3 epochs of the 2,300 training exchanges.
+ * Fine-tuning defaults: a peak lr well below pretraining's (3e-4 vs the course preset's 2e-3,
+ * pretrain.ts) and a short warm-up so the pretrained weights are adjusted, not overwritten; no
+ * weight decay toward zero of pretrained weights (0, as TRL's SFTTrainer default); batches of 16
+ * exchanges, the seed of their order 0. `course`: ~1.3 epochs of the ~2,300 training exchanges.
  */
 export const SFT_PRESETS: Presets<SFTConfig> = {
-  tiny: { ...TRAIN_PRESETS.tiny, steps: 80, lr: 2e-3, minLr: 2e-4, warmupSteps: 8, weightDecay: 0, evalEvery: 20, logEvery: 10, batchSize: 16, evalExamples: 32, seed: 0 },
-  course: { ...TRAIN_PRESETS.course, steps: 200, lr: 3e-4, minLr: 3e-5, warmupSteps: 20, weightDecay: 0, evalEvery: 50, logEvery: 10, batchSize: 16, evalExamples: 64, seed: 0 },
+  tiny: { ...TRAIN_DEFAULTS, steps: 80, lr: 2e-3, minLr: 2e-4, warmupSteps: 8, weightDecay: 0, evalEvery: 20, logEvery: 10, batchSize: 16, evalExamples: 32, seed: 0 },
+  course: { ...TRAIN_DEFAULTS, steps: 200, lr: 3e-4, minLr: 3e-5, warmupSteps: 20, weightDecay: 0, evalEvery: 50, logEvery: 10, batchSize: 16, evalExamples: 64, seed: 0 },
 };
 
 /** SFT_PRESETS.tiny in fast mode, .course otherwise, patched by `override`. */
@@ -62,25 +58,25 @@ export interface ChatBatch {
   inputs: tf.Tensor2D;
   /** int32, inputs shifted left by one, right-padded with padId. */
   targets: tf.Tensor2D;
-  /** float32, 1 where the target is a response token or <end>. */
+  /** float32, 1 where the target is a completion token or <end>. */
   lossMask: tf.Tensor2D;
   /** Prompt length in tokens of each row. */
   promptLengths: number[];
 }
 
-/** Token ids of prompt + response + <end>, and the prompt's length. */
-export function encodeExchange(tok: Tokenizer, ex: PromptResponse): { ids: number[]; promptLength: number } {
+/** Token ids of prompt + completion + <end>, and the prompt's length. */
+export function encodeExchange(tok: Tokenizer, ex: PromptCompletion): { ids: number[]; promptLength: number } {
   const p = tok.encode(ex.prompt);
-  return { ids: [...p, ...tok.encodeWithEnd(ex.response)], promptLength: p.length };
+  return { ids: [...p, ...tok.encodeWithEnd(ex.completion)], promptLength: p.length };
 }
 
-/** The examples whose prompt + response + <end> fit a model's context (blockSize + 1 ids: inputs and targets). */
-export function fitsContext<T extends PromptResponse>(tok: Tokenizer, examples: T[], blockSize: number): T[] {
+/** The examples whose prompt + completion + <end> fit a model's context (blockSize + 1 ids: inputs and targets). */
+export function fitsContext<T extends PromptCompletion>(tok: Tokenizer, examples: T[], blockSize: number): T[] {
   return examples.filter((ex) => encodeExchange(tok, ex).ids.length <= blockSize + 1);
 }
 
 /** Build a ChatBatch (see the module comment). A row longer than blockSize + 1 tokens throws. */
-export function chatBatch(tok: Tokenizer, examples: PromptResponse[], blockSize: number): ChatBatch {
+export function chatBatch(tok: Tokenizer, examples: PromptCompletion[], blockSize: number): ChatBatch {
   if (examples.length === 0) throw new Error('chatBatch: no examples');
   const rows = examples.map((ex, i) => {
     const r = encodeExchange(tok, ex);
@@ -114,7 +110,7 @@ export function disposeBatch(b: ChatBatch): void {
   tf.dispose([b.inputs, b.targets, b.lossMask]);
 }
 
-/** Mean negative log-likelihood (nats) of the response tokens and <end>: logits [B, T, V]. */
+/** Mean negative log-likelihood (nats) of the completion tokens and <end>: logits [B, T, V]. */
 export function sftLossFromLogits(logits: tf.Tensor3D, batch: ChatBatch): tf.Scalar {
   return crossEntropy(logits, batch.targets, batch.lossMask);
 }
@@ -125,7 +121,7 @@ export function sftLoss(policy: GPT, batch: ChatBatch, training = false): tf.Sca
 }
 
 /** Held-out SFT loss over `examples`, in batches of `batchSize` (token-weighted mean). */
-export function sftEval(policy: GPT, tok: Tokenizer, examples: PromptResponse[], batchSize = 16): number {
+export function sftEval(policy: GPT, tok: Tokenizer, examples: PromptCompletion[], batchSize = 16): number {
   let total = 0;
   let count = 0;
   for (let i = 0; i < examples.length; i += batchSize) {
@@ -141,30 +137,38 @@ export function sftEval(policy: GPT, tok: Tokenizer, examples: PromptResponse[],
   return total / count;
 }
 
-export interface SFTOptions {
+/** What SFT trains on. */
+export interface SFTInputs {
+  /** The model to fine-tune, in place. */
+  policy: GPT;
+  tokenizer: Tokenizer;
+  /** Training exchanges (at least config.batchSize). */
+  examples: PromptCompletion[];
   /** Held-out exchanges for the evaluation loss (the first config.evalExamples are used). */
-  heldOut?: PromptResponse[];
+  heldOut?: PromptCompletion[];
+}
+
+export interface SFTOptions {
   title?: string;
   display?: boolean | TrainDisplay;
   signal?: AbortSignal;
 }
 
 /**
- * Fine-tune `policy` in place on `data` with trainLoop: each step takes the next batchSize
+ * Fine-tune `policy` in place on `examples` with trainLoop: each step takes the next batchSize
  * examples of a seeded shuffle (reshuffled every epoch). Returns the loop's history and evals
  * ({ heldOut: loss } if held-out examples are given).
  */
-export async function sftTrain(
-  policy: GPT, tok: Tokenizer, data: PromptResponse[], config: SFTConfig, opts: SFTOptions = {},
-): Promise<TrainResult> {
+export async function sftTrain(inputs: SFTInputs, config: SFTConfig, opts: SFTOptions = {}): Promise<TrainResult> {
+  const { policy, tokenizer: tok, examples: data } = inputs;
   if (data.length < config.batchSize) throw new Error(`sftTrain: ${data.length} examples, fewer than batchSize ${config.batchSize}`);
   if (tok.vocabSize !== policy.config.vocabSize) {
     throw new Error(`sftTrain: tokenizer has ${tok.vocabSize} ids, the model ${policy.config.vocabSize}`);
   }
   const rng = new Rng(config.seed);
   const nextIdx = rng.batches(data.length, config.batchSize);
-  const nextBatch = (): PromptResponse[] => nextIdx().map((i) => data[i]);
-  const heldOut = opts.heldOut?.slice(0, config.evalExamples);
+  const nextBatch = (): PromptCompletion[] => nextIdx().map((i) => data[i]);
+  const heldOut = inputs.heldOut?.slice(0, config.evalExamples);
   return trainLoop({
     params: policy.parameters(),
     config,
@@ -175,71 +179,4 @@ export async function sftTrain(
     lossFn: () => ({ loss: sftLoss(policy, chatBatch(tok, nextBatch(), policy.config.blockSize), true) }),
     evalFn: heldOut && heldOut.length > 0 ? () => ({ heldOut: sftEval(policy, tok, heldOut, config.batchSize) }) : undefined,
   });
-}
-
-/**
- * The base model SFT starts from. Chat exchanges need `minBlockSize` tokens of context (default
- * 64: task.ts's 128-character exchanges are ~40 BPE tokens), so:
- *   1. chapter 02's checkpoint in `dir`, if it reads at least minBlockSize tokens;
- *   2. else a model an earlier call saved in `fallbackDir`;
- *   3. else, if chapter 02's checkpoint reads fewer tokens, its context is extended: positions
- *      beyond its blockSize start as copies of the first ones (wpe tiled) and pretraining continues
- *      on minBlockSize-token windows (default 400 steps; fast mode 100);
- *   4. else (a student who skipped chapter 02) a model of GPT_PRESETS.course's shape (fast mode:
- *      2 layers x 64 wide) and its BPE tokenizer (COURSE_BPE_MERGES merges; fast mode 500) are
- *      learned from scratch (default 1,500 steps; fast mode 200).
- * Cases 3 and 4 use the one trainLoop on random corpus windows and save to `fallbackDir`.
- */
-export async function ensurePretrained(
-  dir: string, fallbackDir: string, opts: { minBlockSize?: number; steps?: number; display?: boolean | TrainDisplay } = {},
-): Promise<{ model: GPT; tokenizer: Tokenizer; source: string }> {
-  const minBlockSize = opts.minBlockSize ?? 64;
-  const has = (d: string) => fs.existsSync(path.join(d, 'manifest.json'));
-  for (const d of [dir, fallbackDir]) {
-    if (!has(d)) continue;
-    const ck = loadCheckpoint(d);
-    if (ck.config.blockSize >= minBlockSize && ck.tokenizer) return { model: ck.model, tokenizer: ck.tokenizer, source: d };
-    ck.model.dispose();
-  }
-  const text = loadCorpus();
-  let model: GPT;
-  let tokenizer: Tokenizer;
-  let how: string;
-  if (has(dir)) {
-    const ck = loadCheckpoint(dir);
-    if (!ck.tokenizer) throw new Error(`ensurePretrained: checkpoint ${dir} has no tokenizer`);
-    tokenizer = ck.tokenizer;
-    const init = new Map<string, tf.Tensor>(ck.model.params);
-    const wpe = ck.model.params.get('wpe')!;
-    const reps = Math.ceil(minBlockSize / ck.config.blockSize);
-    init.set('wpe', tf.tidy(() => tf.tile(wpe, [reps, 1]).slice(0, minBlockSize)));
-    model = new GPT({ ...ck.config, blockSize: minBlockSize }, init);
-    init.get('wpe')!.dispose();
-    ck.model.dispose();
-    how = `${dir} with its context extended from ${ck.config.blockSize} to ${minBlockSize}`;
-  } else {
-    tokenizer = BpeTokenizer.train(splitText(text).train, FAST ? 500 : COURSE_BPE_MERGES, { alphabet: text });
-    const size: Partial<GPTConfig> = FAST ? { nLayer: 2, nHead: 2, nEmbd: 64 } : {};
-    model = new GPT({ ...GPT_PRESETS.course, ...size, vocabSize: tokenizer.vocabSize, blockSize: minBlockSize });
-    how = 'a new model (no chapter 02 checkpoint)';
-  }
-  const extending = has(dir);
-  const steps = opts.steps ?? (extending ? (FAST ? 100 : 400) : FAST ? 200 : 1500);
-  const ids = Int32Array.from(tokenizer.encode(splitText(text).train));
-  const rng = new Rng(0);
-  const batchSize = 12;
-  const result = await trainLoop({
-    params: model.parameters(),
-    config: { ...TRAIN_PRESETS.course, steps, lr: extending ? 3e-4 : 1e-3, minLr: extending ? 3e-5 : 1e-4, warmupSteps: Math.ceil(steps / 10), evalEvery: 0 },
-    title: extending ? 'extending the context' : 'pretraining (chapter 02 checkpoint missing)',
-    display: opts.display,
-    tokensPerStep: batchSize * minBlockSize,
-    lossFn: () => {
-      const { x, y } = getBatch(ids, batchSize, minBlockSize, rng);
-      return { loss: model.loss(x, y, { training: true }) };
-    },
-  });
-  result.optimizer.dispose();
-  saveCheckpoint(fallbackDir, { model, tokenizer, step: steps, meta: { kind: 'pretrained', by: 'ensurePretrained', from: how } });
-  return { model, tokenizer, source: `${how}, trained ${steps} steps and saved to ${fallbackDir}` };
 }

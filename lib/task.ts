@@ -80,7 +80,7 @@ export interface TaskConfig {
   /** Longest Human line kept, in characters (default 60). */
   maxPromptChars: number;
   /** Longest reply kept, in characters, without `<end>` (default 60). */
-  maxResponseChars: number;
+  maxCompletionChars: number;
   /**
    * A whole exchange (prompt + reply + `<end>`) has at most this many characters. Default 128
    * (~40 BPE tokens; sft.ts's fitsContext checks the tokens against a model's blockSize).
@@ -90,12 +90,12 @@ export interface TaskConfig {
   heldOutFrac: number;
 }
 
-export const DEFAULT_TASK: TaskConfig = { maxPromptChars: 60, maxResponseChars: 60, contextChars: 128, heldOutFrac: 0.1 };
+export const DEFAULT_TASK: TaskConfig = { maxPromptChars: 60, maxCompletionChars: 60, contextChars: 128, heldOutFrac: 0.1 };
 
-/** One supervised example: `prompt` is chat-formatted, `response` has no `<end>` (SFT appends it). */
+/** One supervised example: `prompt` is chat-formatted, `completion` has no `<end>` (SFT appends it). */
 export interface ChatExample {
   prompt: string;
-  response: string;
+  completion: string;
   /** Who says the Human line, who replies, and where (corpus line of the Human turn). */
   speaker: string;
   replier: string;
@@ -120,12 +120,12 @@ export function buildChatData(text: string, config: Partial<TaskConfig> = {}): C
     const b = turns[i + 1];
     if (a.speaker === b.speaker) continue;
     const line = firstSentence(a.text, cfg.maxPromptChars);
-    const reply = firstSentence(b.text, cfg.maxResponseChars);
+    const reply = firstSentence(b.text, cfg.maxCompletionChars);
     if (!line || !reply) continue;
     if (formatPrompt(line).length + reply.length + 1 > cfg.contextChars) continue;
     // A pair straddling the cut goes to neither side, so no held-out reply was trained on.
-    if (i + 1 < cut) data.train.push({ prompt: formatPrompt(line), response: reply, speaker: a.speaker, replier: b.speaker, line: a.line });
-    else if (i >= cut) data.heldOut.push({ prompt: formatPrompt(line), response: reply, speaker: a.speaker, replier: b.speaker, line: a.line });
+    if (i + 1 < cut) data.train.push({ prompt: formatPrompt(line), completion: reply, speaker: a.speaker, replier: b.speaker, line: a.line });
+    else if (i >= cut) data.heldOut.push({ prompt: formatPrompt(line), completion: reply, speaker: a.speaker, replier: b.speaker, line: a.line });
   }
   return data;
 }

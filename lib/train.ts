@@ -41,18 +41,15 @@ export interface TrainConfig {
   livePlot: boolean;
 }
 
-const BASE: TrainConfig = {
+/**
+ * The defaults every method's config starts from (pretrain.ts, sft.ts, reward.ts, ppo.ts, dpo.ts
+ * override what differs): AdamW with betas (0.9, 0.99) and weight decay 0.1, clip 1, as nanoGPT's
+ * shakespeare-char recipe; cosine decay to minLr = lr / 10 after a linear warm-up (nanoGPT,
+ * Chinchilla). steps, lr, warmupSteps and evalEvery are the course pretraining run's (pretrain.ts).
+ */
+export const TRAIN_DEFAULTS: TrainConfig = {
   steps: 3000, lr: 2e-3, minLr: 2e-4, warmupSteps: 100, decaySteps: 0, weightDecay: 0.1,
   beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1, evalEvery: 500, logEvery: 10, livePlot: true,
-};
-
-/**
- * `tiny`: tests and fast mode. `course`: notebook 02's pretraining of GPT_PRESETS.course, batches of
- * 16 x 128 tokens (nanoGPT's shakespeare-char recipe, with a higher lr for the smaller model).
- */
-export const TRAIN_PRESETS: Presets<TrainConfig> & Record<string, TrainConfig> = {
-  tiny: { ...BASE, steps: 60, warmupSteps: 5, evalEvery: 20, logEvery: 5 },
-  course: BASE,
 };
 
 /** A parameter to optimise: a bare variable (decays iff rank >= 2, named param<i>) or a NamedParam. */

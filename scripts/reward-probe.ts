@@ -20,7 +20,6 @@
  *   npx tsx scripts/reward-probe.ts --gold '{"nonWordWeight":0,"repetitionWeight":0,"noEndPenalty":0,"lengthWeight":0}' \
  *     --only-words good,no,love --skip-ties --epochs 2 --group
  */
-import * as path from 'path';
 import { parseArgs } from 'util';
 import * as rl from '../lib/index';
 
@@ -48,7 +47,7 @@ async function main(): Promise<void> {
   const lexicon = new Map([...rl.loadAfinn()].filter(([w]) => (uses.get(w) ?? 0) >= minCount && (!only || only.has(w))));
   const gold = new rl.GoldScorer(lexicon, new Set(corpusWords), JSON.parse(o.gold!));
 
-  const file = o.comparisons ?? path.join(rl.runsDir(), 'comparisons.jsonl');
+  const file = o.comparisons ?? rl.requireStage('comparisons');
   const labeler = new rl.SimulatedLabeler((c) => gold.score(c), { id: 'probe', temperature: Number(o.temperature), seed: 10 });
   const records = rl.readComparisons(file).map((r) => ({ ...labeler.label(r.prompt, r.completionA, r.completionB), split: r.metadata.split }));
   const train = records.filter((r) => r.split === 'train' && (!o['skip-ties'] || gold.score(r.completionA) !== gold.score(r.completionB)));
@@ -58,7 +57,7 @@ async function main(): Promise<void> {
   const { policy, tokenizer: tok } = rl.loadSFT();
   const rm = o['zero-head'] ? new rl.RewardModel(policy.copy(), new rl.ScalarHead(policy.config.nEmbd, 'zero')) : rl.RewardModel.fromPolicy(policy);
   const lr = Number(o.lr);
-  const run = await rl.rewardTrain(rm, tok, train, rl.rewardConfig({ epochs: Number(o.epochs), lr, minLr: lr / 10, groupByPrompt: o.group }), { display: false });
+  const run = await rl.rewardTrain({ rewardModel: rm, tokenizer: tok, comparisons: train }, rl.rewardConfig({ epochs: Number(o.epochs), lr, minLr: lr / 10, groupByPrompt: o.group }), { display: false });
   console.log(`${run.history.length} steps in ${run.seconds.toFixed(0)} s; held-out pairs, how often each model prefers the reply better in each part:`);
   console.table(rl.compareByPart(rm, tok, train, heldOut, (c) => gold.parts(c)).map((p) => ({
     part: p.part, pairs: p.pairs, 'reward model': p.rewardModel.toFixed(3), 'bag of words': p.bagOfWords.toFixed(3),

@@ -7,7 +7,7 @@ import { libraryVersion, loadCheckpoint, saveCheckpoint } from '../lib/checkpoin
 import { GPT, GPTConfig, ScalarHead } from '../lib/model';
 import { Rng } from '../lib/rng';
 import { CharTokenizer } from '../lib/tokenizer';
-import { AdamW, TRAIN_PRESETS, trainLoop } from '../lib/train';
+import { AdamW, TRAIN_DEFAULTS, trainLoop } from '../lib/train';
 
 const CFG: GPTConfig = { vocabSize: 7, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, tieWeights: false, seed: 2 };
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-test-'));
@@ -30,7 +30,7 @@ describe('checkpoint round trip', () => {
   it('reproduces logits, tokenizer, heads, optimizer state, step and meta', () => {
     const model = roughModel(1);
     const head = new ScalarHead(CFG.nEmbd, 'normal', 3);
-    const opt = new AdamW(model.parameters(), TRAIN_PRESETS.tiny);
+    const opt = new AdamW(model.parameters(), TRAIN_DEFAULTS);
     opt.step(model.parameters().map((p) => tf.onesLike(p.variable)), 1e-3);
     const dir = path.join(root, 'a', 'ckpt');
     saveCheckpoint(dir, { model, tokenizer, heads: { value: head }, optimizer: opt, meta: { valLoss: 1.5 } });
@@ -72,7 +72,7 @@ describe('checkpoint round trip', () => {
   });
 
   it('resuming training from a checkpoint equals training straight through', async () => {
-    const config = { ...TRAIN_PRESETS.tiny, steps: 6, warmupSteps: 2, lr: 1e-2, livePlot: false };
+    const config = { ...TRAIN_DEFAULTS, steps: 6, evalEvery: 20, logEvery: 5, warmupSteps: 2, lr: 1e-2, livePlot: false };
     const x = tf.tensor2d([[0, 1, 2, 3]], [1, 4], 'int32');
     const y = tf.tensor2d([[1, 2, 3, 4]], [1, 4], 'int32');
     const run = (m: GPT, opts: Partial<Parameters<typeof trainLoop>[0]>) =>

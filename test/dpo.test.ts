@@ -86,7 +86,7 @@ describe('dpoTrain on a tiny model', () => {
   it('starts at loss log 2 and learns to prefer the chosen completions', async () => {
     const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, seed: 2 });
     const refPolicy = policy.copy({ trainable: false });
-    const res = await dpoTrain(policy, refPolicy, tok, pairs, { ...DPO_PRESETS.tiny, steps: 12, lr: 3e-3, warmupSteps: 1, batchSize: 8 }, { display: false, livePlot: false });
+    const res = await dpoTrain({ policy, refPolicy, tokenizer: tok, pairs }, { ...DPO_PRESETS.tiny, steps: 12, lr: 3e-3, warmupSteps: 1, batchSize: 8, livePlot: false }, { display: false });
     const cv = res.curves;
     expect(cv.length).toBe(12);
     expect(cv[0].loss).toBeCloseTo(Math.log(2), 5); // policy == reference at step 0
@@ -96,16 +96,18 @@ describe('dpoTrain on a tiny model', () => {
     expect(cv[11].chosenReward).toBeGreaterThan(cv[11].rejectedReward);
     // cached reference log-probs are those of the frozen reference
     const again = referenceLogProbs(refPolicy, encodePreferencePairs(pairs, tok, 32), tok.padId);
-    again.chosen.forEach((x, i) => expect(x).toBeCloseTo(res.ref.chosen[i], 5));
+    again.chosen.forEach((x, i) => expect(x).toBeCloseTo(res.refLogProbs.chosen[i], 5));
     // a second run handed those cached log-probs trains exactly like one that recomputes them
-    const cfg = { ...DPO_PRESETS.tiny, steps: 3, lr: 3e-3, warmupSteps: 1, batchSize: 8 };
+    const cfg = { ...DPO_PRESETS.tiny, steps: 3, lr: 3e-3, warmupSteps: 1, batchSize: 8, livePlot: false };
     const [p1, p2] = [refPolicy.copy(), refPolicy.copy()];
-    const fresh = await dpoTrain(p1, refPolicy, tok, pairs, cfg, { display: false, livePlot: false });
-    const cached = await dpoTrain(p2, refPolicy, tok, pairs, cfg, { display: false, livePlot: false, ref: res.ref });
-    expect(cached.ref).toBe(res.ref);
+    const steps: number[] = [];
+    const fresh = await dpoTrain({ policy: p1, refPolicy, tokenizer: tok, pairs }, cfg, { display: false, onStep: (s) => steps.push(s.step) });
+    expect(steps).toEqual([0, 1, 2]); // onStep sees every step's curves
+    const cached = await dpoTrain({ policy: p2, refPolicy, tokenizer: tok, pairs, refLogProbs: res.refLogProbs }, cfg, { display: false });
+    expect(cached.refLogProbs).toBe(res.refLogProbs);
     expect(cached.curves.map((c) => c.loss)).toEqual(fresh.curves.map((c) => c.loss));
-    await expect(dpoTrain(p2, refPolicy, tok, pairs, cfg, { display: false, ref: { chosen: [0], rejected: [0] } }))
-      .rejects.toThrow('opts.ref has 1 chosen and 1 rejected log-probs for 8 pairs');
+    await expect(dpoTrain({ policy: p2, refPolicy, tokenizer: tok, pairs, refLogProbs: { chosen: [0], rejected: [0] } }, cfg, { display: false }))
+      .rejects.toThrow('refLogProbs has 1 chosen and 1 rejected log-probs for 8 pairs');
     [p1, p2, policy, refPolicy].forEach((m) => m.dispose());
   });
 });

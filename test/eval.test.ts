@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import {
-  agreement, biasedJudge, bradleyTerry, categoricalKL, elo, eloExpected, eloUpdate, fitGao,
-  judgeWinRate, klK1, klK3, klPerToken, meanStderr, paretoFrontier, sequenceKL, winRate,
+  agreement, biasedJudge, bradleyTerry, elo, eloExpected, eloUpdate, fitGao, judgeWinRate, paretoFrontier, smooth, winRate,
 } from '../lib/eval';
+import { categoricalKL, klK1, klK3, klPerToken, meanStderr } from '../lib/kl';
 import { Rng } from '../lib/rng';
 
 describe('KL estimators', () => {
@@ -55,7 +55,14 @@ describe('KL estimators', () => {
     expect(k1[2]).toBe(0);
     expect(k3[1]).toBeCloseTo(klK3([-1.0], [-0.2])[0], 5);
     expect(k3[2]).toBe(0);
-    expect(sequenceKL([[-0.5, -1.0]], [[-0.7, -0.2]], 'k1')).toBeCloseTo(-0.6, 12);
+    // k3 = (r - 1) - log r with log r = logq - logp = -0.2: e^-0.2 - 1 + 0.2, and k3 is the default
+    expect(k3[0]).toBeCloseTo(Math.exp(-0.2) - 0.8, 6);
+    expect(klPerToken(lp, lq, mask).arraySync()[0]).toEqual(k3);
+    // its gradient in logp (a penalty inside a loss): d k3 / d logp = 1 - r = 1 - e^(logq - logp)
+    const g = tf.grad((x: tf.Tensor) => tf.sum(klPerToken(x as tf.Tensor2D, lq, mask)))(lp).arraySync() as number[][];
+    expect(g[0][0]).toBeCloseTo(1 - Math.exp(-0.2), 5);
+    expect(g[0][1]).toBeCloseTo(1 - Math.exp(0.8), 5);
+    expect(Math.abs(g[0][2])).toBe(0); // masked: no gradient (-0 or 0)
   });
 });
 
@@ -112,6 +119,15 @@ describe('Elo and Bradley-Terry', () => {
     expect(r.get('a')! - r.get('b')!).toBeCloseTo(gap, 0);
     expect(r.get('b')! - r.get('c')!).toBeCloseTo(gap, 0);
     expect((r.get('a')! + r.get('b')! + r.get('c')!) / 3).toBeCloseTo(1000, 6);
+  });
+});
+
+describe('smooth', () => {
+  it('is a trailing moving average over what there is', () => {
+    expect(smooth([1, 2, 3, 4, 5, 6], 3)).toEqual([1, 1.5, 2, 3, 4, 5]);
+    expect(smooth([4, 8])).toEqual([4, 6]);
+    expect(smooth([2, 7, 1], 1)).toEqual([2, 7, 1]);
+    expect(() => smooth([1], 0)).toThrow(/k must be an integer >= 1, got 0/);
   });
 });
 

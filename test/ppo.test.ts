@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import {
   AdaptiveKLController, gae, maskedEntropy, ppoPolicyLoss, ppoValueLoss, tokenRewards, whiten,
 } from '../lib/ppoMath';
-import { PPO_PRESETS, ppoTrain } from '../lib/ppo';
+import { PPO_PRESETS, ppoConfig, ppoTrain } from '../lib/ppo';
+import { TRAIN_DEFAULTS } from '../lib/train';
 import { GPT, GPT_PRESETS } from '../lib/model';
 import { CharTokenizer } from '../lib/tokenizer';
 import { completionLogProbs, rollout } from '../lib/rollout';
@@ -116,6 +117,20 @@ describe('entropy and the adaptive KL controller', () => {
   });
 });
 
+describe('ppoConfig', () => {
+  it('extends the training defaults with a constant lr unless minLr is given', () => {
+    const c = ppoConfig({ lr: 2e-4 });
+    expect(c.lr).toBe(2e-4);
+    expect(c.minLr).toBe(2e-4);
+    expect(c.warmupSteps).toBe(0);
+    expect(c.weightDecay).toBe(0);
+    expect([c.beta1, c.beta2, c.eps]).toEqual([TRAIN_DEFAULTS.beta1, TRAIN_DEFAULTS.beta2, TRAIN_DEFAULTS.eps]);
+    expect(ppoConfig({ lr: 2e-4, minLr: 1e-5 }).minLr).toBe(1e-5);
+    expect(ppoConfig()).toEqual(PPO_PRESETS.course); // RLHF_FAST is unset in tests
+    expect('sampleEvery' in ppoConfig()).toBe(false);
+  });
+});
+
 describe('ppoTrain on a tiny model', () => {
   const tok = CharTokenizer.fromText('Human: hi\nAssistant: abcdez.');
   const prompts = ['Human: hi\nAssistant: ', 'Human: ha\nAssistant: ', 'Human: he\nAssistant: ', 'Human: hid\nAssistant: '];
@@ -138,14 +153,20 @@ describe('ppoTrain on a tiny model', () => {
     const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, seed: 4 });
     const refPolicy = policy.copy({ trainable: false });
     const res = await ppoTrain(
-      { policy, refPolicy, rewardModel: fracA, gold: (c) => -c.length, tokenizer: tok, prompts },
-      { ...PPO_PRESETS.tiny, iterations: 6, rolloutBatch: 16, minibatches: 2, ppoEpochs: 2, lr: 1e-2, maxNewTokens: 2, beta: 0.01 },
+      { policy, refPolicy, proxy: fracA, gold: (c) => -c.length, tokenizer: tok, prompts },
+      ppoConfig({ iterations: 6, rolloutBatch: 16, minibatches: 2, ppoEpochs: 2, lr: 1e-2, maxNewTokens: 2, beta: 0.01 }),
     );
-    const h = res.history;
+    const h = res.stats;
     expect(h.length).toBe(6);
+    // a TrainResult: every optimizer step (6 iterations x 2 epochs x 2 minibatches) at the constant lr
+    expect(res.history.length).toBe(24);
+    expect(res.history.map((r) => r.step)).toEqual([...Array(24).keys()]);
+    expect(res.history.every((r) => r.lr === 1e-2)).toBe(true);
+    expect(res.optimizer.t).toBe(24);
+    expect(res.stopped).toBe(false);
     expect(Math.abs(h[0].kl)).toBeLessThan(1e-4); // policy == refPolicy in the first rollout
     expect(h[0].approxKL).toBeGreaterThanOrEqual(0);
-    // seeded run: proxy 0.09 -> 0.84, KL 0 -> 4 nats, entropy falling (measured 3.03 -> 1.04)
+    // seeded run: the proxy rises, KL grows from 0, entropy falls
     expect((h[4].proxy + h[5].proxy) / 2).toBeGreaterThan((h[0].proxy + h[1].proxy) / 2 + 0.3);
     expect(h[5].kl).toBeGreaterThan(0.5);
     expect(h[5].entropy).toBeLessThan(h[0].entropy);

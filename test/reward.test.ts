@@ -204,7 +204,7 @@ describe('reward training', () => {
     const train = toyComparisons(192, 2);
     const test = toyComparisons(64, 3);
     const before = evaluateRewardModel(rm, tok, test);
-    const res = await rewardTrain(rm, tok, train, { ...REWARD_PRESETS.tiny, epochs: 2, batchSize: 16, lr: 3e-3 }, { heldOut: test, display: false });
+    const res = await rewardTrain({ rewardModel: rm, tokenizer: tok, comparisons: train, heldOut: test }, { ...REWARD_PRESETS.tiny, epochs: 2, batchSize: 16, lr: 3e-3 }, { display: false });
     expect(res.history.length).toBe(24); // 2 epochs x 192 / 16
     const after = evaluateRewardModel(rm, tok, test);
     // At init rewards are small (loss near log 2 = 0.693); after training the pairs are separated.

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { GPT, GPTConfig } from '../lib/model';
 import { Rng } from '../lib/rng';
-import { generate, logProbsFromLogits, padBatch, samplingProbs, sequenceLogProbs, sequenceLogProbsAndEntropy } from '../lib/sample';
+import { generate, logProbsFromLogits, padBatch, samplingProbs, sequenceLogProbs } from '../lib/sample';
 
 const CFG: GPTConfig = { vocabSize: 13, blockSize: 12, nLayer: 2, nHead: 2, nEmbd: 16, dropout: 0, tieWeights: true, seed: 5 };
 const END = 11;
@@ -166,8 +166,9 @@ describe('sequenceLogProbs', () => {
     expect(r.entropy!.dataSync()[1]).toBeCloseTo(-(p1 * Math.log(p1) + (1 - p1) * Math.log(1 - p1)), 5);
     expect(r.entropy!.dataSync()[0]).toBe(0);
     const m = model(7);
-    const both = sequenceLogProbsAndEntropy(m, tf.tensor2d([[1, 2, 3]], [1, 3], 'int32'), tf.tensor2d([[1, 1, 1]]));
-    expect(both.entropy.dataSync()[2]).toBeGreaterThan(0);
-    expect(both.entropy.dataSync()[2]).toBeLessThanOrEqual(Math.log(CFG.vocabSize) + 1e-5);
+    const ids = tf.tensor2d([[1, 2, 3]], [1, 3], 'int32'), ones = tf.tensor2d([[1, 1, 1]]);
+    const both = logProbsFromLogits(m.forward(ids).logits, ids, ones, { entropy: true });
+    expect(both.entropy!.dataSync()[2]).toBeGreaterThan(0);
+    expect(both.entropy!.dataSync()[2]).toBeLessThanOrEqual(Math.log(CFG.vocabSize) + 1e-5);
   });
 });

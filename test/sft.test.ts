@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { chatBatch, disposeBatch, ensurePretrained, sftConfig, sftEval, sftLossFromLogits, sftTrain, SFT_PRESETS } from '../lib/sft';
+import { ensurePretrained } from '../lib/pretrain';
+import { chatBatch, disposeBatch, sftConfig, sftEval, sftLossFromLogits, sftTrain, SFT_PRESETS } from '../lib/sft';
 import { saveCheckpoint } from '../lib/checkpoint';
 import { loadCorpus } from '../lib/corpus';
 import { CharTokenizer } from '../lib/tokenizer';
@@ -16,7 +17,7 @@ const tok = new CharTokenizer(['a', 'b']);
 describe('chat batches', () => {
   it('keep pad and end distinct, mask the prompt by its length, keep <end> in the loss', () => {
     expect([tok.endId, tok.padId]).toEqual([2, 3]);
-    const b = chatBatch(tok, [{ prompt: 'ab', response: 'a' }, { prompt: 'a', response: '' }], 8);
+    const b = chatBatch(tok, [{ prompt: 'ab', completion: 'a' }, { prompt: 'a', completion: '' }], 8);
     // Row 0: s = a b a <end>; x = a b a, y = b a <end>; prompt length 2 -> loss from t = 1.
     // Row 1: s = a <end>;     x = a,     y = <end>;     prompt length 1 -> loss from t = 0.
     expect(b.inputs.arraySync()).toEqual([[0, 1, 0], [0, 3, 3]]);
@@ -26,8 +27,8 @@ describe('chat batches', () => {
     disposeBatch(b);
   });
 
-  it('masked loss equals the hand-computed mean over response and <end> tokens', () => {
-    const b = chatBatch(tok, [{ prompt: 'ab', response: 'a' }, { prompt: 'a', response: '' }], 8);
+  it('masked loss equals the hand-computed mean over completion and <end> tokens', () => {
+    const b = chatBatch(tok, [{ prompt: 'ab', completion: 'a' }, { prompt: 'a', completion: '' }], 8);
     const L = Math.log;
     // Logits [2, 3, 4]. Masked-out positions get logits that would cost ~100 nats if counted.
     const logits = tf.tensor3d([
@@ -41,26 +42,26 @@ describe('chat batches', () => {
   });
 
   it('refuses rows longer than the context', () => {
-    expect(() => chatBatch(tok, [{ prompt: 'ab', response: 'ab' }], 3)).toThrow('example 0 has 5 tokens; at most blockSize + 1 = 4 fit');
-    expect(() => chatBatch(tok, [{ prompt: '', response: 'a' }], 8)).toThrow('example 0 has an empty prompt');
+    expect(() => chatBatch(tok, [{ prompt: 'ab', completion: 'ab' }], 3)).toThrow('example 0 has 5 tokens; at most blockSize + 1 = 4 fit');
+    expect(() => chatBatch(tok, [{ prompt: '', completion: 'a' }], 8)).toThrow('example 0 has an empty prompt');
   });
 });
 
 describe('sftTrain', () => {
   const data = [
-    { prompt: 'ab', response: 'ba' },
-    { prompt: 'ba', response: 'ab' },
-    { prompt: 'aa', response: 'bb' },
-    { prompt: 'bb', response: 'aa' },
+    { prompt: 'ab', completion: 'ba' },
+    { prompt: 'ba', completion: 'ab' },
+    { prompt: 'aa', completion: 'bb' },
+    { prompt: 'bb', completion: 'aa' },
   ];
   const run = async () => {
     const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, blockSize: 8, nEmbd: 16, seed: 3 });
     const before = sftEval(policy, tok, data);
-    const res = await sftTrain(policy, tok, data, { ...SFT_PRESETS.tiny, steps: 40, batchSize: 4, lr: 1e-2, evalEvery: 20 }, { heldOut: data, display: false });
+    const res = await sftTrain({ policy, tokenizer: tok, examples: data, heldOut: data }, { ...SFT_PRESETS.tiny, steps: 40, batchSize: 4, lr: 1e-2, evalEvery: 20 }, { display: false });
     return { policy, before, res };
   };
 
-  it('learns the responses and to stop at <end>, reproducibly, without leaking tensors', async () => {
+  it('learns the completions and to stop at <end>, reproducibly, without leaking tensors', async () => {
     const tensorsBefore = tf.memory().numTensors;
     const { policy, before, res } = await run();
     const after = res.evals[res.evals.length - 1].values.heldOut;
@@ -92,13 +93,13 @@ describe('ensurePretrained', () => {
     const short = new GPT({ ...GPT_PRESETS.tiny, vocabSize: full.vocabSize, blockSize: 8, nEmbd: 16 });
     saveCheckpoint(ch2, { model: short, tokenizer: full });
     const wpe = short.params.get('wpe')!.arraySync() as number[][];
-    const got = await ensurePretrained(ch2, fb, { minBlockSize: 16, steps: 1, display: false });
+    const got = await ensurePretrained({ dir: ch2, fallbackDir: fb, minBlockSize: 16, steps: 1, display: false });
     expect(got.model.config.blockSize).toBe(16);
     expect(got.source).toContain('context extended from 8 to 16');
     const after = got.model.params.get('wpe')!.arraySync() as number[][];
     // One AdamW step of lr 3e-4 moves each weight by at most ~3e-4: rows 8..15 still copy rows 0..7.
     for (let t = 0; t < 16; t++) for (let c = 0; c < 16; c++) expect(Math.abs(after[t][c] - wpe[t % 8][c])).toBeLessThan(1e-3);
-    const again = await ensurePretrained(ch2, fb, { minBlockSize: 16, display: false });
+    const again = await ensurePretrained({ dir: ch2, fallbackDir: fb, minBlockSize: 16, display: false });
     expect(again.source).toBe(fb);
     expect(again.model.params.get('wpe')!.arraySync()).toEqual(after);
     for (const m of [short, got.model, again.model]) m.dispose();

@@ -34,3 +34,24 @@ describe('stages: sampling settings', () => {
     expect(s.comparisonGen().seed).toBe(5);
   });
 });
+
+describe('stages: best-of-N as a result, and table rows', () => {
+  it('keeps the proxy-best of the first n samples of each prompt and measures it like any policy', async () => {
+    const s = await import('../lib/stages');
+    const samples = {
+      prompts: ['p', 'p', 'q', 'q'], promptIds: [[9], [9], [8], [8]], completionIds: [[1], [1, 2], [3], [4, 5, 6]],
+      completions: ['a', 'b', 'c', 'd'], finished: [true, false, true, true],
+    };
+    const pool = { samples, scores: [[1, 3], [2, 0]], chosen: [1, 0], best: samples };
+    const gold = [10, 20, 30, 40];
+    const one = s.bestOfNResult(pool, 1, { prompts: ['p', 'q'], goldScores: gold });
+    expect([one.completions, one.proxyScores, one.goldScores, one.klK1, one.endRate, one.length]).toEqual([['a', 'c'], [1, 2], [10, 30], 0, 1, 1]);
+    const two = s.bestOfNResult(pool, 2, { prompts: ['p', 'q'], goldScores: gold, params: { klSample: 0.1 } });
+    expect(two).toMatchObject({ method: 'best-of-N', label: 'best-of-2', params: { n: 2, klSample: 0.1 }, completions: ['b', 'c'], proxy: 2.5, gold: 25, endRate: 0.5, length: 1.5 });
+    expect(two.klK1).toBeCloseTo(Math.log(2) - 0.5, 15);
+    expect(two.proxyStderr).toBeCloseTo(0.5, 15); // sd of [3, 2] is sqrt(0.5), over sqrt(2) samples
+    expect(() => s.bestOfNResult(pool, 3, { prompts: ['p', 'q'], goldScores: gold })).toThrow('n must be an integer in 1..2 (samples per prompt), got 3');
+    expect(() => s.bestOfNResult(pool, 1, { prompts: ['p', 'q'], goldScores: [1] })).toThrow('1 gold scores for 4 samples');
+    expect(s.resultRow(two)).toEqual({ policy: 'best-of-2', proxy: 2.5, gold: 25, 'KL (nats)': two.klK1, ended: 0.5, length: 1.5 });
+  });
+});

@@ -39,13 +39,13 @@ describe('chat data', () => {
     const d = buildChatData(PLAY, { heldOutFrac: 0.25 });
     // 4 turns, cut = 3: pair (0,1) trains, (1,2) has one speaker, (2,3) straddles the cut: dropped.
     expect(d.train).toEqual([
-      { prompt: 'Human: Good morrow, friend.\nAssistant: ', response: 'Sweet love, I thank thee.', speaker: 'A', replier: 'B', line: 1 },
+      { prompt: 'Human: Good morrow, friend.\nAssistant: ', completion: 'Sweet love, I thank thee.', speaker: 'A', replier: 'B', line: 1 },
     ]);
     expect(d.heldOut).toEqual([]);
     const d2 = buildChatData(PLAY, { heldOutFrac: 0.5 });
     // cut = 2: pair (0,1) trains, pair (2,3) is held out.
     expect(d2.train.length).toBe(1);
-    expect(d2.heldOut.map((e) => [e.prompt, e.response])).toEqual([['Human: Again I speak.\nAssistant: ', 'Farewell.']]);
+    expect(d2.heldOut.map((e) => [e.prompt, e.completion])).toEqual([['Human: Again I speak.\nAssistant: ', 'Farewell.']]);
   });
 
   it('formats prompts and refuses multi-line ones', () => {
@@ -58,7 +58,7 @@ describe('chat data', () => {
     const d = buildChatData(text);
     expect(d.train.length).toBeGreaterThan(2000);
     expect(d.heldOut.length).toBeGreaterThan(300);
-    expect(d.train[0].response).toBe('Speak, speak.');
+    expect(d.train[0].completion).toBe('Speak, speak.');
     const p = makePrompts(text, { n: 5, seed: 3 });
     expect(p).toEqual(makePrompts(text, { n: 5, seed: 3 }));
     expect(new Set(p).size).toBe(5);

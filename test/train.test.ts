@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { GPT, GPTConfig } from '../lib/model';
 import { Rng } from '../lib/rng';
-import { AdamW, ProgressInfo, TRAIN_PRESETS, TrainConfig, globalNorm, lrAt, trainLoop } from '../lib/train';
+import { AdamW, ProgressInfo, TRAIN_DEFAULTS, TrainConfig, globalNorm, lrAt, trainLoop } from '../lib/train';
 
 const HP = { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0 };
 
@@ -79,7 +79,7 @@ function lineProblem() {
 }
 
 const quick = (over: Partial<TrainConfig>): TrainConfig => ({
-  ...TRAIN_PRESETS.tiny, lr: 0.1, minLr: 0.01, warmupSteps: 2, weightDecay: 0, gradClip: 0, evalEvery: 0, livePlot: false, ...over,
+  ...TRAIN_DEFAULTS, steps: 60, logEvery: 5, lr: 0.1, minLr: 0.01, warmupSteps: 2, weightDecay: 0, gradClip: 0, evalEvery: 0, livePlot: false, ...over,
 });
 
 describe('trainLoop', () => {
