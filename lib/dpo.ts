@@ -87,13 +87,13 @@ export function referenceLogProbs(refPolicy: GPT, pairs: EncodedPreferencePair[]
 }
 
 export interface DPOConfig extends TrainConfig {
-  /** Strength of the implicit KL regularisation (DPO temperature). Default 0.1 (TRL). */
+  /** Strength of the implicit KL regularisation (DPO temperature). Default 0.1 (TRL; Rafailov et al. 2023 use 0.1-0.5). */
   beta: number;
-  /** 'dpo' (log-sigmoid) or 'ipo' (squared loss toward 1/(2 beta)). Default 'dpo'. */
+  /** 'dpo' (log-sigmoid) or 'ipo' (squared loss toward 1/(2 beta), Azar et al. 2023). Default 'dpo'. */
   loss: 'dpo' | 'ipo';
-  /** Pairs per step. */
+  /** Pairs per step (default 32; tiny 8). */
   batchSize: number;
-  /** Seed of the pair order. */
+  /** Seed of the pair order (default 0). */
   seed: number;
 }
 

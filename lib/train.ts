@@ -28,8 +28,11 @@ export interface TrainConfig {
   decaySteps: number;
   /** Decoupled weight decay per unit lr, on params flagged `decay` only. */
   weightDecay: number;
+  /** AdamW's first-moment decay (default 0.9). */
   beta1: number;
+  /** AdamW's second-moment decay (default 0.99, nanoGPT's for small models; PyTorch's default is 0.999). */
   beta2: number;
+  /** Added to the root of the second moment (default 1e-8). */
   eps: number;
   /** Clip the global gradient norm to this value; 0 = no clipping. */
   gradClip: number;
