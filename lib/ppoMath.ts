@@ -156,15 +156,6 @@ export function ppoValueLoss(
   });
 }
 
-/** Mean entropy (nats) of the next-token distributions at masked positions; logits [B, T, V]. */
-export function maskedEntropy(logits: tf.Tensor3D, actionMask: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => {
-    const logp = tf.logSoftmax(logits);
-    const h = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1));
-    return maskedMean(h, actionMask.toFloat());
-  });
-}
-
 /**
  * Adaptive KL controller of Ziegler et al. (2019): after each batch, move klCoef toward the value
  * that keeps the measured KL near `target`: e = clip(KL / target - 1, -0.2, 0.2),
