@@ -92,9 +92,9 @@ export interface PartComparison {
   part: string;
   pairs: number;
   /** How often the reward model prefers the reply better in this part. */
-  rewardModel: number;
+  rewardModelAgreement: number;
   /** The same for the bag-of-words baseline fitted to `train`. */
-  bagOfWords: number;
+  bagOfWordsAgreement: number;
 }
 
 /**
@@ -113,6 +113,6 @@ export function compareByPart(
   const words = fitWordRewards(train);
   const byWords = partAgreement(heldOut, heldOut.map((r) => words(r.completionA)), heldOut.map((r) => words(r.completionB)), withTotal);
   return partAgreement(heldOut, rA, rB, withTotal).map((p) => ({
-    part: p.part, pairs: p.pairs, rewardModel: p.agreement, bagOfWords: byWords.find((w) => w.part === p.part)!.agreement,
+    part: p.part, pairs: p.pairs, rewardModelAgreement: p.agreement, bagOfWordsAgreement: byWords.find((w) => w.part === p.part)!.agreement,
   }));
 }

@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const run = await rl.rewardTrain({ rewardModel: rm, tokenizer: tok, comparisons: train }, rl.rewardConfig({ epochs: Number(o.epochs), lr, minLr: lr / 10, groupByPrompt: o.group }), { display: false });
   console.log(`${run.history.length} steps in ${run.seconds.toFixed(0)} s; held-out pairs, how often each model prefers the reply better in each part:`);
   console.table(rl.compareByPart(rm, tok, train, heldOut, (c) => gold.parts(c)).map((p) => ({
-    part: p.part, pairs: p.pairs, 'reward model': p.rewardModel.toFixed(3), 'bag of words': p.bagOfWords.toFixed(3),
+    part: p.part, pairs: p.pairs, 'reward model': p.rewardModelAgreement.toFixed(3), 'bag of words': p.bagOfWordsAgreement.toFixed(3),
   })));
 }
 

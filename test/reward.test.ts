@@ -188,7 +188,7 @@ describe('compareByPart', () => {
     const rows = compareByPart(rm, tok, train, heldOut, parts);
     expect(rows.map((r) => r.part)).toEqual(['all parts', 'a', 'short']);
     rows.forEach((r, i) => {
-      expect(r).toEqual({ part: byRm[i].part, pairs: byRm[i].pairs, rewardModel: byRm[i].agreement, bagOfWords: byWords.find((w) => w.part === r.part)!.agreement });
+      expect(r).toEqual({ part: byRm[i].part, pairs: byRm[i].pairs, rewardModelAgreement: byRm[i].agreement, bagOfWordsAgreement: byWords.find((w) => w.part === r.part)!.agreement });
     });
     rm.dispose();
   });
