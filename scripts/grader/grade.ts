@@ -321,7 +321,9 @@ export async function gradeSubmission(
     const run = await runKernel(job, limits);
     sandbox = run.sandbox ?? '';
     if (run.message) notes.push(run.message);
-    if (sandbox && sandbox !== 'userns') notes.push(`graded in the weaker sandbox mode "${sandbox}" (${run.sandbox_note})`);
+    if (sandbox && sandbox !== 'userns') {
+      notes.push(`graded in the weaker sandbox mode "${sandbox}"${run.sandbox_note ? ` (${run.sandbox_note})` : ' (chosen by the TA)'}`);
+    }
     if (sandbox && sandbox !== reportedSandbox) {
       reportedSandbox = sandbox;
       console.error(`grader: kernels run in sandbox mode "${sandbox}"${run.sandbox_note ? ` (${run.sandbox_note})` : ''}`);
@@ -330,7 +332,7 @@ export async function gradeSubmission(
     planned.forEach((p, i) => {
       if (!p.test) return;
       const t = tests[p.test.index];
-      const cell = run.cells[i];
+      const cell: RunnerCell = run.cells?.[i] ?? { status: 'not_run', stdout: '', stderr: '', records: [] };
       const records = parseRecords(cell, p.test.nonce);
       for (const r of records) {
         if (typeof r.noticed === 'string' && r.noticed) for (const line of r.noticed.split('\n').slice(0, 10)) flags.add(`at run time: ${line.slice(0, 200)}`);

@@ -23,6 +23,7 @@ const getOwn = Object.getOwnPropertyDescriptor;
 const ownNames = Object.getOwnPropertyNames;
 const defineProperty = Object.defineProperty;
 const freeze = Object.freeze;
+const same = Object.is;
 const setTimeoutOrig = setTimeout;
 const queueMicrotaskOrig = queueMicrotask;
 const now = Date.now;
@@ -116,6 +117,20 @@ for (const [owner, name, label] of [
     set: () => notice(`tried to replace ${label} (ignored)`),
   });
 }
+// Modules a cell (not tslab) loads that can reach the kernel's compiler or the system.
+const SENSITIVE = ['vm', 'module', 'typescript', 'tslab', 'inspector', 'v8', 'worker_threads', 'child_process', 'cluster', 'repl'];
+const originalLoad = Module._load;
+const cwd = process.cwd() + path.sep;
+Module._load = function (request, parent, isMain) {
+  if (typeof request === 'string' && parent && typeof parent.filename === 'string' && startsWith(parent.filename, cwd)) {
+    const bare = startsWith(request, 'node:') ? slice(request, 5) : request;
+    for (let i = 0; i < SENSITIVE.length; i++) {
+      if (bare === SENSITIVE[i] || startsWith(bare, SENSITIVE[i] + '/')) notice(`loaded "${text(request)}"`);
+    }
+  }
+  return call.call(originalLoad, this, request, parent, isMain);
+};
+
 // Built-ins whose replacement could watch the kernel compile later cells or bend values.
 const watched = [
   ['Array.prototype', Array.prototype], ['String.prototype', String.prototype], ['Object', Object],
@@ -137,7 +152,7 @@ function changedBuiltins() {
   for (let i = 0; i < snapshot.length; i++) {
     const [label, obj, name, value, get, set] = snapshot[i];
     const d = getOwn(obj, name);
-    if (d === undefined || d.value !== value || d.get !== get || d.set !== set) {
+    if (d === undefined || !same(d.value, value) || d.get !== get || d.set !== set) {
       if (out.length < 1000) out += (out ? ', ' : '') + `${label}.${name}`;
     }
   }
@@ -145,20 +160,6 @@ function changedBuiltins() {
   if ((p && p.value) !== (prepareStackTrace && prepareStackTrace.value)) out += (out ? ', ' : '') + 'Error.prepareStackTrace';
   return out;
 }
-// Modules a cell (not tslab) loads that can reach the kernel's compiler or the system.
-const SENSITIVE = ['vm', 'module', 'typescript', 'tslab', 'inspector', 'v8', 'worker_threads', 'child_process', 'cluster', 'repl'];
-const originalLoad = Module._load;
-const cwd = process.cwd() + path.sep;
-Module._load = function (request, parent, isMain) {
-  if (typeof request === 'string' && parent && typeof parent.filename === 'string' && startsWith(parent.filename, cwd)) {
-    const bare = startsWith(request, 'node:') ? slice(request, 5) : request;
-    for (let i = 0; i < SENSITIVE.length; i++) {
-      if (bare === SENSITIVE[i] || startsWith(bare, SENSITIVE[i] + '/')) notice(`loaded "${text(request)}"`);
-    }
-  }
-  return call.call(originalLoad, this, request, parent, isMain);
-};
-
 // ---- values to the grader ---------------------------------------------------------------------
 /** A checked value as JSON text: numbers, strings, booleans, (nested) arrays and array-likes. */
 function encode(x, depth, budget) {

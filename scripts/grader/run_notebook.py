@@ -105,12 +105,24 @@ def bwrap_argv(mode, job, runtime_dir, files):
     for sub in ["node_modules", "lib"]:
         argv += ["--ro-bind", os.path.join(repo, sub), os.path.join(repo, sub)]
     argv += ["--ro-bind", job["preload"], job["preload"]]
-    argv += ["--size", str(TMPFS_BYTES), "--tmpfs", HOME, "--chmod", "1777", HOME]
+    argv += ["--size", str(TMPFS_BYTES), "--tmpfs", HOME]
     argv += ["--symlink", os.path.join(repo, "node_modules"), os.path.join(HOME, "node_modules")]
     for name, host in files.items():
         argv += ["--ro-bind", host, os.path.join(HOME, name)]
-    argv += ["--bind", runtime_dir, runtime_dir, "--chdir", HOME, "--remount-ro", "/"]
-    return argv + ["--"]
+    argv += ["--bind", runtime_dir, runtime_dir]
+    # Folders bubblewrap makes for mount points are private to root when it runs as root: make
+    # every ancestor of a mount point traversable.
+    ancestors = set()
+    for i, arg in enumerate(argv[:-1]):
+        if arg in ("--ro-bind", "--bind", "--tmpfs", "--symlink"):
+            dest = argv[i + 2] if arg != "--tmpfs" else argv[i + 1]
+            parent = os.path.dirname(dest)
+            while parent not in ("/", ""):
+                ancestors.add(parent)
+                parent = os.path.dirname(parent)
+    for d in sorted(ancestors - {"/tmp", HOME}, key=lambda d: d.count("/")):
+        argv += ["--chmod", "0755", d]
+    return argv + ["--chmod", "1777", "/tmp", "--chmod", "1777", HOME, "--chdir", HOME, "--remount-ro", "/", "--"]
 
 
 def launcher(mode, job, runtime_dir, uid, files, workdir):
@@ -146,8 +158,6 @@ def usable_mode(job, private_dir):
         candidates = [m for m in candidates if m != "bwrap-setpriv"]
     why = []
     for mode in candidates:
-        if mode == "uid":
-            return mode, "; ".join(why)
         probe = os.path.join(private_dir, "probe")
         os.makedirs(probe, exist_ok=True)
         uid = run_uid()
@@ -206,12 +216,12 @@ def start_kernel(job, private_dir, mode, uid):
     km = KernelManager(kernel_name="tslab-grader", transport="ipc", ip=os.path.join(runtime_dir, "k"),
                        kernel_spec_manager=KernelSpecManager(kernel_dirs=[os.path.dirname(spec_dir)]))
     km.connection_file = os.path.join(runtime_dir, "kernel.json")
-    log = open(os.path.join(private_dir, "kernel.log"), "wb")
-    km.start_kernel(cwd="/", stdout=subprocess.DEVNULL, stderr=log)
-    log.close()
+    km.write_connection_file()  # before the start, readable by the kernel's uid
     os.chmod(km.connection_file, 0o644)
     for port in (km.shell_port, km.iopub_port, km.stdin_port, km.control_port, km.hb_port):
         os.symlink(f"k:{port}", os.path.join(runtime_dir, f"k-{port}"))
+    with open(os.path.join(private_dir, "kernel.log"), "wb") as log:
+        km.start_kernel(cwd="/", stdout=subprocess.DEVNULL, stderr=log)
     kc = km.blocking_client()
     kc.start_channels()
     try:
@@ -374,6 +384,7 @@ def run(job):
                 time.sleep(TSLAB_ABORT_WINDOW)
         return result
     finally:
+        kill_uid(uid)  # the whole sandbox at once (jupyter's own shutdown waits on it)
         if km is not None:
             try:
                 km.shutdown_kernel(now=True)
