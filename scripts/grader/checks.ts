@@ -28,6 +28,8 @@ export interface TestProbe {
   /** The test body with every assertion replaced by a probe (no expected values in it). */
   code: string;
   checks: CheckSpec[];
+  /** The source of each assertion's first argument (what a message must not quote of a hidden test). */
+  probed: string[];
 }
 
 /** What the kernel sent for one test cell (see scripts/grader/kernel_preload.cjs). */
@@ -104,6 +106,7 @@ function constant(node: ts.Expression, fail: (node: ts.Node) => never): unknown 
 export function compileTest(body: string, where: string): TestProbe {
   const file = ts.createSourceFile('test.ts', body, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
   const checks: CheckSpec[] = [];
+  const probed: string[] = [];
   const edits: { start: number; end: number; text: string }[] = [];
   const visit = (node: ts.Node, inCheck: boolean): void => {
     if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text in ARITY) {
@@ -131,6 +134,7 @@ export function compileTest(body: string, where: string): TestProbe {
         else whatCode = whatArg.getText(file);
       }
       const k = checks.push(spec) - 1;
+      probed.push(args[0].getText(file));
       const method = kind === 'throws' ? 'throws' : 'check';
       edits.push({ start: node.getStart(file), end: node.getEnd(), text: `${PROBE}.${method}(${k}, ${args[0].getText(file)}, ${whatCode})` });
       node.arguments.forEach((a) => visit(a, true));
@@ -144,7 +148,7 @@ export function compileTest(body: string, where: string): TestProbe {
   visit(file, false);
   let code = body;
   for (const e of edits.sort((a, b) => b.start - a.start)) code = code.slice(0, e.start) + e.text + code.slice(e.end);
-  return { code, checks };
+  return { code, checks, probed };
 }
 
 /**

@@ -226,29 +226,36 @@ export function readSubmission(file: string): string {
 }
 
 /**
- * Distinctive text of hidden test cells (lines and string literals): a message a student will see
- * must not quote it, e.g. a visible test's error thrown with text the submission read somehow.
+ * Distinctive text found only in hidden test cells (lines and string literals of the cell and of
+ * its probe, minus anything that also occurs in the other cells): a message a student sees must
+ * not quote it, e.g. a visible test's error thrown with text the submission read somehow.
  */
 function hiddenText(a: Assignment): string[] {
-  const out = new Set<string>();
+  const secret = new Set<string>();
+  let shown = '';
   a.notebook.cells.forEach((cell, i) => {
     const kind = a.kinds[i];
-    if (kind.kind !== 'test' || kind.test.visible) return;
     const src = cellSource(cell);
-    for (const line of src.split('\n')) if (line.trim().length >= 12) out.add(line.trim());
-    for (const m of src.matchAll(/"([^"\\]{6,})"|'([^'\\]{6,})'|`([^`\\]{6,})`/g)) out.add(m[1] ?? m[2] ?? m[3]);
-    const probe = a.probes[i]!;
-    for (const line of probe.code.split('\n')) if (line.trim().length >= 12) out.add(line.trim());
-    out.add(kind.test.name);
+    const probe = a.probes[i]?.code ?? '';
+    if (kind.kind !== 'test' || kind.test.visible) {
+      shown += `${src}\n${probe}\n`;
+      return;
+    }
+    for (const line of `${src}\n${probe}`.split('\n')) if (line.trim().length >= 12) secret.add(line.trim());
+    for (const arg of a.probes[i]!.probed) if (arg.length >= 12) secret.add(arg);
+    for (const m of src.matchAll(/"([^"\\]{6,})"|'([^'\\]{6,})'|`([^`\\]{6,})`/g)) secret.add(m[1] ?? m[2] ?? m[3]);
   });
-  return [...out];
+  return [...secret].filter((s) => !shown.includes(s));
 }
 
-function scrub(message: string, secrets: string[]): string {
+const hiddenTexts = new WeakMap<Assignment, string[]>();
+
+/** A message for a visible test as the student may see it: withheld if it quotes a hidden test. */
+export function visibleMessage(a: Assignment, message: string): string {
+  if (!hiddenTexts.has(a)) hiddenTexts.set(a, hiddenText(a));
   const flat = message.replace(/\s+/g, ' ');
-  return secrets.some((s) => message.includes(s) || flat.includes(s.replace(/\s+/g, ' ')))
-    ? '[message withheld: it quotes a hidden test]'
-    : message;
+  const quotes = hiddenTexts.get(a)!.some((s) => message.includes(s) || flat.includes(s.replace(/\s+/g, ' ')));
+  return quotes ? '[message withheld: it quotes a hidden test]' : message;
 }
 
 function parseRecords(cell: RunnerCell, nonce: string): ProbeRecord[] {
@@ -328,7 +335,6 @@ export async function gradeSubmission(
       reportedSandbox = sandbox;
       console.error(`grader: kernels run in sandbox mode "${sandbox}"${run.sandbox_note ? ` (${run.sandbox_note})` : ''}`);
     }
-    const secrets = hiddenText(a);
     planned.forEach((p, i) => {
       if (!p.test) return;
       const t = tests[p.test.index];
@@ -348,7 +354,7 @@ export async function gradeSubmission(
       t.passed = verdict.passed;
       t.points = t.passed ? t.maxPoints : 0;
       const message = verdict.message.length > MAX_MESSAGE ? verdict.message.slice(0, MAX_MESSAGE) + ' [...]' : verdict.message;
-      t.message = t.visible ? scrub(message, secrets) : message;
+      t.message = t.visible ? visibleMessage(a, message) : message;
     });
   } catch (e) {
     notes.push(`grading failed: ${(e as Error).message}`);
