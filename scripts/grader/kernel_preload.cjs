@@ -12,7 +12,7 @@
  */
 const MIME = 'application/vnd.rlhf-grader+json';
 const MAX_CELL_OUTPUT = 20000; // characters forwarded per cell and stream
-const MAX_ITEMS = 200000; // numbers read from one checked value
+const MAX_ITEMS = 100000; // numbers read from one checked value
 const MAX_TEXT = 300; // characters kept of a label or an error message
 
 const call = Function.prototype.call;

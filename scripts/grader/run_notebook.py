@@ -39,8 +39,8 @@ from jupyter_client.kernelspec import KernelSpecManager
 TSLAB_ABORT_WINDOW = 0.3
 MIME = "application/vnd.rlhf-grader+json"
 HOME = "/home/student"  # the kernel's working folder inside the sandbox
-MAX_RECORDS = 4  # grader messages kept per cell (a test cell sends one)
-MAX_RECORD = 4_000_000  # characters of one grader message
+MAX_RECORDS = 2  # grader messages kept per cell (a test cell sends one; two is a forgery)
+MAX_RECORD = 2_000_000  # characters of one grader message
 LIMITS = {  # per kernel; the uid is made for this run, so NPROC counts only its processes
     resource.RLIMIT_DATA: 3 << 30,  # bytes of heap and buffers (V8's address reservations do not count)
     resource.RLIMIT_NPROC: 256,  # processes and threads
