@@ -143,6 +143,17 @@ String.prototype.charCodeAt = function (this: string, pos: number) {
 };`,
     'answer-square': 'function square(x: number): number {\n  throw new Error("captured: " + stash);\n}',
   });
+  // Forges results: calls the probe itself with the right value, sends its own grader message
+  // (guessing the nonce); square returns a Proxy whose length getter throws.
+  submit('probe-forger', {
+    'answer-mean': `import * as tslab from "tslab";
+function mean(xs: number[]): number {
+  (globalThis as any).rlhfGraderProbe.check(0, 2, "forged");
+  tslab.display.raw("application/vnd.rlhf-grader+json", JSON.stringify({ nonce: "0".repeat(32), done: true, checks: [{ k: 0, value: 2 }], noticed: "", changed: "" }));
+  return 0;
+}`,
+    'answer-square': 'function square(x: number): number {\n  return new Proxy([x * x], { get: (t, p) => { if (p === "length") throw new Error("trap"); return (t as any)[p]; } }) as any;\n}',
+  });
   // Writes to the kernel's fd 1 and 2 (once the grader's result pipe), 600 MB in all.
   submit('fd-writes', {
     'answer-mean': `import * as fs from "fs";\nfs.writeSync(1, '{"kernel": "ok", "message": "", "cells": []}');\n${MEAN}`,
@@ -318,6 +329,13 @@ describe('assertions the submission cannot see or bend', () => {
 });
 
 describe('the result channel', () => {
+  it('gives nothing for results a submission sends itself', () => {
+    expect(points('probe-forger')).toEqual({ 'mean-basic': 0, 'mean-empty': 0, square: 0, 'square-negative': 0 });
+    expect(result('probe-forger').tests[0].message).toBe('mean([1, 2, 3]): expected 2 (within 1e-9), got 0');
+    expect(result('probe-forger').tests[2].message).toBe('square(3): expected a number, got unreadable object');
+  });
+
+
   it('is out of reach of the kernel\'s fd 1 and 2, even for 600 MB', () => {
     expect(points('fd-writes')).toEqual({ 'mean-basic': 2, 'mean-empty': 1, square: 2, 'square-negative': 1 });
     expect(result('fd-writes').notes).toEqual([]);

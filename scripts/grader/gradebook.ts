@@ -70,7 +70,11 @@ function csvField(v: string | number): string {
 export function writeGradebook(outDir: string, assignments: Assignment[]): string {
   const resultsDir = path.join(outDir, 'results');
   const students = fs.existsSync(resultsDir)
-    ? fs.readdirSync(resultsDir).filter((s) => fs.readdirSync(path.join(resultsDir, s)).length > 0).sort()
+    ? fs
+        .readdirSync(resultsDir, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && fs.readdirSync(path.join(resultsDir, d.name)).length > 0)
+        .map((d) => d.name)
+        .sort()
     : [];
   const header = ['student'];
   for (const a of assignments) header.push(...a.tests.map((t) => `${a.name}/${t.name}`), `${a.name}/total`);
@@ -89,7 +93,14 @@ export function writeGradebook(outDir: string, assignments: Assignment[]): strin
         row.push(...a.tests.map(() => ''), '');
         continue;
       }
-      const r = JSON.parse(fs.readFileSync(file, 'utf8')) as StoredResult;
+      let r: StoredResult;
+      try {
+        r = JSON.parse(fs.readFileSync(file, 'utf8')) as StoredResult;
+      } catch (e) {
+        row.push(...a.tests.map(() => ''), '');
+        notes.push(`${a.name}: stored result ${file} is unreadable (${(e as Error).message.slice(0, 80)}); grade this student again`);
+        continue;
+      }
       const byName = new Map(r.tests.map((t) => [t.name, t.score]));
       row.push(...a.tests.map((t) => byName.get(t.name) ?? 0), r.score);
       total += r.score;
