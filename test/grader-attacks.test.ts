@@ -55,6 +55,7 @@ const worked: string[] = [];
 const attempt = (cmd: string) => { try { cp.execSync(cmd, { stdio: "pipe" }); worked.push(cmd); } catch {} };
 attempt("mknod /tmp/disk b 8 0");
 attempt("mknod /tmp/nvme b 259 0");
+attempt("mkdir -p /tmp/disk-mnt && (mount /tmp/disk /tmp/disk-mnt || mount /tmp/nvme /tmp/disk-mnt) && ls /tmp/disk-mnt/work");
 attempt("mkdir -p /tmp/mnt && mount -t tmpfs none /tmp/mnt");
 attempt(${JSON.stringify(`mount -o remount,rw ${path.join(REPO, 'lib')}`)});
 attempt(${JSON.stringify(`mount -o remount,rw ${path.join(REPO, 'node_modules')}`)});
