@@ -1,8 +1,9 @@
 /**
- * Assertions for assignment test cells. Notebooks import them from "./check"; at grading time
- * the grader pastes this file into every test cell (as local functions), so redefining them in
- * student code changes nothing. They use only operators and `typeof`, never globals a
- * submission could replace (Math.abs, Array.isArray, Number.isNaN...).
+ * Assertions for assignment test cells, as students run them in Jupyter (notebooks import them
+ * from "./check"). The grader does not run these: it cuts each call out of the test cell, lets the
+ * kernel send only the actual value, and compares in its own process with the same rules and
+ * messages (scripts/grader/checks.ts). They use only operators and `typeof`, never globals code in
+ * the notebook could replace (Math.abs, Array.isArray, Number.isNaN...).
  */
 
 function show(x: unknown): string {

@@ -6,38 +6,21 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findJobs, gradeAll } from '../scripts/grader/cli';
-import { Cell, Notebook, REPO, cellSource, loadAssignment, loadAssignments } from '../scripts/grader/format';
+import { Notebook, REPO, cellSource, loadAssignment, loadAssignments } from '../scripts/grader/format';
 import { SubmissionResult, gradeSubmission } from '../scripts/grader/grade';
 import { saveResult, writeGradebook } from '../scripts/grader/gradebook';
 import { findLeaks, release } from '../scripts/grader/release';
+import { MEAN, SQUARE, codeCell, submitter, tiny } from './graderFixtures';
 
-const FIXTURE_DIR = path.join(REPO, 'test', 'fixtures', 'grader');
-const tiny = loadAssignment(path.join(FIXTURE_DIR, 'tiny.ipynb'));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'autograder-test-'));
 const releaseDir = path.join(tmp, 'release');
 const submissions = path.join(tmp, 'submissions');
 const out = path.join(tmp, 'grades');
 const escaped = path.join(REPO, 'ESCAPED-by-autograder-test.txt');
-
-const MEAN = 'function mean(xs: number[]): number {\n  let t = 0;\n  for (const x of xs) t += x;\n  if (xs.length === 0) throw new Error("empty");\n  return t / xs.length;\n}';
-const SQUARE = 'function square(x: number): number {\n  return x * x;\n}';
+const submit = submitter(releaseDir, submissions);
 
 function releasedNotebook(): Notebook {
   return JSON.parse(fs.readFileSync(path.join(releaseDir, 'tiny.ipynb'), 'utf8'));
-}
-
-/** The released notebook with cells replaced (by id), removed (null), and extra cells inserted. */
-function submit(student: string, edits: Record<string, string | null>, extra?: { before: string; cell: Cell }): void {
-  const nb = releasedNotebook();
-  nb.cells = nb.cells.filter((c) => edits[c.id!] !== null);
-  for (const c of nb.cells) if (typeof edits[c.id!] === 'string') c.source = edits[c.id!] as string;
-  if (extra) nb.cells.splice(nb.cells.findIndex((c) => c.id === extra.before), 0, extra.cell);
-  fs.mkdirSync(path.join(submissions, student), { recursive: true });
-  fs.writeFileSync(path.join(submissions, student, 'tiny.ipynb'), JSON.stringify(nb));
-}
-
-function codeCell(id: string, source: string): Cell {
-  return { cell_type: 'code', id, source, metadata: {}, outputs: [], execution_count: null };
 }
 
 const byStudent = new Map<string, SubmissionResult>();

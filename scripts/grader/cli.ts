@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Assignment, Limits, loadAssignments } from './format';
 import { SubmissionResult, checkSandbox, gradeSubmission } from './grade';
-import { saveResult, writeGradebook } from './gradebook';
+import { saveFolderNotes, saveResult, writeGradebook } from './gradebook';
 import { release, studentNotebook } from './release';
 
 const STUDENT_ID = /^[A-Za-z0-9@._-]+$/;
@@ -41,25 +41,109 @@ function positiveNumber(flags: Map<string, string>, name: string): number | unde
   return n;
 }
 
-/** One job per (student folder, assignment notebook found in it), filtered by the options. */
-export function findJobs(dir: string, assignments: Assignment[], student?: string, only?: string): Job[] {
+/** Where a submissions folder's contents went: jobs to grade, and notes per student folder. */
+export interface Scan {
+  jobs: Job[];
+  /** Every student folder looked at. */
+  students: string[];
+  /** Problems with a student's folder as a whole (misnamed or missing notebooks...). */
+  notes: Map<string, string[]>;
+}
+
+/** Lower case, without ".ipynb", copy marks (" (1)", "-copy", " copy 2") and spaces. */
+function normalizedName(file: string): string {
+  return file
+    .toLowerCase()
+    .replace(/\.ipynb$/, '')
+    .replace(/\s*\(\d+\)\s*$/, '')
+    .replace(/[\s_-]*copy(\s*\d+)?$/, '')
+    .replace(/[\s_]+/g, '-');
+}
+
+/** The assignment a misnamed notebook was probably meant for (same name or same chapter). */
+function meantFor(file: string, assignments: Assignment[]): Assignment | undefined {
+  const n = normalizedName(file);
+  return (
+    assignments.find((a) => a.name.toLowerCase() === n) ??
+    assignments.find((a) => {
+      const chapter = /^ch\d+-/.exec(a.name.toLowerCase());
+      return chapter !== null && n.startsWith(chapter[0]);
+    })
+  );
+}
+
+/**
+ * One job per (student folder, assignment notebook found in it), filtered by the options, plus a
+ * note for every student folder with something the grader will not grade (so that student still
+ * gets a gradebook row saying why): near-miss file names, no notebook at all, a linked folder.
+ */
+export function scanSubmissions(dir: string, assignments: Assignment[], student?: string, only?: string): Scan {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${dir}: no such submissions folder`);
   if (only && !assignments.some((a) => a.name === only)) throw new Error(`--assignment ${only}: no such assignment`);
   if (student && !fs.existsSync(path.join(dir, student))) throw new Error(`--student ${student}: no folder ${path.join(dir, student)}`);
+  const wanted = assignments.filter((a) => !only || a.name === only);
   const jobs: Job[] = [];
+  const notes = new Map<string, string[]>();
+  const students: string[] = [];
   for (const s of fs.readdirSync(dir).sort()) {
     if (student && s !== student) continue;
-    if (!fs.statSync(path.join(dir, s)).isDirectory()) continue;
+    const folder = path.join(dir, s);
+    const st = fs.lstatSync(folder);
+    if (!st.isDirectory() && !st.isSymbolicLink()) continue;
     if (!STUDENT_ID.test(s)) {
       console.error(`skipping folder "${s}": a student id may use only letters, digits, @ . _ -`);
       continue;
     }
-    for (const a of assignments) {
-      const file = path.join(dir, s, `${a.name}.ipynb`);
-      if ((!only || a.name === only) && fs.existsSync(file)) jobs.push({ assignment: a, student: s, file });
+    const mine: string[] = [];
+    students.push(s);
+    if (st.isSymbolicLink()) {
+      notes.set(s, ['the student folder is a symbolic link: not graded (copy the files in)']);
+      continue;
     }
+    let entries: string[];
+    try {
+      entries = fs.readdirSync(folder).sort();
+    } catch (e) {
+      notes.set(s, [`the student folder could not be read (${(e as NodeJS.ErrnoException).code ?? 'error'}): not graded`]);
+      continue;
+    }
+    let found = 0;
+    for (const a of wanted) {
+      if (entries.includes(`${a.name}.ipynb`)) {
+        jobs.push({ assignment: a, student: s, file: path.join(folder, `${a.name}.ipynb`) });
+        found++;
+      }
+    }
+    for (const f of entries) {
+      if (!f.toLowerCase().endsWith('.ipynb') || assignments.some((a) => f === `${a.name}.ipynb`)) continue;
+      const target = meantFor(f, assignments);
+      if (only && target && target.name !== only) continue;
+      mine.push(target ? `"${f}" is not graded: the file must be named exactly "${target.name}.ipynb"` : `"${f}" is not graded: no assignment has that name`);
+    }
+    if (found === 0 && mine.length === 0 && !only) mine.push(`no notebook handed in (expected ${wanted.map((a) => `${a.name}.ipynb`).join(', ')})`);
+    if (mine.length > 0) notes.set(s, mine);
   }
-  return jobs;
+  return { jobs, students, notes };
+}
+
+/** One job per (student folder, assignment notebook found in it), filtered by the options. */
+export function findJobs(dir: string, assignments: Assignment[], student?: string, only?: string): Job[] {
+  return scanSubmissions(dir, assignments, student, only).jobs;
+}
+
+/** A result for a submission whose grading itself failed: zero points and the reason. */
+function failedResult(job: Job, e: unknown): SubmissionResult {
+  return {
+    student: job.student,
+    assignment: job.assignment.name,
+    score: 0,
+    maxScore: job.assignment.tests.reduce((s, t) => s + t.points, 0),
+    tests: job.assignment.tests.map((t) => ({ name: t.name, points: 0, maxPoints: t.points, visible: t.visible, passed: false, message: 'not graded' })),
+    notes: [`grading failed: ${(e as Error)?.message ?? String(e)}`],
+    flags: [],
+    sandbox: '',
+    seconds: 0,
+  };
 }
 
 /** Runs jobs with at most `parallel` at a time, printing one progress line per finished job. */
@@ -75,9 +159,19 @@ export async function gradeAll(
     while (next < jobs.length) {
       const job = jobs[next++];
       const lim = { ...job.assignment.limits, ...limits };
-      const r = await gradeSubmission(job.assignment, job.student, job.file, lim);
+      // Whatever goes wrong with one submission is that submission's note; the batch goes on.
+      let r: SubmissionResult;
+      try {
+        r = await gradeSubmission(job.assignment, job.student, job.file, lim);
+      } catch (e) {
+        r = failedResult(job, e);
+      }
       results.push(r);
-      onResult(r);
+      try {
+        onResult(r);
+      } catch (e) {
+        console.error(`could not store the result of ${r.student} ${r.assignment}: ${(e as Error).message}`);
+      }
       const note = r.notes.length ? `  (${r.notes[0].replace(/\s+/g, ' ')})` : '';
       console.error(`[${results.length}/${jobs.length}] ${r.student} ${r.assignment}: ${r.score}/${r.maxScore} in ${r.seconds.toFixed(1)} s${note}`);
     }
@@ -134,11 +228,19 @@ async function main(argv: string[]): Promise<number> {
     }
     if (positional.length !== 1) throw new Error('usage: grade <submissions folder> [options]');
     const out = flags.get('out') ?? 'grades';
-    const jobs = findJobs(positional[0], assignments, flags.get('student'), flags.get('assignment'));
-    if (jobs.length === 0) throw new Error(`${positional[0]}: no submissions found (expected <student>/<assignment>.ipynb)`);
+    const only = flags.get('assignment');
+    const { jobs, students, notes } = scanSubmissions(positional[0], assignments, flags.get('student'), only);
+    if (jobs.length === 0 && notes.size === 0) throw new Error(`${positional[0]}: no submissions found (expected <student>/<assignment>.ipynb)`);
+    for (const student of students) {
+      const list = notes.get(student) ?? [];
+      // Grading one assignment only adds notes; a full run also clears notes that no longer hold.
+      if (!only || list.length > 0) saveFolderNotes(out, student, list);
+      if (list.length > 0) console.error(`${student}: ${list.join('; ')}`);
+    }
     console.error(`grading ${jobs.length} submission(s), ${parallel} at a time`);
     // The gradebook is rebuilt after every submission, so an interrupted run still leaves one.
     const csv = path.join(out, 'gradebook.csv');
+    writeGradebook(out, assignments);
     await gradeAll(jobs, parallel, (r) => (saveResult(out, r), writeGradebook(out, assignments)), limits);
     console.log(`gradebook: ${csv}; feedback: ${path.join(out, 'feedback')}/`);
     return 0;

@@ -5,7 +5,9 @@
  * - answer cells: contain `// BEGIN SOLUTION <name>` ... `// END SOLUTION`; in the student
  *   version the lines between the markers become `throw new Error("not implemented: <name>")`.
  * - test cells: first line `// TEST <name> points=<N> visible|hidden`; a test passes when the
- *   cell runs without error. Hidden test cells are left out of the student version entirely.
+ *   cell runs without error and every assertion in it holds (see checks.ts: expected values are
+ *   compared in the grader, never in the kernel). Hidden test cells are left out of the student
+ *   version entirely.
  * - the helpers cell: first line `// HELPERS`; imports the assertions of assignments/check.ts.
  * - any other code cell (setup, imports): handed out and graded as written by the author.
  *
@@ -13,6 +15,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { TestProbe, compileTest } from './checks';
 
 export interface Cell {
   cell_type: string;
@@ -70,7 +73,9 @@ export function parseNotebook(text: string, file: string): Notebook {
   try {
     nb = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${file}: not valid notebook JSON (${(e as Error).message})`);
+    // V8's message quotes the start of the text: keep only where and what went wrong.
+    const why = (e as Error).message.replace(/,?\s*"[^]*" is not valid JSON/, '').slice(0, 200);
+    throw new Error(`${file}: not valid notebook JSON (${why})`);
   }
   if (typeof nb !== 'object' || nb === null || !Array.isArray(nb.cells)) {
     throw new Error(`${file}: not a Jupyter notebook (no "cells" list)`);
@@ -139,6 +144,8 @@ export interface Assignment {
   notebook: Notebook;
   kinds: CellKind[];
   tests: TestSpec[];
+  /** Per cell: the kernel's probe and the grader's checks of a test cell, else null. */
+  probes: (TestProbe | null)[];
   limits: Limits;
 }
 
@@ -157,6 +164,7 @@ export function loadAssignment(file: string): Assignment {
     return kind;
   });
   const tests = kinds.flatMap((k) => (k.kind === 'test' ? [k.test] : []));
+  const probes = kinds.map((k, i) => (k.kind === 'test' ? compileTest(testBody(notebook.cells[i]), `${file}, cell ${i + 1} (test ${k.test.name})`) : null));
   if (tests.length === 0) throw new Error(`${file}: no test cells ("// TEST <name> points=<N> visible|hidden")`);
   const names = tests.map((t) => t.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
@@ -166,7 +174,7 @@ export function loadAssignment(file: string): Assignment {
     cellTimeout: meta.cell_timeout ?? DEFAULT_LIMITS.cellTimeout,
     notebookTimeout: meta.notebook_timeout ?? DEFAULT_LIMITS.notebookTimeout,
   };
-  return { name, file, notebook, kinds, tests, limits };
+  return { name, file, notebook, kinds, tests, probes, limits };
 }
 
 /** All assignments in a folder (every *.ipynb), sorted by name. */

@@ -2,23 +2,26 @@
  * Grade one submission of one assignment: rebuild the notebook from the official cells plus the
  * student's answer cells, run it in a sandboxed tslab kernel (run_notebook.py), score each test.
  *
- * Tests run in the same process as student code, so a test counts as passed only when its cell
- * finished with status "ok" AND printed a marker carrying a random nonce that exists only in
- * this run's copy of the test cell. The official cells (hidden tests included) go to the kernel
- * over a pipe and never touch the submission's folder.
+ * Expected values never enter the kernel: each test cell runs as a probe that sends the student's
+ * values back (checks.ts), and the comparison happens here, in the grader's process. The official
+ * cells go to the kernel over a pipe and never touch the submission's folder; the kernel's own
+ * output cannot reach the runner's result pipe.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { Assignment, Cell, HELPERS_FILE, HELPERS_PATH, Limits, REPO, cellSource, parseNotebook, stripSolutions, testBody } from './format';
+import { ProbeRecord, TestProbe, judge, probeCell } from './checks';
+import { Assignment, Cell, HELPERS_FILE, HELPERS_PATH, Limits, REPO, cellSource, parseNotebook, stripSolutions } from './format';
 
 const RUNNER = path.join(__dirname, 'run_notebook.py');
+const PRELOAD = path.join(__dirname, 'kernel_preload.cjs');
 const PYTHON = '/usr/bin/python3';
 const MAX_OUTPUT = 20_000;
 const MAX_MESSAGE = 1_500;
 const MAX_SUBMISSION_BYTES = 20_000_000;
+/** The runner's whole answer is at most a few MB (capped per cell); anything bigger is a fault. */
+const MAX_RUNNER_BYTES = 64 << 20;
 
 export interface TestResult {
   name: string;
@@ -39,6 +42,8 @@ export interface SubmissionResult {
   notes: string[];
   /** Code patterns in student cells a TA may want to look at (no effect on points). */
   flags: string[];
+  /** The sandbox mode the kernel ran in (run_notebook.py), "" if no kernel ran. */
+  sandbox: string;
   seconds: number;
 }
 
@@ -46,18 +51,21 @@ interface RunnerCell {
   status: 'ok' | 'error' | 'timeout' | 'not_run';
   stdout: string;
   stderr: string;
+  records: string[];
 }
 
 interface RunnerResult {
   kernel: 'ok' | 'died' | 'timeout' | 'no_start';
   message: string;
+  sandbox: string;
+  sandbox_note: string;
   cells: RunnerCell[];
 }
 
-/** A graded cell: the code to run and, for a test cell, which test and its nonce. */
+/** A graded cell: the code to run and, for a test cell, which test, its probe and nonce. */
 interface PlannedCell {
   code: string;
-  test?: { index: number; marker: string };
+  test?: { index: number; probe: TestProbe; nonce: string };
 }
 
 const SUSPICIOUS: [RegExp, string][] = [
@@ -65,21 +73,13 @@ const SUSPICIOUS: [RegExp, string][] = [
   [/\bprocess\s*\./, 'process.'],
   [/\bglobalThis\b|\bglobal\s*\./, 'globalThis'],
   [/__tslab__/, '__tslab__'],
-  [/\bfrom\s+['"](node:)?(fs|vm|child_process|worker_threads)['"]/, 'imports fs/vm/child_process'],
+  [/(\bfrom\s+|\brequire\s*\(\s*|\bimport\s*\(\s*)['"`](node:)?(fs|vm|child_process|worker_threads|module|inspector|typescript|tslab)\b/, 'imports fs/vm/child_process'],
+  [/\bimport\s*\(/, 'dynamic import('],
+  [/runInThisContext|\bcaller\b|\bcallee\b|prepareStackTrace|\.toString\s*\(\s*\)/, 'reads callers or compiled code'],
+  [/\bProxy\b/, 'Proxy'],
   [/\.prototype\b|defineProperty|setPrototypeOf/, 'prototype patching'],
   [/\bconsole\s*\.\s*\w+\s*=/, 'console reassignment'],
 ];
-
-/**
- * The assertions of check.ts as one block-scoped declaration of its exported names, pasted into
- * each test cell: test code sees only those names, and a student's redefinition cannot reach them.
- */
-function inlineHelpers(): string {
-  const source = fs.readFileSync(HELPERS_PATH, 'utf8');
-  const names = [...source.matchAll(/^export function (\w+)/gm)].map((m) => m[1]);
-  const body = source.replace(/^export\s+/gm, '');
-  return `const { ${names.join(', ')} } = (() => {\n${body}\nreturn { ${names.join(', ')} };\n})();`;
-}
 
 /** A cell's identity: the id the release stored in its metadata, else its nbformat id. */
 function cellId(cell: Cell): string | undefined {
@@ -92,20 +92,23 @@ function cellId(cell: Cell): string | undefined {
  * with the assertions and a pass marker), the student's answer cells (the stub, with a note, if
  * one was deleted), and each cell the student added right after the official cell it followed.
  */
-function plan(a: Assignment, submission: Cell[], helpers: string, notes: string[], flags: Set<string>): PlannedCell[] {
+function plan(a: Assignment, submission: Cell[], notes: string[], flags: Set<string>): PlannedCell[] {
   const official = new Set(a.notebook.cells.map((c) => c.id));
   const byId = new Map<string, Cell>();
   const extrasAfter = new Map<string, Cell[]>();
   let anchor = '';
+  const duplicates: string[] = [];
   for (const cell of submission) {
     const id = cellId(cell);
     if (id !== undefined && official.has(id)) {
       if (!byId.has(id)) byId.set(id, cell);
+      else if (!duplicates.includes(id)) duplicates.push(id);
       anchor = id;
     } else if (cell.cell_type === 'code') {
       extrasAfter.set(anchor, [...(extrasAfter.get(anchor) ?? []), cell]);
     }
   }
+  for (const id of duplicates) notes.push(`two or more cells have the id "${id}"; the first one was graded, the others were ignored`);
   const studentCode = (cell: Cell): PlannedCell => {
     const code = cellSource(cell);
     for (const [re, label] of SUSPICIOUS) if (re.test(code)) flags.add(label);
@@ -123,9 +126,9 @@ function plan(a: Assignment, submission: Cell[], helpers: string, notes: string[
         planned.push({ code: stripSolutions(cellSource(cell), id) });
       }
     } else if (kind.kind === 'test') {
-      const marker = `@@grader-pass ${randomBytes(16).toString('hex')}@@`;
-      const code = `{\n${helpers}\n${testBody(cell)}\n}\nconsole.log(${JSON.stringify(marker)});\n`;
-      planned.push({ code, test: { index: a.tests.indexOf(kind.test), marker } });
+      const probe = a.probes[i]!;
+      const nonce = randomBytes(16).toString('hex');
+      planned.push({ code: probeCell(probe, nonce), test: { index: a.tests.indexOf(kind.test), probe, nonce } });
     } else if (kind.kind !== 'markdown') {
       planned.push({ code: cellSource(cell) });
     }
@@ -150,17 +153,27 @@ function errorText(cell: RunnerCell): string {
 function runKernel(job: object, limits: Limits): Promise<RunnerResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(PYTHON, [RUNNER], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
+    const chunks: Buffer[] = [];
+    let bytes = 0;
     let err = '';
-    child.stdout.on('data', (d) => (out += d));
+    let tooBig = false;
+    child.stdout.on('data', (d: Buffer) => {
+      bytes += d.length;
+      if (bytes > MAX_RUNNER_BYTES) {
+        tooBig = true;
+        child.kill('SIGKILL');
+      } else chunks.push(d);
+    });
     child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
     // Backstop if the runner itself hangs: its own limits plus time to start and stop a kernel.
-    const timer = setTimeout(() => child.kill('SIGKILL'), (limits.notebookTimeout + 60) * 1000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), (limits.notebookTimeout + 150) * 1000);
     child.on('error', reject);
+    child.stdin.on('error', () => {}); // a runner that dies early closes its stdin
     child.on('close', (code) => {
       clearTimeout(timer);
+      if (tooBig) return reject(new Error(`the kernel runner answered with more than ${MAX_RUNNER_BYTES} bytes`));
       try {
-        resolve(JSON.parse(out));
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
       } catch {
         reject(new Error(`the grader's kernel runner failed (exit ${code}): ${err.trim().slice(-800)}`));
       }
@@ -169,27 +182,116 @@ function runKernel(job: object, limits: Limits): Promise<RunnerResult> {
   });
 }
 
-/** Throws a clear error unless bubblewrap and Debian's Jupyter client can run here. */
+/**
+ * Throws a clear error unless the grader can run kernels here at all; without bubblewrap it warns
+ * and the runner falls back to its weakest mode (see run_notebook.py).
+ */
 export function checkSandbox(): void {
-  const bwrap = spawnSync('bwrap', ['--ro-bind', '/', '/', 'true'], { encoding: 'utf8' });
-  if (bwrap.status !== 0) {
-    const why = bwrap.error ? 'bwrap is not installed' : bwrap.stderr.trim();
-    throw new Error(`the grader's sandbox needs bubblewrap (apt-get install bubblewrap): ${why}`);
+  if (process.getuid?.() === 0 && !fs.existsSync('/usr/bin/setpriv')) {
+    throw new Error('grading as root needs /usr/bin/setpriv to drop to an unprivileged uid (apt-get install util-linux)');
+  }
+  if (!fs.existsSync('/usr/bin/bwrap')) {
+    console.error('grader: bubblewrap is not installed (apt-get install bubblewrap): kernels will run without namespaces (mode "uid": network open, world-readable files visible)');
   }
   const py = spawnSync(PYTHON, ['-c', 'import jupyter_client'], { encoding: 'utf8' });
   if (py.status !== 0) throw new Error(`${PYTHON} cannot import jupyter_client (apt-get install python3-jupyter-client)`);
 }
 
-/** Grades one submission file; never throws for problems of the submission itself. */
+/**
+ * Reads a submission without following a symlink or blocking on a FIFO; throws an error fit
+ * for the student's notes (never quoting the file's text).
+ */
+export function readSubmission(file: string): string {
+  const name = path.basename(file);
+  const st = fs.lstatSync(file);
+  if (st.isSymbolicLink()) throw new Error(`${name} is a symbolic link, not a file: not graded (hand in the notebook itself)`);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    throw new Error(`${name} could not be opened (${(e as NodeJS.ErrnoException).code ?? 'error'}): not graded`);
+  }
+  try {
+    const opened = fs.fstatSync(fd);
+    if (!opened.isFile()) throw new Error(`${name} is not a regular file: not graded`);
+    if (opened.size > MAX_SUBMISSION_BYTES) throw new Error(`${name}: ${opened.size} bytes is over the ${MAX_SUBMISSION_BYTES}-byte limit (clear the outputs)`);
+    const buf = Buffer.alloc(opened.size);
+    let got = 0;
+    while (got < buf.length) {
+      const n = fs.readSync(fd, buf, got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got).toString('utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code) throw new Error(`${name} could not be read (${(e as NodeJS.ErrnoException).code}): not graded`);
+    throw e;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Distinctive text found only in hidden test cells (lines and string literals of the cell and of
+ * its probe, minus anything that also occurs in the other cells): a message a student sees must
+ * not quote it, e.g. a visible test's error thrown with text the submission read somehow.
+ */
+function hiddenText(a: Assignment): string[] {
+  const secret = new Set<string>();
+  let shown = '';
+  a.notebook.cells.forEach((cell, i) => {
+    const kind = a.kinds[i];
+    const src = cellSource(cell);
+    const probe = a.probes[i]?.code ?? '';
+    if (kind.kind !== 'test' || kind.test.visible) {
+      shown += `${src}\n${probe}\n`;
+      return;
+    }
+    for (const line of `${src}\n${probe}`.split('\n')) if (line.trim().length >= 12) secret.add(line.trim());
+    for (const arg of a.probes[i]!.probed) if (arg.length >= 12) secret.add(arg);
+    for (const m of src.matchAll(/"([^"\\]{6,})"|'([^'\\]{6,})'|`([^`\\]{6,})`/g)) secret.add(m[1] ?? m[2] ?? m[3]);
+  });
+  return [...secret].filter((s) => !shown.includes(s));
+}
+
+const hiddenTexts = new WeakMap<Assignment, string[]>();
+
+/** A message for a visible test as the student may see it: withheld if it quotes a hidden test. */
+export function visibleMessage(a: Assignment, message: string): string {
+  if (!hiddenTexts.has(a)) hiddenTexts.set(a, hiddenText(a));
+  const flat = message.replace(/\s+/g, ' ');
+  const quotes = hiddenTexts.get(a)!.some((s) => message.includes(s) || flat.includes(s.replace(/\s+/g, ' ')));
+  return quotes ? '[message withheld: it quotes a hidden test]' : message;
+}
+
+function parseRecords(cell: RunnerCell, nonce: string): ProbeRecord[] {
+  const out: ProbeRecord[] = [];
+  for (const text of cell.records ?? []) {
+    try {
+      const r = JSON.parse(text) as ProbeRecord;
+      if (r && typeof r === 'object' && r.nonce === nonce && Array.isArray(r.checks)) out.push(r);
+    } catch {
+      // not ours: ignored
+    }
+  }
+  return out;
+}
+
+/** The sandbox every run used, once per process, for the TA's log. */
+let reportedSandbox = '';
+
+/** Grades one submission file into a result; never throws for problems of the submission itself. */
 export async function gradeSubmission(
   a: Assignment,
   student: string,
   file: string,
   limits: Limits = a.limits,
+  options: { sandbox?: string } = {},
 ): Promise<SubmissionResult> {
   const started = Date.now();
   const notes: string[] = [];
   const flags = new Set<string>();
+  let sandbox = '';
   const tests: TestResult[] = a.tests.map((t) => ({
     name: t.name,
     points: 0,
@@ -206,49 +308,62 @@ export async function gradeSubmission(
     tests,
     notes,
     flags: [...flags],
+    sandbox,
     seconds: (Date.now() - started) / 1000,
   });
   let cells: Cell[];
   try {
-    const bytes = fs.statSync(file).size;
-    if (bytes > MAX_SUBMISSION_BYTES) throw new Error(`${path.basename(file)}: ${bytes} bytes is over the ${MAX_SUBMISSION_BYTES}-byte limit (clear the outputs)`);
-    cells = parseNotebook(fs.readFileSync(file, 'utf8'), path.basename(file)).cells;
+    cells = parseNotebook(readSubmission(file), path.basename(file)).cells;
   } catch (e) {
     notes.push((e as Error).message);
     for (const t of tests) t.message = 'submission could not be read';
     return finish();
   }
-  const planned = plan(a, cells, inlineHelpers(), notes, flags);
-  const workdir = fs.mkdtempSync(path.join(os.tmpdir(), `grade-${student}-`));
   try {
-    fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(workdir, 'node_modules'));
-    fs.copyFileSync(HELPERS_PATH, path.join(workdir, HELPERS_FILE));
+    const planned = plan(a, cells, notes, flags);
     const job = {
-      workdir,
       repo: REPO,
+      preload: PRELOAD,
+      files: { [HELPERS_FILE]: HELPERS_PATH },
       cells: planned.map((p) => p.code),
       cell_timeout: limits.cellTimeout,
       notebook_timeout: limits.notebookTimeout,
       max_output: MAX_OUTPUT,
-      sandbox: true,
+      sandbox: options.sandbox ?? process.env.RLHF_GRADER_SANDBOX ?? 'auto',
     };
     const run = await runKernel(job, limits);
+    sandbox = run.sandbox ?? '';
     if (run.message) notes.push(run.message);
+    if (sandbox && sandbox !== 'userns') {
+      notes.push(`graded in the weaker sandbox mode "${sandbox}"${run.sandbox_note ? ` (${run.sandbox_note})` : ' (chosen by the TA)'}`);
+    }
+    if (sandbox && sandbox !== reportedSandbox) {
+      reportedSandbox = sandbox;
+      console.error(`grader: kernels run in sandbox mode "${sandbox}"${run.sandbox_note ? ` (${run.sandbox_note})` : ''}`);
+    }
     planned.forEach((p, i) => {
       if (!p.test) return;
       const t = tests[p.test.index];
-      const cell = run.cells[i];
-      t.passed = cell.status === 'ok' && cell.stdout.includes(p.test.marker);
+      const cell: RunnerCell = run.cells?.[i] ?? { status: 'not_run', stdout: '', stderr: '', records: [] };
+      const records = parseRecords(cell, p.test.nonce);
+      for (const r of records) {
+        if (typeof r.noticed === 'string' && r.noticed) for (const line of r.noticed.split('\n').slice(0, 10)) flags.add(`at run time: ${line.slice(0, 200)}`);
+        if (typeof r.changed === 'string' && r.changed) flags.add(`changed built-ins: ${r.changed.slice(0, 300)}`);
+      }
+      let verdict: { passed: boolean; message: string };
+      if (cell.status === 'not_run') verdict = { passed: false, message: `not run: ${run.message}` };
+      else if (cell.status === 'timeout') verdict = { passed: false, message: errorText(cell) };
+      else if (records.length > 1) verdict = { passed: false, message: 'the test cell sent more than one result (forged)' };
+      else if (records.length === 0) verdict = { passed: false, message: cell.status === 'ok' ? 'the test cell sent no result (its output was tampered with)' : errorText(cell) };
+      else verdict = judge(p.test.probe, records[0]);
+      if (verdict.passed && cell.status !== 'ok') verdict = { passed: false, message: errorText(cell) };
+      t.passed = verdict.passed;
       t.points = t.passed ? t.maxPoints : 0;
-      if (t.passed) t.message = '';
-      else if (cell.status === 'not_run') t.message = `not run: ${run.message}`;
-      else if (cell.status === 'ok') t.message = 'the test cell did not report a pass (its output was tampered with)';
-      else t.message = errorText(cell);
+      const message = verdict.message.length > MAX_MESSAGE ? verdict.message.slice(0, MAX_MESSAGE) + ' [...]' : verdict.message;
+      t.message = t.visible ? visibleMessage(a, message) : message;
     });
   } catch (e) {
     notes.push(`grading failed: ${(e as Error).message}`);
-  } finally {
-    fs.rmSync(workdir, { recursive: true, force: true });
   }
   return finish();
 }

@@ -28,12 +28,26 @@ export function resultsJson(r: SubmissionResult): object {
     student: r.student,
     assignment: r.assignment,
     flags: r.flags,
+    sandbox: r.sandbox,
   };
 }
 
 export function saveResult(outDir: string, r: SubmissionResult): void {
   writeAtomic(path.join(outDir, 'results', r.student, `${r.assignment}.json`), JSON.stringify(resultsJson(r), null, 1) + '\n');
   writeAtomic(path.join(outDir, 'feedback', r.student, `${r.assignment}.html`), feedbackHtml(r));
+}
+
+/** results/<student>/<FOLDER_NOTES>: notes on the student's folder as a whole. */
+const FOLDER_NOTES = 'folder.notes.json';
+
+/**
+ * Stores (or, given none, removes) the notes on a student's folder, e.g. a misnamed notebook, so
+ * the gradebook has a row for that student even when nothing could be graded.
+ */
+export function saveFolderNotes(outDir: string, student: string, notes: string[]): void {
+  const file = path.join(outDir, 'results', student, FOLDER_NOTES);
+  if (notes.length > 0) writeAtomic(file, JSON.stringify({ notes }, null, 1) + '\n');
+  else fs.rmSync(file, { force: true });
 }
 
 interface StoredResult {
@@ -55,7 +69,13 @@ function csvField(v: string | number): string {
  */
 export function writeGradebook(outDir: string, assignments: Assignment[]): string {
   const resultsDir = path.join(outDir, 'results');
-  const students = fs.existsSync(resultsDir) ? fs.readdirSync(resultsDir).sort() : [];
+  const students = fs.existsSync(resultsDir)
+    ? fs
+        .readdirSync(resultsDir, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && fs.readdirSync(path.join(resultsDir, d.name)).length > 0)
+        .map((d) => d.name)
+        .sort()
+    : [];
   const header = ['student'];
   for (const a of assignments) header.push(...a.tests.map((t) => `${a.name}/${t.name}`), `${a.name}/total`);
   header.push('total', 'max_total', 'notes');
@@ -64,6 +84,8 @@ export function writeGradebook(outDir: string, assignments: Assignment[]): strin
   for (const student of students) {
     const row: (string | number)[] = [student];
     const notes: string[] = [];
+    const folderNotes = path.join(resultsDir, student, FOLDER_NOTES);
+    if (fs.existsSync(folderNotes)) notes.push(...(JSON.parse(fs.readFileSync(folderNotes, 'utf8')) as { notes: string[] }).notes);
     let total = 0;
     for (const a of assignments) {
       const file = path.join(resultsDir, student, `${a.name}.json`);
@@ -71,7 +93,14 @@ export function writeGradebook(outDir: string, assignments: Assignment[]): strin
         row.push(...a.tests.map(() => ''), '');
         continue;
       }
-      const r = JSON.parse(fs.readFileSync(file, 'utf8')) as StoredResult;
+      let r: StoredResult;
+      try {
+        r = JSON.parse(fs.readFileSync(file, 'utf8')) as StoredResult;
+      } catch (e) {
+        row.push(...a.tests.map(() => ''), '');
+        notes.push(`${a.name}: stored result ${file} is unreadable (${(e as Error).message.slice(0, 80)}); grade this student again`);
+        continue;
+      }
       const byName = new Map(r.tests.map((t) => [t.name, t.score]));
       row.push(...a.tests.map((t) => byName.get(t.name) ?? 0), r.score);
       total += r.score;
