@@ -14,6 +14,7 @@ import { Presets, preset } from './mode';
 import { Rng } from './rng';
 import { TRAIN_PRESETS, TrainConfig, TrainResult, trainLoop } from './train';
 import { livePlot } from './display';
+import { seedFor } from './seed';
 export * from './dpoLoss';
 
 /** One preference pair; completions end with the text "<end>" when the writer stopped. */
@@ -163,7 +164,7 @@ export async function dpoTrain(
   }
   const enc = encodePreferencePairs(pairs, tokenizer, policy.config.blockSize);
   const ref = opts.ref ?? referenceLogProbs(refPolicy, enc, tokenizer.padId);
-  const rng = new Rng(config.seed);
+  const rng = new Rng(seedFor(config.seed));
   const nextIdx = rng.batches(enc.length, config.batchSize);
   const curves: DPOStep[] = [];
   const chart = opts.livePlot ?? config.livePlot ? livePlot({ title: `${config.loss.toUpperCase()}: log-probs of chosen and rejected`, yTitle: 'log pi(y|x), nats' }) : null;

@@ -24,3 +24,5 @@ export * from './bestOfN';
 export * from './ppo';
 export * from './dpo';
 export * from './stages';
+export * from './seed';
+export * from './results';

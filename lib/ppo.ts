@@ -26,6 +26,7 @@ import { KLEstimator, meanStderr } from './kl';
 import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutBatch, rolloutRows } from './rollout';
 import { LivePlot, livePlot, table } from './display';
 import { AdaptiveKLController, gae, ppoPolicyLoss, ppoValueLoss, tokenRewards, whiten } from './ppoMath';
+import { seedFor } from './seed';
 export * from './ppoMath';
 
 export interface PPOConfig {
@@ -166,7 +167,7 @@ export async function ppoTrain(inp: PPOInputs, config: PPOConfig): Promise<PPORe
   if (inp.prompts.length === 0) throw new Error('ppoTrain: no prompts');
   if (c.ptxCoef > 0 && !inp.ptxBatch) throw new Error(`ppoTrain: ptxCoef is ${c.ptxCoef} but no ptxBatch was given`);
   const valueHead = inp.valueHead ?? new ScalarHead(policy.config.nEmbd, 'zero');
-  const rng = new Rng(c.seed);
+  const rng = new Rng(seedFor(c.seed));
   const order = rng.shuffle(inp.prompts.map((_, i) => i));
   let cursor = 0;
   const nextPrompts = (n: number) => Array.from({ length: n }, () => inp.prompts[order[cursor++ % order.length]]);
