@@ -26,3 +26,4 @@ export * from './dpo';
 export * from './stages';
 export * from './seed';
 export * from './results';
+export * from './conclusions';
