@@ -15,6 +15,11 @@ export interface Conclusion<A> {
   sentence: string;
 }
 
+/** A saved MethodResult (or anything with label, method, klK1, proxy, gold) as a reward-KL point. */
+export function asPoint(r: { method: string; label: string; klK1: number; proxy: number; gold: number }): FrontierPoint {
+  return { method: r.method, label: r.label, kl: Math.max(0, r.klK1), proxy: r.proxy, gold: r.gold };
+}
+
 const f2 = (x: number) => (Object.is(Math.round(x * 100), -0) ? 0 : x).toFixed(2);
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -69,23 +74,33 @@ export function peakAndFall(gold: number[], opts: { smooth?: number; giveBack?: 
 export type Shift = 'rose' | 'fell' | 'held';
 
 /**
- * Did DPO raise the chosen replies' log-probability or lower the rejected ones'? A change smaller
- * than `tolerance` nats (default 0.25) "held". Chapter 07.
+ * Did DPO raise the chosen replies' log-probability or lower the rejected ones'? Log-probabilities
+ * are batch means at the start and the end of training; a change smaller than `tolerance` nats
+ * (default 0.5: the batches differ, so small moves are noise) "held". The margin is that of the
+ * implicit rewards (beta log pi/pi_ref, chosen minus rejected), which starts at 0. Chapter 07.
  */
-export function dpoLogProbShift(o: { chosenBefore: number; chosenAfter: number; rejectedBefore: number; rejectedAfter: number }, tolerance = 0.25): Conclusion<{ chosen: Shift; rejected: Shift; marginBefore: number; marginAfter: number; marginGrew: boolean }> {
+export function dpoLogProbShift(o: { chosenBefore: number; chosenAfter: number; rejectedBefore: number; rejectedAfter: number; marginBefore: number; marginAfter: number }, tolerance = 0.5): Conclusion<{ chosen: Shift; rejected: Shift; marginGrew: boolean }> {
   const shift = (a: number, b: number): Shift => (b - a > tolerance ? 'rose' : a - b > tolerance ? 'fell' : 'held');
   const chosen = shift(o.chosenBefore, o.chosenAfter);
   const rejected = shift(o.rejectedBefore, o.rejectedAfter);
-  const marginBefore = o.chosenBefore - o.rejectedBefore, marginAfter = o.chosenAfter - o.rejectedAfter;
-  const how = chosen === 'rose' && rejected === 'fell' ? 'both: it raised the chosen replies and lowered the rejected ones'
-    : chosen === 'rose' ? 'mostly by raising the chosen replies'
-      : rejected === 'fell' && chosen === 'held' ? 'by lowering the rejected replies while the chosen ones held'
-        : rejected === 'fell' ? 'by lowering the rejected replies faster than the chosen ones fell'
-          : 'hardly at all';
+  const dc = o.chosenAfter - o.chosenBefore, dr = o.rejectedAfter - o.rejectedBefore;
+  const how: Record<string, string> = {
+    'rose/fell': 'it raised the chosen replies and lowered the rejected ones',
+    'rose/held': 'it raised the chosen replies; the rejected ones held',
+    'held/fell': 'it lowered the rejected replies while the chosen ones held',
+    'held/held': 'neither moved by more than the batch-to-batch noise',
+    'fell/held': 'the chosen replies fell while the rejected ones held: against the labels',
+    'held/rose': 'the rejected replies rose while the chosen ones held: against the labels',
+    'fell/rose': 'the chosen replies fell and the rejected ones rose: against the labels',
+  };
+  const both = chosen === rejected && chosen !== 'held';
+  const what = both
+    ? `both ${chosen}, the ${dc > dr ? 'chosen' : 'rejected'} ones ${chosen === 'rose' ? 'more' : 'less'}${dc > dr ? '' : ': against the labels'}`
+    : how[`${chosen}/${rejected}`];
   return {
-    answer: { chosen, rejected, marginBefore, marginAfter, marginGrew: marginAfter > marginBefore },
-    sentence: `In this run log p(chosen) ${chosen} (${f2(o.chosenBefore)} -> ${f2(o.chosenAfter)} nats) and log p(rejected) ${rejected} (${f2(o.rejectedBefore)} -> ${f2(o.rejectedAfter)}); `
-      + `the margin ${marginAfter > marginBefore ? 'grew' : 'did not grow'} (${f2(marginBefore)} -> ${f2(marginAfter)}): DPO separated the pairs ${how}.`,
+    answer: { chosen, rejected, marginGrew: o.marginAfter > o.marginBefore },
+    sentence: `In this run log p(chosen) ${chosen} (${f2(o.chosenBefore)} -> ${f2(o.chosenAfter)} nats) and log p(rejected) ${rejected} (${f2(o.rejectedBefore)} -> ${f2(o.rejectedAfter)}): ${what}. `
+      + `The implicit-reward margin ${o.marginAfter > o.marginBefore ? 'grew' : 'did not grow'} (${f2(o.marginBefore)} -> ${f2(o.marginAfter)}).`,
   };
 }
 

@@ -30,7 +30,8 @@ import { REWARD_PRESETS } from './reward';
 import { PPO_PRESETS } from './ppo';
 import { DPO_PRESETS } from './dpo';
 import { DEFAULT_GOLD, DEFAULT_TASK } from './task';
-import { COMPARISON_TEMPERATURE } from './stages';
+import { COMPARISON_TEMPERATURE, MethodResult } from './stages';
+import { table } from './display';
 
 /** How a value reads in text: a fraction is shown as a percentage; the rest with their unit. */
 export type Unit = 'fraction' | 'nats' | 'seconds' | 'count' | 'score' | 'bool';
@@ -194,8 +195,8 @@ export function meanSdRange(xs: number[]): { mean: number; sd: number; min: numb
 }
 
 /**
- * A reference entry as text: "0.88 to 1.05 over 3 seeds", "7.46 nats in each of 3 seeds",
- * "in 2 of 3 seeds" (booleans), "1.53 (one run; chapters 02-03 are not re-seeded)" (shared keys).
+ * A reference entry as text: "0.88 to 1.05 over 3 seeds", "432" (the same in every seed),
+ * "in 2 of 3 seeds" (booleans), "1.530" (shared keys: chapters 02-03 run once, so one value).
  */
 export function formatReference(e: ReferenceEntry): string {
   const n = e.values.length;
@@ -203,11 +204,11 @@ export function formatReference(e: ReferenceEntry): string {
     const yes = e.values.filter((v) => v === true).length;
     return yes === n ? `in all ${n} seeds` : yes === 0 ? `in none of ${n} seeds` : `in ${yes} of ${n} seeds`;
   }
-  if (e.seeds.every((s) => s === 'shared')) return `${formatValue(e.mean, e.unit, e.digits)} (one run: chapters 02-03 are not re-seeded)`;
+  if (e.seeds.every((s) => s === 'shared')) return formatValue(e.mean, e.unit, e.digits); // chapters 02-03: one run, not re-seeded
   const lo = formatValue(e.min, e.unit, e.digits);
   const hi = formatValue(e.max, e.unit, e.digits);
   if (n === 1) return `${lo} (one seed)`;
-  if (lo === hi) return `${lo} in each of ${n} seeds`;
+  if (lo === hi) return lo; // the same in every seed (e.g. a count fixed by the recipe): reads as a plain number
   if (e.unit === 'nats') return `${formatValue(e.min, 'score', e.digits)} to ${hi} over ${n} seeds`;
   return `${lo} to ${hi} over ${n} seeds`;
 }
@@ -267,6 +268,42 @@ export function referenceRows(keys: string[], ref: ReferenceFile | null = loadRe
     if (!r) throw new Error(`referenceRows: this run has not recorded ${k} (run the cell that records it)`);
     return { quantity: k, 'your run': formatValue(r.value, r.unit, r.digits), reference: refText(k, ref) };
   });
+}
+
+/**
+ * The key prefix of an evaluated policy: "PPO beta=0.05" -> "ppo.beta0.05", "best-of-16" -> "bon.n16",
+ * "rejection sampling N=8" -> "rs.n8", "DPO beta=0.0333" -> "dpo.beta0.0333", "SFT" -> "sftPolicy".
+ */
+export function policyKey(label: string): string {
+  const m = label.match(/^(PPO|DPO|IPO) beta=([0-9.]+)$/);
+  if (m) return `${m[1].toLowerCase()}.beta${m[2]}`;
+  const n = label.match(/^best-of-(\d+)$/) ?? label.match(/^rejection sampling N=(\d+)$/);
+  if (n) return `${label.startsWith('best') ? 'bon' : 'rs'}.n${n[1]}`;
+  if (label === 'SFT') return 'sftPolicy';
+  const generic = label.toLowerCase().replace(/[^a-z0-9.=_-]+/g, '.').replace(/^\.+|\.+$/g, '');
+  return /^[a-z]/.test(generic) && generic.includes('.') ? generic : `policy.${generic}`;
+}
+
+/** Record an evaluated policy's gold, proxy, KL (nats), end rate and length under policyKey(label). */
+export function recordPolicy(r: Pick<MethodResult, 'label' | 'gold' | 'proxy' | 'klK1' | 'endRate' | 'length'>): string {
+  const k = policyKey(r.label);
+  record(`${k}.gold`, r.gold);
+  record(`${k}.proxy`, r.proxy);
+  record(`${k}.kl`, r.klK1, { unit: 'nats' });
+  record(`${k}.endRate`, r.endRate, { unit: 'fraction', digits: 0 });
+  record(`${k}.length`, r.length, { digits: 1 });
+  return k;
+}
+
+/**
+ * Show "quantity | your run | reference" for every key this run recorded under one of `prefixes`
+ * (e.g. ["rm."]): the student's numbers beside the reference ranges the text quotes.
+ */
+export function referenceTable(prefixes: string[], caption = 'your run beside the reference results (data/reference-results.json)'): void {
+  const recorded = readRecorded();
+  const keys = Object.keys(recorded.values).filter((k) => prefixes.some((p) => k.startsWith(p))).sort();
+  if (keys.length === 0) throw new Error(`referenceTable: this run recorded nothing under ${prefixes.join(', ')}`);
+  table(referenceRows(keys, loadReference(), recorded), { caption });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -45,18 +45,22 @@ describe('conclusions: did gold peak and fall', () => {
 });
 
 describe('conclusions: DPO log-probabilities', () => {
+  const m = { marginBefore: 0, marginAfter: 0.3 };
   it('chosen held while rejected fell (the development run)', () => {
-    const c = dpoLogProbShift({ chosenBefore: -26.8, chosenAfter: -26.6, rejectedBefore: -28.9, rejectedAfter: -31.7 });
-    expect(c.answer).toMatchObject({ chosen: 'held', rejected: 'fell', marginGrew: true });
-    expect(c.answer.marginAfter).toBeCloseTo(5.1, 10);
-    expect(c.sentence).toMatch(/by lowering the rejected replies while the chosen ones held/);
+    const c = dpoLogProbShift({ chosenBefore: -26.8, chosenAfter: -26.6, rejectedBefore: -28.9, rejectedAfter: -31.7, ...m });
+    expect(c.answer).toEqual({ chosen: 'held', rejected: 'fell', marginGrew: true });
+    expect(c.sentence).toMatch(/it lowered the rejected replies while the chosen ones held\. The implicit-reward margin grew \(0.00 -> 0.30\)/);
   });
-  it('chosen rose (the fresh run), and both fell with a growing margin', () => {
-    expect(dpoLogProbShift({ chosenBefore: -30.05, chosenAfter: -27.99, rejectedBefore: -31, rejectedAfter: -31.1 }).answer).toMatchObject({ chosen: 'rose', rejected: 'held' });
-    const both = dpoLogProbShift({ chosenBefore: -30, chosenAfter: -31, rejectedBefore: -30, rejectedAfter: -33 });
-    expect(both.answer).toMatchObject({ chosen: 'fell', rejected: 'fell', marginGrew: true });
-    expect(both.sentence).toMatch(/faster than the chosen ones fell/);
-    expect(dpoLogProbShift({ chosenBefore: -30, chosenAfter: -30.1, rejectedBefore: -30, rejectedAfter: -30.2 }, 0.05).answer.chosen).toBe('fell');
+  it('chosen rose (the fresh run of issue 16); both fell; both rose; the margin shrank', () => {
+    expect(dpoLogProbShift({ chosenBefore: -30.05, chosenAfter: -27.99, rejectedBefore: -31, rejectedAfter: -31.1, ...m }).answer).toMatchObject({ chosen: 'rose', rejected: 'held' });
+    const fell = dpoLogProbShift({ chosenBefore: -30, chosenAfter: -31, rejectedBefore: -30, rejectedAfter: -33, ...m });
+    expect(fell.answer).toMatchObject({ chosen: 'fell', rejected: 'fell' });
+    expect(fell.sentence).toMatch(/both fell, the chosen ones less\./);
+    const rose = dpoLogProbShift({ chosenBefore: -32.5, chosenAfter: -31.3, rejectedBefore: -38, rejectedAfter: -30.5, marginBefore: 0, marginAfter: -0.1 });
+    expect(rose.answer).toEqual({ chosen: 'rose', rejected: 'rose', marginGrew: false });
+    expect(rose.sentence).toMatch(/both rose, the rejected ones more: against the labels\. The implicit-reward margin did not grow/);
+    expect(dpoLogProbShift({ chosenBefore: -30, chosenAfter: -30.1, rejectedBefore: -30, rejectedAfter: -30.2, ...m }, 0.05).answer.chosen).toBe('fell');
+    expect(dpoLogProbShift({ chosenBefore: -30, chosenAfter: -30.4, rejectedBefore: -30, rejectedAfter: -30.2, ...m }).answer.chosen).toBe('held');
   });
 });
 

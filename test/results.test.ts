@@ -96,12 +96,12 @@ describe('formatting values and reference ranges', () => {
     expect(formatReference(entry([-0.06, 0.25]))).toBe('-0.06 to 0.25 over 2 seeds');
     expect(formatReference(entry([0.782, 0.813, 0.80], { unit: 'fraction', digits: 1 }))).toBe('78.2% to 81.3% over 3 seeds');
     expect(formatReference(entry([7.5, 9.99], { unit: 'nats', digits: 1 }))).toBe('7.5 to 10.0 nats over 2 seeds');
-    expect(formatReference(entry([1.83, 1.83, 1.83], { unit: 'nats' }))).toBe('1.83 nats in each of 3 seeds');
+    expect(formatReference(entry([1.83, 1.83, 1.83], { unit: 'nats' }))).toBe('1.83 nats');
     const b = (vs: boolean[]) => ({ unit: 'bool' as const, digits: 0, mean: 0, sd: 0, min: 0, max: 1, values: vs, seeds: vs.map((_, i) => i) });
     expect(formatReference(b([true, false, true]))).toBe('in 2 of 3 seeds');
     expect(formatReference(b([true, true, true]))).toBe('in all 3 seeds');
     expect(formatReference(b([false, false]))).toBe('in none of 2 seeds');
-    expect(formatReference(entry([1.53], { seeds: ['shared'] }))).toBe('1.53 (one run: chapters 02-03 are not re-seeded)');
+    expect(formatReference(entry([1.53], { seeds: ['shared'] }))).toBe('1.53');
   });
 
   it('refText and compareToReference, with pointers when the file or the key is missing', () => {
