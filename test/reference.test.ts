@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { execFileSync } from 'child_process';
 import { buildReference, readmeBlock, writeReadmeBlock } from '../scripts/reference';
 import { refText } from '../lib/results';
 
@@ -49,5 +50,28 @@ describe('reference: summarising seeds', () => {
     expect(text.startsWith('# Title\n\nbefore\n\n<!-- reference:begin')).toBe(true);
     expect(text.match(/reference:begin/g)!.length).toBe(1);
     expect(text).toMatch(/77.0% to 81.3%/);
+  });
+});
+
+describe('course build: placeholders and the recipe check (scripts/run_course.py)', () => {
+  it('fills {{ref key}} in executed markdown from the reference file and warns when the recipe hash differs', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-fill-'));
+    const ref = buildReference([run(0, { 'rm.accVsGold': rv(0.813, 'fraction') }, {}), run(1, { 'rm.accVsGold': rv(0.782, 'fraction') }, {})], 'not-the-recipe', 'course');
+    fs.writeFileSync(path.join(dir, 'ref.json'), JSON.stringify(ref));
+    const nb = { cells: [{ cell_type: 'markdown', metadata: {}, source: 'one epoch reached {{ref rm.accVsGold}}; pending: {{ref ppo.beta0.05.gold}}; not a key: `{{ref key}}`' }], metadata: {}, nbformat: 4, nbformat_minor: 5 };
+    fs.writeFileSync(path.join(dir, 'x.ipynb'), JSON.stringify(nb));
+    const py = `import sys, nbformat
+sys.path.insert(0, ${JSON.stringify(path.join(__dirname, '..', 'scripts'))})
+import run_course as rc
+path = ${JSON.stringify(path.join(dir, 'x.ipynb'))}
+texts = rc.reference_texts([path])
+nb = nbformat.read(path, as_version=4)
+rc.fill_placeholders(nb, texts)
+print(nb.cells[0].source)`;
+    const out = execFileSync('/usr/bin/python3', ['-c', py], { env: { ...process.env, RLHF_REFERENCE: path.join(dir, 'ref.json') } }).toString();
+    expect(out).toMatch(/WARNING: the library's recipes changed since the reference results were made \(recipe [0-9a-f]{16}, reference not-the-recipe/);
+    expect(out).toMatch(/one epoch reached 78\.2% to 81\.3% over 2 seeds; pending: reference pending: ppo\.beta0\.05\.gold is not in the reference results yet \(run npm run reference\); not a key: `\{\{ref key\}\}`/);
+    const source = JSON.parse(fs.readFileSync(path.join(dir, 'x.ipynb'), 'utf8'));
+    expect(source.cells[0].source).toContain('{{ref rm.accVsGold}}'); // the source file is never rewritten
   });
 });
