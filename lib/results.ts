@@ -202,6 +202,7 @@ export function formatReference(e: ReferenceEntry): string {
   const n = e.values.length;
   if (e.unit === 'bool') {
     const yes = e.values.filter((v) => v === true).length;
+    if (n === 1) return `${yes ? 'yes' : 'no'} (one seed)`;
     return yes === n ? `in all ${n} seeds` : yes === 0 ? `in none of ${n} seeds` : `in ${yes} of ${n} seeds`;
   }
   if (e.seeds.every((s) => s === 'shared')) return formatValue(e.mean, e.unit, e.digits); // chapters 02-03: one run, not re-seeded

@@ -21,7 +21,8 @@
  * Resumable: each finished seed leaves <work>/seed-<k>/done.json; a re-run skips finished seeds (and
  * the shared chapters) and re-runs a seed that did not finish from its start. Mergeable: seeds from
  * separate invocations (same recipe hash and mode) are combined: the output file keeps every seed's
- * values, and a seed run again replaces its old values.
+ * values, and a seed run again replaces its old values. A finished part is re-run only when the recipe hash changes
+ * (the library presets): after changing a notebook's own settings, delete <work> to start over.
  *
  * Options: --seeds a,b,c (default 0,1,2) | --fast | --out FILE (default data/reference-results.json;
  * fast mode: build/reference/fast-results.json) | --work DIR (default build/reference/<mode>) |
@@ -247,7 +248,7 @@ export function readmeBlock(ref: ReferenceFile): string {
   const sharedTime = SHARED_NOTEBOOKS.reduce((s, n) => s + (ref.times[n]?.mean ?? 0), 0);
   return [
     BEGIN,
-    `Reference results (\`npm run reference\`, ${ref.mode === 'fast' ? 'fast mode' : 'default mode'}): seeds ${ref.seeds.join(', ')} of chapters 04-08 `
+    `Reference results (\`npm run reference\`, ${ref.mode === 'fast' ? 'fast mode' : 'default mode'}): seed${ref.seeds.length === 1 ? '' : 's'} ${ref.seeds.join(', ')} of chapters 04-08 `
       + `(chapters 02-03 once), ${ref.date.slice(0, 10)}, commit ${ref.commit}, ${ref.machine.cpu} (${ref.machine.cores} cores), recipe ${ref.recipeHash}.`,
     'Every number the chapters quote comes from this run, as a range over the seeds (`data/reference-results.json`).',
     '',
@@ -256,7 +257,7 @@ export function readmeBlock(ref: ReferenceFile): string {
     ...rows,
     '',
     `Course times (mean over runs): ${all.map((n) => `${n.slice(0, 2)} ${t(n)}`).join(', ')}; chapters 04-08 ${formatValue(perSeed, 'seconds')} per seed, `
-      + `02-03 ${formatValue(sharedTime, 'seconds')}. The reference command itself: about ${formatValue(sharedTime + ref.seeds.length * perSeed, 'seconds')} for ${ref.seeds.length} seeds.`,
+      + `02-03 ${formatValue(sharedTime, 'seconds')}. The reference command itself: about ${formatValue(sharedTime + ref.seeds.length * perSeed, 'seconds')} for ${ref.seeds.length} seed${ref.seeds.length === 1 ? '' : 's'}.`,
     END,
   ].join('\n');
 }

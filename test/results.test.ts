@@ -101,6 +101,7 @@ describe('formatting values and reference ranges', () => {
     expect(formatReference(b([true, false, true]))).toBe('in 2 of 3 seeds');
     expect(formatReference(b([true, true, true]))).toBe('in all 3 seeds');
     expect(formatReference(b([false, false]))).toBe('in none of 2 seeds');
+    expect(formatReference(b([true]))).toBe('yes (one seed)');
     expect(formatReference(entry([1.53], { seeds: ['shared'] }))).toBe('1.53');
   });
 
