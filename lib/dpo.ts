@@ -13,6 +13,7 @@ import { dpoLoss, ipoLoss } from './dpoLoss';
 import { Presets, preset } from './mode';
 import { Rng } from './rng';
 import { TRAIN_DEFAULTS, TrainConfig, TrainResult, trainLoop } from './train';
+import { seedFor } from './seed';
 
 /** One preference pair; completions end with the text "<end>" when the writer stopped. */
 export interface PreferencePair {
@@ -177,7 +178,7 @@ export async function dpoTrain(inputs: DPOInputs, config: DPOConfig, opts: DPOOp
   }
   const enc = encodePreferencePairs(pairs, tokenizer, policy.config.blockSize);
   const ref = given ?? referenceLogProbs(refPolicy, enc, tokenizer.padId);
-  const rng = new Rng(config.seed);
+  const rng = new Rng(seedFor(config.seed));
   const nextIdx = rng.batches(enc.length, config.batchSize);
   const curves: DPOStep[] = [];
   const res = await trainLoop({

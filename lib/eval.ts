@@ -4,6 +4,7 @@
  * reward-model agreement benchmark. Plain numbers in, plain numbers out (no tensors).
  */
 import { Rng } from './rng';
+import { seedFor } from './seed';
 
 // ---------------------------------------------------------------- win rates
 
@@ -63,7 +64,7 @@ export interface BiasedJudgeOptions {
 export function biasedJudge(score: (prompt: string, text: string) => number, opts: BiasedJudgeOptions = {}): Judge {
   const { positionBias = 1, temperature = 1, seed = 7 } = opts;
   if (!(temperature > 0)) throw new Error(`biasedJudge: temperature must be > 0, got ${temperature}`);
-  const rng = new Rng(seed);
+  const rng = new Rng(seedFor(seed));
   return (prompt, first, second) => {
     const z = (score(prompt, first) - score(prompt, second)) / temperature + positionBias;
     return rng.next() < 1 / (1 + Math.exp(-z)) ? 1 : 0;

@@ -31,3 +31,6 @@ export * from './dpoLoss';
 export * from './dpo';
 export * from './eval';
 export * from './stages';
+export * from './seed';
+export * from './results';
+export * from './conclusions';

@@ -25,6 +25,7 @@ import { Rng } from './rng';
 import { KLEstimator, meanStderr } from './kl';
 import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutRows, rolloutTensors } from './rollout';
 import { AdaptiveKLController, gae, ppoPolicyLoss, ppoValueLoss, tokenRewards, whiten } from './ppoMath';
+import { seedFor } from './seed';
 
 /**
  * PPO's settings. The optimizer fields come from TrainConfig (lr, minLr, warmupSteps, decaySteps,
@@ -183,7 +184,7 @@ export async function ppoTrain(inp: PPOInputs, config: PPOConfig, opts: PPOOptio
   if (inp.prompts.length === 0) throw new Error('ppoTrain: no prompts');
   if (c.ptxCoef > 0 && !inp.ptxBatch) throw new Error(`ppoTrain: ptxCoef is ${c.ptxCoef} but no ptxBatch was given`);
   const valueHead = inp.valueHead ?? new ScalarHead(policy.config.nEmbd, 'zero');
-  const rng = new Rng(c.seed);
+  const rng = new Rng(seedFor(c.seed));
   const order = rng.shuffle(inp.prompts.map((_, i) => i));
   let cursor = 0;
   const nextPrompts = (n: number) => Array.from({ length: n }, () => inp.prompts[order[cursor++ % order.length]]);

@@ -25,6 +25,7 @@ import { GPT } from './model';
 import { Rng } from './rng';
 import { GenSettings, rollout } from './rollout';
 import { Tokenizer } from './tokenizer';
+import { seedFor } from './seed';
 
 export const PREFERENCE_FORMAT_VERSION = 1;
 
@@ -200,7 +201,7 @@ export class SimulatedLabeler {
     if (!(th.length === 3 && th[0] >= 0 && th[0] <= th[1] && th[1] <= th[2])) {
       throw new Error(`SimulatedLabeler: strengthThresholds must be 3 increasing numbers >= 0, got ${JSON.stringify(th)}`);
     }
-    this.rng = new Rng(this.config.seed);
+    this.rng = new Rng(seedFor(this.config.seed));
   }
 
   /** P(this labeler chooses A) for gold scores gA, gB. */

@@ -28,6 +28,7 @@ import { Rng } from './rng';
 import { padBatch } from './sample';
 import { Tokenizer } from './tokenizer';
 import { TRAIN_DEFAULTS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from './train';
+import { seedFor } from './seed';
 
 /** -log sigmoid(rChosen - rRejected - margin), mean over pairs. [N] each; margin optional [N]. */
 export function btLoss(rChosen: tf.Tensor1D, rRejected: tf.Tensor1D, margin?: tf.Tensor1D): tf.Scalar {
@@ -56,7 +57,7 @@ export class RewardModel {
 
   /** A fresh reward model: a trainable copy of `policy`'s trunk and a new head (std 1/sqrt(C+1)). */
   static fromPolicy(policy: GPT, seed = 7): RewardModel {
-    return new RewardModel(policy.copy(), new ScalarHead(policy.config.nEmbd, 'normal', seed));
+    return new RewardModel(policy.copy(), new ScalarHead(policy.config.nEmbd, 'normal', seedFor(seed)));
   }
 
   parameters(): NamedParam[] {
@@ -370,7 +371,7 @@ export async function rewardTrain(inputs: RewardInputs, config: RewardConfig, op
   if (!(config.epochs > 0)) throw new Error(`rewardTrain: epochs must be > 0, got ${config.epochs}`);
   const pairs = encodeComparisons(tok, train);
   const groups = config.groupByPrompt ? groupByPrompt(train) : train.map((_, i) => [i]);
-  const batches = packBatches(groups, config.batchSize, config.epochs, new Rng(config.seed));
+  const batches = packBatches(groups, config.batchSize, config.epochs, new Rng(seedFor(config.seed)));
   let next = 0;
   const nextBatch = (): EncodedPair[] => batches[next++].map((i) => pairs[i]);
   const steps = batches.length;

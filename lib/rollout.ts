@@ -12,6 +12,7 @@ import { GPT } from './model';
 import { generate, padBatch, sequenceLogProbs } from './sample';
 import { Tokenizer } from './tokenizer';
 import { klK1, klK3, meanStderr } from './kl';
+import { seedFor } from './seed';
 
 /** Sampling settings; PPO must use the same ones for rollout and scoring (no top-k/top-p). */
 export interface GenSettings {
@@ -47,7 +48,7 @@ export function rollout(policy: GPT, tokenizer: Tokenizer, prompts: string[], s:
   const out: Rollout = { prompts, promptIds, completionIds: [], completions: [], finished: [] };
   for (let i = 0; i < prompts.length; i += bs) {
     const gens = generate(policy, promptIds.slice(i, i + bs), {
-      maxNewTokens: s.maxNewTokens, temperature: s.temperature, seed: s.seed + i,
+      maxNewTokens: s.maxNewTokens, temperature: s.temperature, seed: seedFor(s.seed) + i,
       endId: tokenizer.endId, padId: tokenizer.padId,
     });
     for (const g of gens) {

@@ -16,6 +16,7 @@ import html
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -89,7 +90,7 @@ class Runner(NotebookClient):
             log(f'  {self.name} cell {cell_index} ({self.k}/{self.n_code}) {time.time() - t0:6.1f}s  {first}')
 
 
-def execute(path, out_dir, cell_timeout):
+def execute(path, out_dir, cell_timeout, ref_texts=None):
     name = os.path.basename(path)
     nb = nbformat.read(path, as_version=4)
     client = Runner(nb, name, kernel_name='tslab', timeout=cell_timeout, allow_errors=False,
@@ -107,10 +108,47 @@ def execute(path, out_dir, cell_timeout):
     except DeadKernelError as e:
         error = f'{name}: the kernel died: {e}'
     seconds = time.time() - t0
+    fill_placeholders(nb, ref_texts or {})
     os.makedirs(out_dir, exist_ok=True)
     write_atomic(os.path.join(out_dir, name), nbformat.writes(nb))
     write_atomic(os.path.join(out_dir, name.replace('.ipynb', '.html')), to_html(nb))
     return seconds, error
+
+
+REF_PLACEHOLDER = re.compile(r'\{\{ref ([a-z][A-Za-z0-9]*(?:\.[A-Za-z0-9=_-]+)+)\}\}')
+
+
+def reference_texts(paths):
+    """Texts of the {{ref key}} placeholders of these notebooks and the recipe-hash check, from one call of
+    scripts/reference.ts (which formats them the way lib/results.ts does: one formatter, in the library).
+    Returns {key: text}; logs a warning when the library's recipe changed since the reference was made."""
+    keys = set()
+    for p in paths:
+        for cell in nbformat.read(p, as_version=4).cells:
+            if cell.cell_type == 'markdown':
+                keys.update(REF_PLACEHOLDER.findall(cell.source))
+    tsx = os.path.join(ROOT, 'node_modules', '.bin', 'tsx')
+    try:
+        out = subprocess.run([tsx, os.path.join(ROOT, 'scripts', 'reference.ts'), '--texts', *sorted(keys)], cwd=ROOT,
+                             capture_output=True, text=True, timeout=300, check=True).stdout
+        info = json.loads(out)
+    except (OSError, subprocess.SubprocessError, ValueError) as e:
+        log(f'could not read the reference results ({e}); placeholders stay as written')
+        return {}
+    if info['reference'] is None:
+        log('no reference results yet (data/reference-results.json): the text shows pointers; run npm run reference')
+    elif info['reference']['recipeHash'] != info['recipeHash']:
+        log(f"WARNING: the library's recipes changed since the reference results were made (recipe {info['recipeHash']}, "
+            f"reference {info['reference']['recipeHash']} of {info['reference']['date'][:10]}): the ranges the text quotes "
+            'may not describe this run; re-run npm run reference')
+    return info['texts']
+
+
+def fill_placeholders(nb, texts):
+    """Replace {{ref key}} in the markdown cells of an executed notebook (never the source file)."""
+    for cell in nb.cells:
+        if cell.cell_type == 'markdown':
+            cell.source = REF_PLACEHOLDER.sub(lambda m: texts.get(m.group(1), f'(reference pending: {m.group(1)})'), cell.source)
 
 
 def write_atomic(path, text):
@@ -204,11 +242,12 @@ def main():
     timings_path = os.path.join(args.out, 'timings.json')
     os.makedirs(args.out, exist_ok=True)
     copy_plotly(args.out)
+    ref_texts = reference_texts(paths)
     results = []
     failed = None
     for p in paths:
         log(f'running {os.path.relpath(p, ROOT)}')
-        seconds, error = execute(p, args.out, args.cell_timeout)
+        seconds, error = execute(p, args.out, args.cell_timeout, ref_texts)
         results.append({'notebook': os.path.relpath(p, ROOT), 'seconds': round(seconds, 1), 'ok': error is None,
                         'mode': 'fast' if FAST else 'default'})
         log(f'{"done" if error is None else "FAILED"} {os.path.basename(p)} in {seconds:.1f}s')
