@@ -175,14 +175,14 @@ export function proxyGoldDivergence(harder: { label: string; proxy: number; gold
 }
 
 /** Which part of the gold score did the reward model learn least and best (parts with >= minPairs pairs)? Chapter 04. */
-export function weakestPart(rows: { part: string; pairs: number; rewardModel: number }[], minPairs = 20): Conclusion<{ weakest: string; weakestAcc: number; strongest: string; strongestAcc: number }> {
-  const ok = rows.filter((r) => r.pairs >= minPairs && Number.isFinite(r.rewardModel));
+export function weakestPart(rows: { part: string; pairs: number; rewardModelAgreement: number }[], minPairs = 20): Conclusion<{ weakest: string; weakestAcc: number; strongest: string; strongestAcc: number }> {
+  const ok = rows.filter((r) => r.pairs >= minPairs && Number.isFinite(r.rewardModelAgreement));
   if (ok.length === 0) throw new Error(`weakestPart: no part has ${minPairs} or more pairs`);
-  const lo = ok.reduce((a, b) => (b.rewardModel < a.rewardModel ? b : a));
-  const hi = ok.reduce((a, b) => (b.rewardModel > a.rewardModel ? b : a));
+  const lo = ok.reduce((a, b) => (b.rewardModelAgreement < a.rewardModelAgreement ? b : a));
+  const hi = ok.reduce((a, b) => (b.rewardModelAgreement > a.rewardModelAgreement ? b : a));
   return {
-    answer: { weakest: lo.part, weakestAcc: lo.rewardModel, strongest: hi.part, strongestAcc: hi.rewardModel },
-    sentence: `In this run the reward model learned ${lo.part} least (it preferred the better reply in ${pct(lo.rewardModel)} of ${lo.pairs} pairs) and ${hi.part} best (${pct(hi.rewardModel)} of ${hi.pairs}); a policy optimised against it will be least held back where it is weakest.`,
+    answer: { weakest: lo.part, weakestAcc: lo.rewardModelAgreement, strongest: hi.part, strongestAcc: hi.rewardModelAgreement },
+    sentence: `In this run the reward model learned ${lo.part} least (it preferred the better reply in ${pct(lo.rewardModelAgreement)} of ${lo.pairs} pairs) and ${hi.part} best (${pct(hi.rewardModelAgreement)} of ${hi.pairs}); a policy optimised against it will be least held back where it is weakest.`,
   };
 }
 

@@ -109,7 +109,7 @@ describe('conclusions: win rates, trends, divergence', () => {
 
 describe('conclusions: reward model, fits, rankings', () => {
   it('weakest and strongest part among parts with enough pairs', () => {
-    const rows = [{ part: 'sentiment', pairs: 263, rewardModel: 0.88 }, { part: 'repetition', pairs: 128, rewardModel: 0.54 }, { part: 'noEnd', pairs: 10, rewardModel: 0.1 }];
+    const rows = [{ part: 'sentiment', pairs: 263, rewardModelAgreement: 0.88 }, { part: 'repetition', pairs: 128, rewardModelAgreement: 0.54 }, { part: 'noEnd', pairs: 10, rewardModelAgreement: 0.1 }];
     expect(weakestPart(rows).answer).toEqual({ weakest: 'repetition', weakestAcc: 0.54, strongest: 'sentiment', strongestAcc: 0.88 });
     expect(weakestPart(rows, 5).answer.weakest).toBe('noEnd');
     expect(() => weakestPart(rows, 1000)).toThrow(/no part has 1000 or more pairs/);
