@@ -257,9 +257,10 @@ export function compareToReference(key: string, value: number | boolean, opts: R
   const digits = opts.digits ?? e?.digits ?? DEFAULT_DIGITS[unit];
   const mine = formatValue(value, unit, digits);
   const mode = FAST ? 'fast' : 'course';
+  if (!ref || !e) return `your run: ${mine} (${refText(key, ref)})`;
   let text = `your run: ${mine}; reference: ${refText(key, ref)}`;
-  if (ref && e && ref.mode !== mode) text += ` (the reference is of ${ref.mode === 'fast' ? 'fast' : 'default'} mode, this run of ${mode === 'fast' ? 'fast' : 'default'} mode: not comparable)`;
-  else if (e && typeof value === 'number' && e.unit !== 'bool' && e.values.length > 1 && (value < e.min || value > e.max)) text += ' (outside the reference range)';
+  if (ref.mode !== mode) text += ` (the reference is of ${ref.mode === 'fast' ? 'fast' : 'default'} mode, this run of ${mode === 'fast' ? 'fast' : 'default'} mode: not comparable)`;
+  else if (typeof value === 'number' && e.unit !== 'bool' && e.values.length > 1 && (value < e.min || value > e.max)) text += ' (outside the reference range)';
   return text;
 }
 
@@ -305,7 +306,13 @@ export function referenceTable(prefixes: string[], caption = 'your run beside th
   const recorded = readRecorded();
   const keys = Object.keys(recorded.values).filter((k) => prefixes.some((p) => k.startsWith(p))).sort();
   if (keys.length === 0) throw new Error(`referenceTable: this run recorded nothing under ${prefixes.join(', ')}`);
-  table(referenceRows(keys, loadReference(), recorded), { caption });
+  const ref = loadReference();
+  if (!ref) {
+    // No reference yet: a column repeating "pending" on every row says nothing; say it once.
+    table(keys.map((k) => ({ quantity: k, 'your run': formatValue(recorded.values[k].value, recorded.values[k].unit, recorded.values[k].digits) })), { caption: `your run (${REFERENCE_PENDING})` });
+    return;
+  }
+  table(referenceRows(keys, ref, recorded), { caption });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -114,7 +114,7 @@ describe('formatting values and reference ranges', () => {
     expect(compareToReference('ppo.beta0.05.gold', 1.2, {}, ref)).toBe('your run: 1.20; reference: 0.88 to 1.05 over 3 seeds (outside the reference range)');
     expect(compareToReference('ppo.beta0.05.gold', 0.9, {}, refFile({ 'ppo.beta0.05.gold': entry([1, 1.1]) }, 'fast')))
       .toMatch(/reference is of fast mode, this run of default mode: not comparable/);
-    expect(compareToReference('dpo.gold', 0.3, {}, null)).toBe(`your run: 0.30; reference: ${REFERENCE_PENDING}`);
+    expect(compareToReference('dpo.gold', 0.3, {}, null)).toBe(`your run: 0.30 (${REFERENCE_PENDING})`);
   });
 
   it('reads the reference from RLHF_REFERENCE and lists recorded keys beside it', () => {
