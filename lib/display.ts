@@ -19,10 +19,25 @@ interface TslabDisplay {
   text(s: string): void;
 }
 
-/** tslab's display API when running inside a tslab kernel, else null (never loads tslab itself). */
-function tslab(): { display: TslabDisplay; newDisplay(): TslabDisplay } | null {
+function tslabJupyterKey(): string | undefined {
   const key = Object.keys(require.cache).find((k) => /[\\/]tslab[\\/]dist[\\/]jupyter\.js$/.test(k));
-  if (!key || require.cache[key]?.exports?.lastWriteDisplayData == null) return null;
+  return key && require.cache[key]?.exports?.lastWriteDisplayData != null ? key : undefined;
+}
+
+/**
+ * tslab's kernel module (dist/jupyter.js) when running inside a tslab kernel, else null (never
+ * loads tslab itself). Its `lastWriteDisplayData` is the output writer of the running cell: tslab
+ * replaces it at every execute request.
+ */
+export function tslabKernel(): { lastWriteDisplayData: (data: unknown, update: boolean) => void } | null {
+  const key = tslabJupyterKey();
+  return key ? require.cache[key]!.exports : null;
+}
+
+/** tslab's display API when running inside a tslab kernel, else null. */
+function tslab(): { display: TslabDisplay; newDisplay(): TslabDisplay } | null {
+  const key = tslabJupyterKey();
+  if (!key) return null;
   const pub = key.replace(/jupyter\.js$/, 'public.js');
   return require.cache[pub]?.exports ?? require(pub);
 }
@@ -248,7 +263,7 @@ export class Progress {
   private step = 0;
   private metrics: Metrics = {};
   private lastDraw = -Infinity;
-  private finished = false;
+  private finished: string | null = null;
   private readonly handle: TslabDisplay | null;
 
   constructor(readonly total: number, private readonly opts: ProgressOptions = {}) {
@@ -269,9 +284,9 @@ export class Progress {
     if (t - this.lastDraw >= every || step >= this.total) this.draw(t);
   }
 
-  /** Final redraw (always shown). */
-  done(metrics: Metrics = {}): void {
-    this.finished = true;
+  /** Final redraw (always shown), ending in `word` ('done', or e.g. 'stopped' for an interrupted run). */
+  done(metrics: Metrics = {}, word = 'done'): void {
+    this.finished = word;
     this.metrics = { ...this.metrics, ...metrics };
     this.draw(this.now());
   }
@@ -286,7 +301,7 @@ export class Progress {
     const { tokens, ...rest } = this.metrics;
     if (tokens !== undefined && elapsed > 0) parts.push(`${Math.round((tokens * 1000) / elapsed).toLocaleString('en-US')} tokens/s`);
     parts.push(`elapsed ${clock(elapsed)}`);
-    if (this.finished) parts.push('done');
+    if (this.finished) parts.push(this.finished);
     else if (rate > 0) parts.push(`ETA ${clock(((this.total - this.step) / rate) * 1000)}`);
     for (const [k, v] of Object.entries(rest)) if (v !== undefined) parts.push(`${k} ${fmt(v, 4)}`);
     return parts.join(' | ');

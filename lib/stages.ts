@@ -100,11 +100,11 @@ export interface MethodResult extends PolicyStats {
 }
 
 /** Sample the evaluation prompts from `policy` and measure proxy, gold and KL to `refPolicy`. */
-export function evaluatePolicy(
+export async function evaluatePolicy(
   policy: GPT, o: { refPolicy: GPT; rewardModel: RewardModel; tokenizer: Tokenizer; method: string; label: string; params?: Record<string, number | string>; prompts?: string[]; gen?: GenSettings },
-): MethodResult {
+): Promise<MethodResult> {
   const prompts = o.prompts ?? evalPrompts();
-  const r = rollout(policy, o.tokenizer, prompts, o.gen ?? evalGen());
+  const r = await rollout(policy, o.tokenizer, prompts, o.gen ?? evalGen());
   const s = scoreRollout(r, { policy, refPolicy: o.refPolicy, proxy: o.rewardModel.scorer(o.tokenizer.padId), gold: goldScore, padId: o.tokenizer.padId });
   return {
     ...summarize(s), method: o.method, label: o.label, params: o.params ?? {},
