@@ -11,6 +11,7 @@ export * from './task';
 export * from './preferences';
 export * from './labelServer';
 export * from './train';
+export * from './interrupt';
 export * from './backend';
 export * from './native';
 export * from './display';

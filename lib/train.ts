@@ -259,7 +259,7 @@ export function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
 function interruptedLine(title: string, step: number, end: number, ownOptimizer: boolean): string {
   return `${title} stopped by Kernel > Interrupt after step ${step} of ${end}: the model keeps the weights of step ${step}. ` +
     (ownOptimizer ? `Running the loop again with the same optimizer continues from step ${step}.`
-      : 'Running the cell again starts this training over (a fresh optimizer, from step 0).');
+      : 'Running the cell again trains again from step 0 with a fresh optimizer.');
 }
 
 async function runTrainLoop(opts: TrainLoopOptions): Promise<TrainResult> {

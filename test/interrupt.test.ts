@@ -52,10 +52,10 @@ describe('trainLoop and Kernel > Interrupt', () => {
     expect(p.weights()).toEqual(straight.weights());
   });
 
-  it('without a caller optimizer says that running it again starts over; a loop started after the interrupt in the same cell stops at once', async () => {
+  it('without a caller optimizer says that running it again starts from step 0; a loop started after the interrupt in the same cell stops at once', async () => {
     const p = lineProblem();
     const first = trainLoop({ params: [p.w, p.b], lossFn: p.lossFn, config, display: false, onStep: (s) => { if (s.step === 0) interrupt(); } });
-    await expect(first).rejects.toThrow(/^training stopped by Kernel > Interrupt after step 1 of 20: .*Running the cell again starts this training over/);
+    await expect(first).rejects.toThrow(/^training stopped by Kernel > Interrupt after step 1 of 20: .*Running the cell again trains again from step 0 with a fresh optimizer\.$/);
     const before = p.weights();
     await expect(trainLoop({ params: [p.w, p.b], lossFn: p.lossFn, config, display: false })).rejects.toThrow(/after step 0 of 20/);
     expect(p.weights()).toEqual(before);
