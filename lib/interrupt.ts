@@ -41,7 +41,8 @@ function currentCell(): unknown {
 
 let stopCell: unknown = null;
 let running = 0;
-let installed = false;
+/** The SIGINT listeners taken over from tslab: they run only when this module passes an interrupt on. */
+const passOnTo: ((...args: unknown[]) => void)[] = [];
 
 /** True once Interrupt (or `interrupt()`) asked the running cell to stop. */
 export function stopRequested(): boolean {
@@ -67,22 +68,32 @@ export function yieldToKernel(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Put the SIGINT handler in front of tslab's (once, and only inside a tslab kernel). */
-function installHandler(): void {
-  if (installed || !tslabKernel()) return;
-  installed = true;
-  const tslabHandlers = process.listeners('SIGINT');
-  process.removeAllListeners('SIGINT');
-  process.on('SIGINT', () => {
-    const again = stopRequested();
-    if (interrupt() && !again) return; // a library loop stops at its next step boundary
-    for (const h of tslabHandlers) (h as () => void).call(process);
-  });
+function onSigint(): void {
+  const again = stopRequested();
+  if (interrupt() && !again) return; // a library loop stops at its next step boundary
+  for (const h of passOnTo) h.call(process, 'SIGINT');
+}
+
+/**
+ * Inside a tslab kernel, make onSigint the only SIGINT listener and pass interrupts on to the
+ * others (tslab's) itself. A cell's synchronous part runs with no SIGINT listeners at all
+ * (vm's breakOnSigint takes them off and puts them back afterwards), so this runs again once the
+ * event loop is free, and at every loop start.
+ */
+function takeOverSigint(): void {
+  if (!tslabKernel()) return;
+  for (const h of process.listeners('SIGINT')) {
+    if (h === onSigint) continue;
+    passOnTo.push(h as (...args: unknown[]) => void);
+    process.removeListener('SIGINT', h);
+  }
+  if (!process.listeners('SIGINT').includes(onSigint)) process.on('SIGINT', onSigint);
 }
 
 /** Run `loop` as a library loop: while it runs, Kernel > Interrupt asks it to stop (see above). */
 export async function interruptible<T>(loop: () => Promise<T>): Promise<T> {
-  installHandler();
+  takeOverSigint();
+  setImmediate(takeOverSigint);
   running++;
   try {
     return await loop();

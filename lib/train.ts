@@ -280,6 +280,16 @@ async function runTrainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
   const evals: EvalRecord[] = [];
   const t0 = Date.now();
   let stopped = false;
+  let shownStep = startStep;
+  const showStep = (rec: StepRecord) => {
+    shownStep = rec.step + 1;
+    display?.step({ step: shownStep, loss: rec.loss, lr: rec.lr, metrics: rec.metrics, tokens: (opts.tokensPerStep ?? 0) * (shownStep - startStep) });
+  };
+  // The display's last line shows the step the loop ended at (it logs only every logEvery steps).
+  const closeDisplay = (early: boolean) => {
+    if (history.length > 0 && shownStep !== optimizer.t) showStep(history[history.length - 1]);
+    display?.close(early);
+  };
 
   const evaluate = async (step: number) => {
     if (!opts.evalFn) return;
@@ -291,7 +301,7 @@ async function runTrainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
   while (optimizer.t < end) {
     if (opts.signal?.aborted) { stopped = true; break; }
     if (stopRequested()) {
-      display?.close(true);
+      closeDisplay(true);
       throw new Interrupted(interruptedLine(opts.title ?? 'training', optimizer.t, end, opts.optimizer !== undefined));
     }
     const step = optimizer.t;
@@ -320,13 +330,11 @@ async function runTrainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
     const done = optimizer.t;
     const last = done === end;
     if (c.evalEvery > 0 && done % c.evalEvery === 0 && !last) await evaluate(done);
-    if (display && (done % c.logEvery === 0 || last)) {
-      display.step({ step: done, loss, lr, metrics, tokens: (opts.tokensPerStep ?? 0) * (done - startStep) });
-    }
+    if (done % c.logEvery === 0 || last) showStep(rec);
     if ((await opts.onStep?.(rec)) === false) { stopped = true; break; }
     await yieldToKernel(); // let Jupyter interrupt and redraw
   }
   if (history.length > 0) await evaluate(optimizer.t);
-  display?.close(stopped);
+  closeDisplay(stopped);
   return { history, evals, optimizer, stopped, seconds: (Date.now() - t0) / 1000 };
 }
