@@ -29,7 +29,12 @@ export class Interrupted extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'Interrupted';
-    this.stack = `${this.name}: ${message}`; // tslab prints the stack: one line, no frames
+    this.stack = `${this.name}: ${message}`; // no frames: where it stopped is in the message
+  }
+
+  /** What tslab's console.error(e) prints for it: the one line, without Node's brackets. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.stack!;
   }
 }
 
@@ -77,17 +82,17 @@ function onSigint(): void {
 /**
  * Inside a tslab kernel, make onSigint the only SIGINT listener and pass interrupts on to the
  * others (tslab's) itself. A cell's synchronous part runs with no SIGINT listeners at all
- * (vm's breakOnSigint takes them off and puts them back afterwards), so this runs again once the
- * event loop is free, and at every loop start.
+ * (vm's breakOnSigint takes them off and puts them back afterwards), so nothing is changed then:
+ * this runs again once the event loop is free, and at every loop start.
  */
 function takeOverSigint(): void {
-  if (!tslabKernel()) return;
-  for (const h of process.listeners('SIGINT')) {
-    if (h === onSigint) continue;
-    passOnTo.push(h as (...args: unknown[]) => void);
+  const listeners = process.listeners('SIGINT');
+  if (!tslabKernel() || listeners.length === 0) return;
+  for (const h of listeners) {
+    if (h !== onSigint) passOnTo.push(h as (...args: unknown[]) => void);
     process.removeListener('SIGINT', h);
   }
-  if (!process.listeners('SIGINT').includes(onSigint)) process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSigint);
 }
 
 /** Run `loop` as a library loop: while it runs, Kernel > Interrupt asks it to stop (see above). */
