@@ -121,7 +121,6 @@ describe('the student notebook in a real browser', () => {
 
   it('starts as this user (root too), runs notebook 01 from the Cell menu: tables, a drawn plot, no errors', async () => {
     expect(serverLog).toContain('notebook: starting Jupyter at');
-    expect(serverLog).not.toContain('unknown msg_type');
     await openNotebook(page, base, rel('01-shannon-ngrams.ipynb'));
     await menu(page, 'Cell', '#run_all_cells');
     await waitIdle(page, 180_000);
@@ -183,5 +182,6 @@ describe('the student notebook in a real browser', () => {
     const svgs = await page.evaluate((k) => (window as any).Jupyter.notebook.get_cell(k).output_area.element[0].querySelectorAll('.rlhf-plot svg.main-svg').length, heatmapCell);
     expect(svgs).toBeGreaterThan(0);
     expect(await errorOutputs(page)).toEqual([]);
+    expect(serverLog).not.toContain('unknown msg_type'); // tslab's comm_open noise is filtered out
   }, 600_000);
 });
