@@ -179,8 +179,11 @@ describe('the student notebook in a real browser', () => {
     await page.evaluate((k) => (window as any).Jupyter.notebook.select(k), heatmapCell);
     await menu(page, 'Cell', '#run_cell');
     await waitIdle(page, 60_000);
-    const svgs = await page.evaluate((k) => (window as any).Jupyter.notebook.get_cell(k).output_area.element[0].querySelectorAll('.rlhf-plot svg.main-svg').length, heatmapCell);
-    expect(svgs).toBeGreaterThan(0);
+    const drawn = await page.waitForFunction((k) => (window as any).Jupyter.notebook.get_cell(k).output_area.element[0]
+      .querySelectorAll('.rlhf-plot svg.main-svg').length > 0, heatmapCell, { timeout: 30_000 }).then(() => true, () => false);
+    const plotText = await page.evaluate((k) => Array.from((window as any).Jupyter.notebook.get_cell(k).output_area.element[0]
+      .querySelectorAll('.rlhf-plot'), (e: any) => e.textContent).join(' | '), heatmapCell);
+    expect(drawn, `plots after the reload: ${plotText}`).toBe(true);
     expect(await errorOutputs(page)).toEqual([]);
     expect(serverLog).not.toContain('unknown msg_type'); // tslab's comm_open noise is filtered out
   }, 600_000);
