@@ -46,7 +46,8 @@ function silenceCpuBanner(): void {
 }
 silenceCpuBanner();
 
-type Attempt = { ok: true; info: Omit<BackendInfo, 'reason'> & { note: string } } | { ok: false; why: string };
+/** `note`: the technical why; `plain`: what it means for a student, e.g. "training on the CPU with ...". */
+type Attempt = { ok: true; info: Omit<BackendInfo, 'reason'> & { note: string; plain: string } } | { ok: false; why: string };
 
 async function activate(name: string): Promise<string | undefined> {
   let ok = false;
@@ -87,7 +88,8 @@ async function tryTensorflow(pkg: string, name: string, loaders: BackendLoaders)
     return { ok: false, why: `${short} resolves without a native 'tensorflow' backend (npm alias to plain tfjs)` };
   }
   const failed = await activate('tensorflow');
-  return failed ? { ok: false, why: `${short}: ${failed}` } : { ok: true, info: { name, note: `${short} loaded` } };
+  const plain = `training on the ${name === 'tensorflow-gpu' ? 'GPU' : 'CPU'} with TensorFlow's native library`;
+  return failed ? { ok: false, why: `${short}: ${failed}` } : { ok: true, info: { name, note: `${short} loaded`, plain } };
 }
 
 async function tryBlas(loaders: BackendLoaders): Promise<Attempt> {
@@ -101,6 +103,7 @@ async function tryBlas(loaders: BackendLoaders): Promise<Attempt> {
     info: {
       name: 'cpu+blas', kernels: native.kernels,
       note: `native OpenBLAS kernels for ${native.kernels.length} ops, ${native.threads} threads`,
+      plain: `training on the CPU with fast native kernels (OpenBLAS, ${native.threads} thread${native.threads === 1 ? '' : 's'})`,
     },
   };
 }
@@ -114,14 +117,26 @@ async function tryWasm(loaders: BackendLoaders): Promise<Attempt> {
   const failed = await activate('wasm');
   if (failed) return { ok: false, why: failed };
   registerWasmFixes();
-  return { ok: true, info: { name: 'wasm', note: 'XNNPACK, single thread; JS kernels for UnsortedSegmentSum and float32 OneHot' } };
+  return {
+    ok: true,
+    info: {
+      name: 'wasm', note: 'XNNPACK, single thread; JS kernels for UnsortedSegmentSum and float32 OneHot',
+      plain: 'training on the CPU with WebAssembly kernels, one thread (slower than the native kernels; why they are not used is on the next line)',
+    },
+  };
 }
 
 async function tryCpu(): Promise<Attempt> {
   const failed = await activate('cpu');
   if (failed) return { ok: false, why: failed };
   useNativeKernels(false);
-  return { ok: true, info: { name: 'cpu', note: 'stock tfjs kernels (slow: ~1 GFLOP/s matmul)' } };
+  return {
+    ok: true,
+    info: {
+      name: 'cpu', note: 'stock tfjs kernels (slow: ~1 GFLOP/s matmul)',
+      plain: 'training on the CPU with plain JavaScript kernels (slow; why the faster ones are not used is on the next line)',
+    },
+  };
 }
 
 function attempt(choice: BackendChoice, loaders: BackendLoaders): Promise<Attempt> {
@@ -146,7 +161,8 @@ function parseChoice(value: string | undefined, source: string): BackendChoice |
 let current: Promise<BackendInfo> | undefined;
 
 /**
- * Selects and activates a backend, prints one line saying which and why, and
+ * Selects and activates a backend, prints what it means for training (one line) and the
+ * technical why (a second line: the backend, and why each faster one was skipped), and
  * returns it. Idempotent: later calls without `force`/`loaders` return the first result
  * (and print nothing more).
  */
@@ -172,9 +188,10 @@ async function chooseBackend(opts: InitBackendOptions): Promise<BackendInfo> {
       skipped.push(result.why);
       continue;
     }
-    const { note, ...info } = result.info;
+    const { note, plain, ...info } = result.info;
     const reason = forced ? `${note}; forced by ${forcedBy}` : [note, ...skipped].join('; ');
-    log(`rlhf: backend ${info.name} (${reason})`);
+    log(`rlhf: ${plain}`);
+    log(`      (backend ${info.name}: ${reason})`);
     return { ...info, reason };
   }
   throw new Error(`no TensorFlow.js backend could be initialised: ${skipped.join('; ')}`);

@@ -91,13 +91,13 @@ export interface BestOfNResult {
  * scorer of rows, rewardModel.scorer(padId)), the top one kept. Samples of prompt p are rows
  * p*n .. p*n+n-1 of `samples`.
  */
-export function bestOfN(
+export async function bestOfN(
   policy: GPT, proxy: ProxyScorer, prompts: string[], n: number,
   opts: { tokenizer: Tokenizer; gen: GenSettings },
-): BestOfNResult {
+): Promise<BestOfNResult> {
   if (!Number.isInteger(n) || n < 1) throw new Error(`bestOfN: n must be an integer >= 1, got ${n}`);
   const repeated = prompts.flatMap((p) => new Array<string>(n).fill(p));
-  const samples = rollout(policy, opts.tokenizer, repeated, opts.gen);
+  const samples = await rollout(policy, opts.tokenizer, repeated, opts.gen);
   const flat = proxy(rolloutRows(samples));
   const scores = prompts.map((_, p) => flat.slice(p * n, p * n + n));
   const chosen = selectBest(scores);

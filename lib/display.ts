@@ -4,14 +4,15 @@
  * display API; anywhere else (tests, scripts, CI) they print plain text to stdout. Nothing goes
  * to stderr.
  *
- * Plots work offline: the first plot of a kernel session emits the plotly.js bundle from
- * node_modules/plotly.js-dist in its own output, and every plot's script waits for
- * `window.Plotly` (from that output or from a page that put the bundle in its <head>).
- * `RLHF_PLOTLY_INLINE=0` skips emitting the bundle (for a page that provides it itself).
+ * Plots work offline and outputs stay small: no output carries plotly.js (11 MB). A plot is a div
+ * and a script that draws it with `window.Plotly` if the page has it (the course's HTML pages load
+ * the copy beside them), else loads the library's own node_modules/plotly.js-dist/plotly.js from
+ * the Jupyter server (`<base>/files/<path>`: `npm run notebook` serves the repository), once per
+ * page, so plots also draw after a page reload. Each plot output also carries plotly's JSON MIME
+ * type (`application/vnd.plotly.v1+json`) for front ends that draw it themselves (VS Code).
  *
  * `xxxHtml()` functions are pure renderers (tested); `table()`, `plot()`, ... display.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 
 interface TslabDisplay {
@@ -19,10 +20,25 @@ interface TslabDisplay {
   text(s: string): void;
 }
 
-/** tslab's display API when running inside a tslab kernel, else null (never loads tslab itself). */
-function tslab(): { display: TslabDisplay; newDisplay(): TslabDisplay } | null {
+function tslabJupyterKey(): string | undefined {
   const key = Object.keys(require.cache).find((k) => /[\\/]tslab[\\/]dist[\\/]jupyter\.js$/.test(k));
-  if (!key || require.cache[key]?.exports?.lastWriteDisplayData == null) return null;
+  return key && require.cache[key]?.exports?.lastWriteDisplayData != null ? key : undefined;
+}
+
+/**
+ * tslab's kernel module (dist/jupyter.js) when running inside a tslab kernel, else null (never
+ * loads tslab itself). Its `lastWriteDisplayData` is the output writer of the running cell: tslab
+ * replaces it at every execute request.
+ */
+export function tslabKernel(): { lastWriteDisplayData: (data: unknown, update: boolean) => void } | null {
+  const key = tslabJupyterKey();
+  return key ? require.cache[key]!.exports : null;
+}
+
+/** tslab's display API when running inside a tslab kernel, else null. */
+function tslab(): { display: TslabDisplay; newDisplay(): TslabDisplay } | null {
+  const key = tslabJupyterKey();
+  if (!key) return null;
   const pub = key.replace(/jupyter\.js$/, 'public.js');
   return require.cache[pub]?.exports ?? require(pub);
 }
@@ -128,27 +144,54 @@ export interface Trace {
 }
 export type Layout = Record<string, unknown>;
 
-let bundleShown = false;
 let plotCount = 0;
 
-/** The offline plotly.js bundle as a <script> (once per kernel session; '' afterwards or when disabled). */
-function plotlyBundleOnce(): string {
-  if (bundleShown || /^(0|false|no)$/i.test(process.env.RLHF_PLOTLY_INLINE ?? '')) return '';
-  bundleShown = true;
+/** Where Jupyter finds plotly.js: relative to the notebook's folder (the kernel's working directory). */
+function plotlyFromNotebook(): string {
   const file = path.join(path.dirname(require.resolve('plotly.js-dist/package.json')), 'plotly.js');
-  const src = fs.readFileSync(file, 'utf8').replace(/<\/script/gi, '<\\/script');
-  // data-rlhf-plotly-bundle lets the course's HTML export drop this copy (its pages load the bundle
-  // in <head>); `define` is hidden so a page's require.js cannot capture the bundle as an AMD module.
-  return `<script type="text/javascript" data-rlhf-plotly-bundle>if (!window.Plotly) (function (define) {\n${src}\n})(undefined);</script>`;
+  return path.relative(process.cwd(), file).split(path.sep).join('/');
 }
+
+/**
+ * Browser code (a function of `rel`) that resolves to plotly.js, loading it once per page from the
+ * Jupyter server: first next to this notebook (`rel` from its folder), then at the server root's
+ * node_modules (an executed copy opened elsewhere in the repository). Through require.js when the
+ * page has it (classic Notebook: a plain <script> would register plotly as an AMD module and
+ * leave window.Plotly unset), else with a <script> tag.
+ */
+const PLOTLY_LOADER = String.raw`function (rel) {
+    if (window.Plotly) return Promise.resolve(window.Plotly);
+    var body = document.body, base = (body && body.getAttribute('data-base-url')) || '/';
+    var nb = (window.Jupyter && Jupyter.notebook && Jupyter.notebook.notebook_path) || (body && body.getAttribute('data-notebook-path')) || '';
+    var parts = nb.split('/').slice(0, -1);
+    rel.split('/').forEach(function (p) { if (p === '..') parts.pop(); else if (p !== '.') parts.push(p); });
+    var urls = [parts.join('/'), 'node_modules/plotly.js-dist/plotly.js'].filter(function (u, i, a) { return a.indexOf(u) === i; })
+      .map(function (u) { return base.replace(/\/?$/, '/') + 'files/' + u; });
+    return new Promise(function (resolve, reject) {
+      (function next(i) {
+        if (i === urls.length) { reject(new Error('plotly.js could not be loaded from the Jupyter server (' + urls.join(', ') + '): start Jupyter with npm run notebook, or see the README for VS Code')); return; }
+        if (window.requirejs) {
+          var name = 'rlhf-plotly-' + i;
+          var paths = {}; paths[name] = urls[i].replace(/\.js$/, '');
+          window.requirejs.config({ paths: paths });
+          window.requirejs([name], function (P) { window.Plotly = window.Plotly || P; resolve(window.Plotly); }, function () { next(i + 1); });
+        } else {
+          var s = document.createElement('script');
+          s.src = urls[i];
+          s.onload = function () { window.Plotly ? resolve(window.Plotly) : next(i + 1); };
+          s.onerror = function () { next(i + 1); };
+          document.head.appendChild(s);
+        }
+      })(0);
+    });
+  }`;
 
 const toArray = (xs: ArrayLike<unknown> | undefined) => (xs === undefined ? undefined : Array.from(xs));
 /** JSON safe inside a <script>: no "</script>" can close the tag early. */
 const scriptJson = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c');
 
-/** HTML for one chart: a div and a script that draws it as soon as window.Plotly exists. */
-export function plotHtml(traces: Trace[], layout: Layout = {}, opts: { height?: number } = {}): string {
-  const id = `rlhf-plot-${process.pid}-${++plotCount}-${Date.now().toString(36)}`;
+/** The traces and layout as plotly.js takes them (typed arrays as plain arrays, titles as {text}). */
+function plotSpec(traces: Trace[], layout: Layout, opts: { height?: number }): { data: Record<string, unknown>[]; layout: Layout } {
   const data = traces.map((t) => ({ ...t, x: toArray(t.x), y: toArray(t.y) }));
   const lay: Layout = { height: opts.height ?? 380, margin: { t: 40, r: 20, b: 50, l: 60 }, ...layout };
   // plotly.js 3 ignores plain-string titles: wrap them as {text}
@@ -158,20 +201,41 @@ export function plotHtml(traces: Trace[], layout: Layout = {}, opts: { height?: 
     const a = lay[ax] as Record<string, unknown> | undefined;
     if (a && a.title !== undefined) lay[ax] = { ...a, title: wrap(a.title) };
   }
+  return { data, layout: lay };
+}
+
+/** HTML for one chart: a div and a script that draws it with plotly.js (loaded once per page, see above). */
+export function plotHtml(traces: Trace[], layout: Layout = {}, opts: { height?: number } = {}): string {
+  const id = `rlhf-plot-${process.pid}-${++plotCount}-${Date.now().toString(36)}`;
+  const spec = plotSpec(traces, layout, opts);
   return (
-    `<div id="${id}" class="rlhf-plot" style="width:100%;min-height:${lay.height as number}px"></div>\n` +
+    `<div id="${id}" class="rlhf-plot" style="width:100%;min-height:${spec.layout.height as number}px"></div>\n` +
     `<script type="text/javascript">(function () {\n` +
-    `  var data = ${scriptJson(data)}, layout = ${scriptJson(lay)}, tries = 0;\n` +
-    `  function draw() {\n` +
-    `    var el = document.getElementById(${scriptJson(id)});\n` +
-    `    if (!el) return;\n` +
-    `    if (window.Plotly) { window.Plotly.newPlot(el, data, layout, {responsive: true, displaylogo: false}); return; }\n` +
-    `    if (++tries > 300) { el.textContent = 'plotly.js did not load: run the notebook from the top to embed it.'; return; }\n` +
-    `    setTimeout(draw, 100);\n` +
-    `  }\n` +
-    `  draw();\n` +
+    `  var data = ${scriptJson(spec.data)}, layout = ${scriptJson(spec.layout)};\n` +
+    `  var el = document.getElementById(${scriptJson(id)});\n` +
+    `  window.rlhfPlotly = window.rlhfPlotly || (${PLOTLY_LOADER})(${scriptJson(plotlyFromNotebook())});\n` +
+    `  window.rlhfPlotly.then(function (Plotly) { Plotly.newPlot(el, data, layout, {responsive: true, displaylogo: false}); },\n` +
+    `    function (e) { window.rlhfPlotly = null; el.textContent = e.message; });\n` +
     `})();</script>`
   );
+}
+
+/** One output with the chart as HTML and as plotly's JSON MIME type. */
+function plotOutput(traces: Trace[], layout: Layout, opts: { height?: number }): Record<string, unknown> {
+  return { 'text/html': plotHtml(traces, layout, opts), 'application/vnd.plotly.v1+json': plotSpec(traces, layout, opts) };
+}
+
+/**
+ * A display output with several MIME types (tslab's display API sends one per output), written
+ * with the running cell's writer; with an `id`, later sends replace it in place.
+ */
+class Output {
+  private sent = false;
+  constructor(private readonly id?: string) {}
+  send(data: Record<string, unknown>): void {
+    tslabKernel()?.lastWriteDisplayData({ data, metadata: {}, transient: { display_id: this.id } }, this.sent && this.id !== undefined);
+    this.sent = true;
+  }
 }
 
 function plotText(traces: Trace[], layout: Layout): string {
@@ -184,18 +248,10 @@ function plotText(traces: Trace[], layout: Layout): string {
   return `[${title}: ${parts.join('; ')}]`;
 }
 
-/** Emit the bundle (once) as its own output, so updating displays never resend it. */
-function ensurePlotly(): void {
-  const t = tslab();
-  if (!t) return;
-  const bundle = plotlyBundleOnce();
-  if (bundle) t.display.html(bundle);
-}
-
 /** Display a plotly chart (offline). Outside Jupyter prints a one-line summary. */
 export function plot(traces: Trace[], layout: Layout = {}, opts: { height?: number } = {}): void {
-  ensurePlotly();
-  show(plotHtml(traces, layout, opts), plotText(traces, layout));
+  if (inJupyter()) new Output().send(plotOutput(traces, layout, opts));
+  else say(plotText(traces, layout));
 }
 
 /** A matrix as a heatmap, rows top to bottom (e.g. attention: rows = queries, columns = keys). */
@@ -248,7 +304,7 @@ export class Progress {
   private step = 0;
   private metrics: Metrics = {};
   private lastDraw = -Infinity;
-  private finished = false;
+  private finished: string | null = null;
   private readonly handle: TslabDisplay | null;
 
   constructor(readonly total: number, private readonly opts: ProgressOptions = {}) {
@@ -269,9 +325,9 @@ export class Progress {
     if (t - this.lastDraw >= every || step >= this.total) this.draw(t);
   }
 
-  /** Final redraw (always shown). */
-  done(metrics: Metrics = {}): void {
-    this.finished = true;
+  /** Final redraw (always shown), ending in `word` ('done', or e.g. 'stopped' for an interrupted run). */
+  done(metrics: Metrics = {}, word = 'done'): void {
+    this.finished = word;
     this.metrics = { ...this.metrics, ...metrics };
     this.draw(this.now());
   }
@@ -286,7 +342,7 @@ export class Progress {
     const { tokens, ...rest } = this.metrics;
     if (tokens !== undefined && elapsed > 0) parts.push(`${Math.round((tokens * 1000) / elapsed).toLocaleString('en-US')} tokens/s`);
     parts.push(`elapsed ${clock(elapsed)}`);
-    if (this.finished) parts.push('done');
+    if (this.finished) parts.push(this.finished);
     else if (rate > 0) parts.push(`ETA ${clock(((this.total - this.step) / rate) * 1000)}`);
     for (const [k, v] of Object.entries(rest)) if (v !== undefined) parts.push(`${k} ${fmt(v, 4)}`);
     return parts.join(' | ');
@@ -325,14 +381,13 @@ export interface LivePlotOptions {
 /** A line chart (e.g. train and held-out loss against step) that redraws in place as points arrive. */
 export class LivePlot {
   private readonly series = new Map<string, { x: number[]; y: number[] }>();
-  private readonly handle: TslabDisplay | null;
+  private readonly handle: Output | null;
   private readonly now: () => number;
   private lastDraw = -Infinity;
 
   constructor(private readonly opts: LivePlotOptions = {}) {
     this.now = opts.now ?? Date.now;
-    if (tslab()) ensurePlotly();
-    this.handle = tslab()?.newDisplay() ?? null;
+    this.handle = inJupyter() ? new Output(`rlhf-live-${process.pid}-${++plotCount}-${Date.now().toString(36)}`) : null;
   }
 
   /** Append one point per named series at `x`, e.g. add(step, {train: 2.1, heldOut: 2.3}). */
@@ -365,7 +420,7 @@ export class LivePlot {
 
   private draw(t: number): void {
     this.lastDraw = t;
-    this.handle!.html(plotHtml(this.traces(), this.layout(), { height: this.opts.height }));
+    this.handle!.send(plotOutput(this.traces(), this.layout(), { height: this.opts.height }));
   }
 }
 

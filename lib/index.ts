@@ -13,6 +13,7 @@ export * from './display';
 export * from './views';
 export * from './model';
 export * from './train';
+export * from './interrupt';
 export * from './pretrain';
 export * from './checkpoint';
 export * from './sample';

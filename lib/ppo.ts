@@ -24,6 +24,7 @@ import { Presets, preset } from './mode';
 import { Rng } from './rng';
 import { KLEstimator, meanStderr } from './kl';
 import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutRows, rolloutTensors } from './rollout';
+import { Interrupted, interruptible } from './interrupt';
 import { AdaptiveKLController, gae, ppoPolicyLoss, ppoValueLoss, tokenRewards, whiten } from './ppoMath';
 import { seedFor } from './seed';
 
@@ -176,8 +177,12 @@ function checkConfig(c: PPOConfig): void {
   if (!(c.beta >= 0)) throw new Error(`PPOConfig.beta must be >= 0, got ${c.beta}`);
 }
 
-/** Run PPO; the policy (and value head) are trained in place. */
-export async function ppoTrain(inp: PPOInputs, config: PPOConfig, opts: PPOOptions = {}): Promise<PPOResult> {
+/** Run PPO; the policy (and value head) are trained in place. Kernel > Interrupt stops it at a step boundary (throws `Interrupted`). */
+export function ppoTrain(inp: PPOInputs, config: PPOConfig, opts: PPOOptions = {}): Promise<PPOResult> {
+  return interruptible(() => runPPO(inp, config, opts));
+}
+
+async function runPPO(inp: PPOInputs, config: PPOConfig, opts: PPOOptions): Promise<PPOResult> {
   const c = config;
   checkConfig(c);
   const { policy, refPolicy, tokenizer } = inp;
@@ -189,11 +194,15 @@ export async function ppoTrain(inp: PPOInputs, config: PPOConfig, opts: PPOOptio
   let cursor = 0;
   const nextPrompts = (n: number) => Array.from({ length: n }, () => inp.prompts[order[cursor++ % order.length]]);
   const gen = (iter: number): GenSettings => ({ maxNewTokens: c.maxNewTokens, temperature: c.temperature, seed: c.seed * 1_000_003 + iter * 7919 });
+  // Kernel > Interrupt in a rollout or an update: one line in PPO's terms instead of the inner loop's.
+  const stoppedIn = (iter: number) => (e: unknown): never => {
+    throw e instanceof Interrupted ? new Interrupted(`PPO stopped by Kernel > Interrupt in iteration ${iter + 1} of ${c.iterations}: the policy keeps the weights of its last update. Running the cell again starts PPO over.`) : e;
+  };
 
   // Reward normalisation on the initial policy's samples (Huang et al.: mean 0, std 1).
   let rewardMean = 0, rewardStd = 1;
   if (c.normalizeReward) {
-    const r0 = rollout(policy, tokenizer, nextPrompts(Math.max(2 * c.rolloutBatch, 16)), gen(-1));
+    const r0 = await rollout(policy, tokenizer, nextPrompts(Math.max(2 * c.rolloutBatch, 16)), gen(-1)).catch(stoppedIn(0));
     const s = inp.proxy(rolloutRows(r0));
     const { mean } = meanStderr(s);
     rewardMean = mean;
@@ -216,7 +225,7 @@ export async function ppoTrain(inp: PPOInputs, config: PPOConfig, opts: PPOOptio
     if (opts.signal?.aborted) { stopped = true; break; }
     const klCoef = controller ? controller.klCoef : c.beta;
     // ---- rollout and scoring (no gradients)
-    const r = rollout(policy, tokenizer, nextPrompts(B), gen(iter));
+    const r = await rollout(policy, tokenizer, nextPrompts(B), gen(iter)).catch(stoppedIn(iter));
     const all = r.prompts.map((_, i) => i);
     const batch = rolloutTensors(r, all, tokenizer.padId);
     const [lpA, entA, valA, refA, amA] = tf.tidy(() => {
@@ -259,7 +268,7 @@ export async function ppoTrain(inp: PPOInputs, config: PPOConfig, opts: PPOOptio
         }
         return { loss, metrics: { policyLoss: pg.loss, valueLoss: vf.loss, clipFrac: pg.clipFrac, approxKL: pg.approxKL } };
       },
-    });
+    }).catch((e) => { tf.dispose([...Object.values(exp)]); return stoppedIn(iter)(e); });
     steps.push(...res.history);
     tf.dispose([...Object.values(exp)]);
     const mean = (f: (m: Record<string, number>) => number) => res.history.reduce((a, h) => a + f(h.metrics), 0) / Math.max(1, res.history.length);

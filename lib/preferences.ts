@@ -300,10 +300,10 @@ export interface Pair {
  * side of a pair is systematically better. With perPrompt = 2 the draws are those of one pair per
  * prompt (sample i of every prompt comes from the i-th copy of the prompt list).
  */
-export function samplePairs(policy: GPT, tok: Tokenizer, prompts: string[], s: GenSettings, opts: { perPrompt?: number } = {}): Pair[] {
+export async function samplePairs(policy: GPT, tok: Tokenizer, prompts: string[], s: GenSettings, opts: { perPrompt?: number } = {}): Promise<Pair[]> {
   const k = opts.perPrompt ?? 2;
   if (!Number.isInteger(k) || k < 2) throw new Error(`samplePairs: perPrompt must be an integer >= 2, got ${k}`);
-  const r = rollout(policy, tok, Array.from({ length: k }, () => prompts).flat(), s);
+  const r = await rollout(policy, tok, Array.from({ length: k }, () => prompts).flat(), s);
   const n = prompts.length;
   const pairs: Pair[] = [];
   prompts.forEach((prompt, i) => {

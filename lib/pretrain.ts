@@ -60,8 +60,13 @@ export interface PretrainOptions {
   title?: string;
   display?: boolean | TrainDisplay;
   signal?: AbortSignal;
-  /** Continue with this optimizer (e.g. rebuilt from a checkpoint). */
+  /** Continue with this optimizer (e.g. rebuilt from a checkpoint, or kept across an interrupted run). */
   optimizer?: AdamW;
+  /**
+   * The sampler of training windows (default: a fresh Rng(config.seed)). Pass the same one with the
+   * same optimizer to continue an interrupted run on the windows an uninterrupted run would have drawn.
+   */
+  rng?: Rng;
   onStep?: (rec: StepRecord) => void | boolean | Promise<void | boolean>;
 }
 
@@ -71,7 +76,7 @@ export async function pretrain(inputs: PretrainInputs, config: PretrainConfig, o
   const blockSize = model.config.blockSize;
   if (!inputs.batch && !trainIds) throw new Error('pretrain: give trainIds (or a batch function)');
   if (trainIds && trainIds.length <= blockSize) throw new Error(`pretrain: ${trainIds.length} training ids, need more than blockSize ${blockSize}`);
-  const rng = new Rng(config.seed);
+  const rng = opts.rng ?? new Rng(config.seed);
   const nextBatch = inputs.batch ?? (() => getBatch(trainIds!, config.batchSize, blockSize, rng));
   return trainLoop({
     params: model.parameters(),

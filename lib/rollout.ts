@@ -13,6 +13,7 @@ import { generate, padBatch, sequenceLogProbs } from './sample';
 import { Tokenizer } from './tokenizer';
 import { klK1, klK3, meanStderr } from './kl';
 import { seedFor } from './seed';
+import { Interrupted, interruptible, stopRequested, yieldToKernel } from './interrupt';
 
 /** Sampling settings; PPO must use the same ones for rollout and scoring (no top-k/top-p). */
 export interface GenSettings {
@@ -35,8 +36,12 @@ export interface Rollout {
   finished: boolean[];
 }
 
-/** Sample one completion per prompt (repeat prompts in the list to get several). */
-export function rollout(policy: GPT, tokenizer: Tokenizer, prompts: string[], s: GenSettings): Rollout {
+/**
+ * Sample one completion per prompt (repeat prompts in the list to get several). Between generate()
+ * calls of `batchSize` rows it yields to the event loop, and stops there on Kernel > Interrupt
+ * (throws `Interrupted`; sampling trains nothing, so no model changes).
+ */
+export async function rollout(policy: GPT, tokenizer: Tokenizer, prompts: string[], s: GenSettings): Promise<Rollout> {
   if (prompts.length === 0) throw new Error('rollout: no prompts');
   if (!(s.temperature > 0)) throw new Error(`rollout: temperature must be > 0 (sampling), got ${s.temperature}`);
   const promptIds = prompts.map((p) => tokenizer.encode(p));
@@ -46,18 +51,24 @@ export function rollout(policy: GPT, tokenizer: Tokenizer, prompts: string[], s:
   }
   const bs = s.batchSize ?? 32;
   const out: Rollout = { prompts, promptIds, completionIds: [], completions: [], finished: [] };
-  for (let i = 0; i < prompts.length; i += bs) {
-    const gens = generate(policy, promptIds.slice(i, i + bs), {
-      maxNewTokens: s.maxNewTokens, temperature: s.temperature, seed: seedFor(s.seed) + i,
-      endId: tokenizer.endId, padId: tokenizer.padId,
-    });
-    for (const g of gens) {
-      out.completionIds.push(g.completion);
-      out.completions.push(tokenizer.decode(g.completion));
-      out.finished.push(g.finished);
+  return interruptible(async () => {
+    for (let i = 0; i < prompts.length; i += bs) {
+      if (i > 0) await yieldToKernel();
+      if (stopRequested()) {
+        throw new Interrupted(`sampling stopped by Kernel > Interrupt after ${i} of ${prompts.length} replies; sampling trains nothing, so every model is as it was. Running the cell again samples from the start.`);
+      }
+      const gens = generate(policy, promptIds.slice(i, i + bs), {
+        maxNewTokens: s.maxNewTokens, temperature: s.temperature, seed: seedFor(s.seed) + i,
+        endId: tokenizer.endId, padId: tokenizer.padId,
+      });
+      for (const g of gens) {
+        out.completionIds.push(g.completion);
+        out.completions.push(tokenizer.decode(g.completion));
+        out.finished.push(g.finished);
+      }
     }
-  }
-  return out;
+    return out;
+  });
 }
 
 /** Full rows (prompt + completion ids) of the selected samples (default all). */

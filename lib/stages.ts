@@ -188,11 +188,11 @@ export interface MethodResult extends PolicyStats {
 }
 
 /** Sample the evaluation prompts from `policy` and measure proxy, gold and KL to `refPolicy`. */
-export function evaluatePolicy(
+export async function evaluatePolicy(
   policy: GPT, o: { refPolicy: GPT; rewardModel: RewardModel; tokenizer: Tokenizer; method: string; label: string; params?: Record<string, number | string>; prompts?: string[]; gen?: GenSettings },
-): MethodResult {
+): Promise<MethodResult> {
   const prompts = o.prompts ?? evalPrompts();
-  const r = rollout(policy, o.tokenizer, prompts, o.gen ?? evalGen());
+  const r = await rollout(policy, o.tokenizer, prompts, o.gen ?? evalGen());
   const s = scoreRollout(r, { policy, refPolicy: o.refPolicy, proxy: o.rewardModel.scorer(o.tokenizer.padId), gold: goldScore, padId: o.tokenizer.padId });
   return {
     ...summarize(s), method: o.method, label: o.label, params: o.params ?? {},
@@ -201,7 +201,7 @@ export function evaluatePolicy(
 }
 
 /** The SFT policy measured like every other (the baseline of chapters 05-08; KL 0 to itself). */
-export function evaluateSFT(sft: GPT, o: { rewardModel: RewardModel; tokenizer: Tokenizer }): MethodResult {
+export function evaluateSFT(sft: GPT, o: { rewardModel: RewardModel; tokenizer: Tokenizer }): Promise<MethodResult> {
   return evaluatePolicy(sft, { refPolicy: sft, rewardModel: o.rewardModel, tokenizer: o.tokenizer, method: 'SFT', label: 'SFT' });
 }
 

@@ -14,6 +14,7 @@ import { NamedParam } from './model';
 import { Presets } from './mode';
 import { livePlot, progress } from './display';
 import { adamwUpdate } from './native';
+import { Interrupted, interruptible, stopRequested, yieldToKernel } from './interrupt';
 
 export interface TrainConfig {
   /** Stop when the optimizer has taken this many steps in total (a resumed run continues to it). */
@@ -175,7 +176,7 @@ export interface TrainResult {
   evals: EvalRecord[];
   /** The optimizer, to continue (pass it back) or to checkpoint (`optimizer.state()`). */
   optimizer: AdamW;
-  /** True if stopped early (signal, onStep returned false). */
+  /** True if stopped early (signal, onStep returned false). Kernel > Interrupt throws `Interrupted` instead. */
   stopped: boolean;
   seconds: number;
 }
@@ -189,7 +190,7 @@ export interface TrainLoopOptions {
   evalFn?: (step: number) => Record<string, number> | Promise<Record<string, number>>;
   /** Called after every step; return false to stop. */
   onStep?: (rec: StepRecord) => void | boolean | Promise<void | boolean>;
-  /** Stop between steps when aborted. */
+  /** Stop between steps when aborted (Kernel > Interrupt needs no signal: see lib/interrupt.ts). */
   signal?: AbortSignal;
   /** Continue with this optimizer (its t is the step to resume from), e.g. one rebuilt from a checkpoint. */
   optimizer?: AdamW;
@@ -238,15 +239,30 @@ export function trainDisplay(opts: { title: string; startStep: number; endStep: 
       lastEval = values;
       chart?.add(step, values);
     },
-    close: () => {
-      bar.done();
+    close: (stopped) => {
+      bar.done({}, stopped ? 'stopped' : 'done');
       chart?.done();
     },
   };
 }
 
-/** Run the loop; await it. Yields to the event loop between steps so notebooks can interrupt and redraw. */
-export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
+/**
+ * Run the loop; await it. Yields to the event loop between steps so displays redraw, and stops at a
+ * step boundary on Kernel > Interrupt: it throws `Interrupted` saying where it stopped (the params
+ * and the optimizer hold that step; pass the same `optimizer` again to continue from it).
+ */
+export function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
+  return interruptible(() => runTrainLoop(opts));
+}
+
+/** The line an interrupted loop ends its cell with: where it stopped, how to go on. */
+function interruptedLine(title: string, step: number, end: number, ownOptimizer: boolean): string {
+  return `${title} stopped by Kernel > Interrupt after step ${step} of ${end}: the model keeps the weights of step ${step}. ` +
+    (ownOptimizer ? `Running the loop again with the same optimizer continues from step ${step}.`
+      : 'Running the cell again trains again from step 0 with a fresh optimizer.');
+}
+
+async function runTrainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
   const c = opts.config;
   if (!Number.isInteger(c.steps) || c.steps <= 0) throw new Error(`trainLoop: config.steps must be a positive integer, got ${c.steps}`);
   if (!(c.lr > 0) || !(c.minLr >= 0)) throw new Error(`trainLoop: lr must be > 0 and minLr >= 0, got lr ${c.lr}, minLr ${c.minLr}`);
@@ -264,6 +280,16 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
   const evals: EvalRecord[] = [];
   const t0 = Date.now();
   let stopped = false;
+  let shownStep = startStep;
+  const showStep = (rec: StepRecord) => {
+    shownStep = rec.step + 1;
+    display?.step({ step: shownStep, loss: rec.loss, lr: rec.lr, metrics: rec.metrics, tokens: (opts.tokensPerStep ?? 0) * (shownStep - startStep) });
+  };
+  // The display's last line shows the step the loop ended at (it logs only every logEvery steps).
+  const closeDisplay = (early: boolean) => {
+    if (history.length > 0 && shownStep !== optimizer.t) showStep(history[history.length - 1]);
+    display?.close(early);
+  };
 
   const evaluate = async (step: number) => {
     if (!opts.evalFn) return;
@@ -274,6 +300,10 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
 
   while (optimizer.t < end) {
     if (opts.signal?.aborted) { stopped = true; break; }
+    if (stopRequested()) {
+      closeDisplay(true);
+      throw new Interrupted(interruptedLine(opts.title ?? 'training', optimizer.t, end, opts.optimizer !== undefined));
+    }
     const step = optimizer.t;
     let metricTensors: Record<string, tf.Scalar | number> = {};
     const { value, grads } = tf.variableGrads(() => {
@@ -300,13 +330,11 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
     const done = optimizer.t;
     const last = done === end;
     if (c.evalEvery > 0 && done % c.evalEvery === 0 && !last) await evaluate(done);
-    if (display && (done % c.logEvery === 0 || last)) {
-      display.step({ step: done, loss, lr, metrics, tokens: (opts.tokensPerStep ?? 0) * (done - startStep) });
-    }
+    if (done % c.logEvery === 0 || last) showStep(rec);
     if ((await opts.onStep?.(rec)) === false) { stopped = true; break; }
-    await new Promise<void>((resolve) => setImmediate(resolve)); // let Jupyter interrupt and redraw
+    await yieldToKernel(); // let Jupyter interrupt and redraw
   }
   if (history.length > 0) await evaluate(optimizer.t);
-  display?.close(stopped);
+  closeDisplay(stopped);
   return { history, evals, optimizer, stopped, seconds: (Date.now() - t0) / 1000 };
 }

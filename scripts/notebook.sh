@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Start Jupyter at the repository with this checkout's tslab kernel ready ("TypeScript").
+# Start Jupyter Notebook at the repository with this checkout's tslab kernel ready ("TypeScript").
 # Open notebooks/01-shannon-ngrams.ipynb and run cells with Shift+Enter.
 # RLHF_FAST=1 npm run notebook gives the fast (small) versions of every experiment.
+# Extra arguments go to Jupyter, e.g. npm run notebook -- --no-browser --port 8890
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -f build/jupyter/share/jupyter/kernels/tslab/kernel.json ]; then
@@ -10,4 +11,16 @@ if [ ! -f build/jupyter/share/jupyter/kernels/tslab/kernel.json ]; then
 fi
 export JUPYTER_PATH="$PWD/build/jupyter/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 export PATH="$PWD/node_modules/.bin:$PATH"
-exec /usr/bin/jupyter notebook --notebook-dir="$PWD" "$@"
+args=(--notebook-dir="$PWD")
+# Jupyter refuses to run as root without --allow-root (containers, cloud machines).
+[ "$(id -u)" = 0 ] && args+=(--allow-root)
+mode=$([ -n "${RLHF_FAST:-}" ] && echo "fast mode (RLHF_FAST=$RLHF_FAST)" || echo "default mode")
+cat <<EOF
+notebook: starting Jupyter at $PWD, $mode.
+notebook: open the http://127.0.0.1:... URL printed below (it carries a login token), then
+          notebooks/01-shannon-ngrams.ipynb. Stop the server with Ctrl-C twice.
+EOF
+# tslab logs "unknown msg_type: comm_open" for each notebook it opens (the page offers widget
+# channels tslab does not implement; harmless), so that line is dropped from the log. The filter
+# ignores Ctrl-C and ends when Jupyter closes its output.
+exec /usr/bin/jupyter notebook "${args[@]}" "$@" 2> >(trap '' INT; grep -v --line-buffered 'unknown msg_type: comm_open' >&2)

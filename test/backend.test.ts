@@ -46,7 +46,10 @@ describe('initBackend fallback order', () => {
     expect(info.name).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
     expect(info.reason).toMatch(/tfjs-node-gpu not installed; tfjs-node resolves without a native 'tensorflow' backend .*; no native kernels: addon not built \(test\)/);
-    expect(lines).toEqual([`rlhf: backend wasm (${info.reason})`]);
+    expect(lines).toEqual([
+      'rlhf: training on the CPU with WebAssembly kernels, one thread (slower than the native kernels; why they are not used is on the next line)',
+      `      (backend wasm: ${info.reason})`,
+    ]);
   });
 
   it('tells a package that is installed but broken from one that is absent', async () => {
@@ -91,11 +94,12 @@ describe('initBackend fallback order', () => {
   it('with the real modules picks cpu+blas when the addon is built, else wasm', async () => {
     const lines: string[] = [];
     const info = await initBackend({ log: (l) => lines.push(l), loaders: {} });
-    expect(lines).toHaveLength(1);
+    expect(lines).toHaveLength(2);
     if (nativeBuilt) {
       expect(info.name).toBe('cpu+blas');
       expect(info.kernels).toEqual(expect.arrayContaining(['BatchMatMul', 'UnsortedSegmentSum', 'RlhfLayerNorm']));
-      expect(lines[0]).toMatch(/^rlhf: backend cpu\+blas \(native OpenBLAS kernels for \d+ ops/);
+      expect(lines[0]).toMatch(/^rlhf: training on the CPU with fast native kernels \(OpenBLAS, \d+ threads?\)$/);
+      expect(lines[1]).toMatch(/^ {6}\(backend cpu\+blas: native OpenBLAS kernels for \d+ ops/);
     } else {
       expect(info.name).toBe('wasm');
     }

@@ -69,12 +69,12 @@ describe('selection', () => {
     expect(sweep.get(4)).toEqual([2]);
   });
 
-  it('bestOfN keeps the top proxy-scored sample of each prompt', () => {
+  it('bestOfN keeps the top proxy-scored sample of each prompt', async () => {
     const tok = CharTokenizer.fromText('Human: hi\nAssistant: abz!');
     const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, seed: 3 });
     const countA = (rs: number[][]) => rs.map((r) => tok.decode(r).split('a').length - 1);
     const prompts = ['Human: hi\nAssistant: ', 'Human: ha\nAssistant: '];
-    const r = bestOfN(policy, countA, prompts, 4, { tokenizer: tok, gen: { maxNewTokens: 6, temperature: 1, seed: 5 } });
+    const r = await bestOfN(policy, countA, prompts, 4, { tokenizer: tok, gen: { maxNewTokens: 6, temperature: 1, seed: 5 } });
     expect(r.samples.prompts.length).toBe(8);
     r.scores.forEach((s, p) => {
       expect(s.length).toBe(4);

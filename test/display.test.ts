@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRequire } from 'module';
+import * as path from 'path';
 import * as dfd from 'danfojs-node';
 import { heatmap, inJupyter, livePlot, plot, plotHtml, progress, table, tableHtml, tableText } from '../lib/display';
 
@@ -55,13 +56,13 @@ describe('tables', () => {
 });
 
 describe('plots outside Jupyter', () => {
-  it('plotHtml embeds the data and waits for window.Plotly', () => {
+  it('plotHtml embeds the data and draws with window.Plotly or the copy it loads', () => {
     const html = plotHtml([{ x: new Float32Array([1, 2]), y: [3.5, 4], name: 'held-out</script>' }], { title: 'bits' });
     expect(html).toContain('"x":[1,2]');
     expect(html).toContain('"y":[3.5,4]');
     expect(html).toContain('"title":{"text":"bits"}'); // plotly.js 3 needs {text}
-    expect(html).toContain('if (window.Plotly)');
-    expect(html).toContain('setTimeout(draw, 100)');
+    expect(html).toContain('if (window.Plotly) return Promise.resolve(window.Plotly)');
+    expect(html).toContain('window.rlhfPlotly = window.rlhfPlotly ||'); // loaded once per page
     expect(html).not.toContain('held-out</script>'); // '<' is escaped inside the script
     const ids = [...html.matchAll(/id="(rlhf-plot-[^"]+)"/g)].map((m) => m[1]);
     expect(ids.length).toBe(1);
@@ -115,14 +116,20 @@ describe('progress', () => {
 describe('inside a (simulated) tslab kernel', () => {
   const req = createRequire(__filename);
   const root = '/fake/node_modules/tslab/dist/';
-  let shown: { id: number; html: string }[];
+  let shown: { id: number | string; html: string; update?: boolean; plotly?: { data: unknown[]; layout: Record<string, unknown> } }[];
   let nextId: number;
 
   beforeEach(() => {
     shown = [];
     nextId = 0;
     const mk = (id: number) => ({ html: (s: string) => shown.push({ id, html: s }), text: () => undefined });
-    req.cache[root + 'jupyter.js'] = { exports: { lastWriteDisplayData: () => undefined } } as never;
+    // tslab's per-cell output writer: plots send several MIME types through it
+    type Out = { data: Record<string, unknown>; transient: { display_id?: string } };
+    const write = (o: Out, update: boolean) => shown.push({
+      id: o.transient.display_id ?? -1, html: o.data['text/html'] as string, update,
+      plotly: o.data['application/vnd.plotly.v1+json'] as { data: unknown[]; layout: Record<string, unknown> },
+    });
+    req.cache[root + 'jupyter.js'] = { exports: { lastWriteDisplayData: write } } as never;
     req.cache[root + 'public.js'] = { exports: { display: mk(-1), newDisplay: () => mk(++nextId) } } as never;
   });
   afterEach(() => {
@@ -130,19 +137,23 @@ describe('inside a (simulated) tslab kernel', () => {
     delete req.cache[root + 'public.js'];
   });
 
-  it('emits the plotly bundle once per session, then only plots', () => {
+  it('sends each plot as one small output (no plotly.js inside) that loads plotly.js from the Jupyter server', () => {
     expect(inJupyter()).toBe(true);
     const { out, err } = capture(() => {
-      plot([{ y: [1, 2] }]);
+      plot([{ y: [1, 2] }], { title: 'a' });
       plot([{ y: [3, 4] }]);
     });
     expect(out + err).toBe('');
-    expect(shown.length).toBe(3);
-    expect(shown[0].html.length).toBeGreaterThan(1_000_000); // the bundle itself
-    expect(shown[0].html).toContain('window.Plotly = Plotly');
-    expect(shown[1].html).toContain('"y":[1,2]');
-    expect(shown[2].html).toContain('"y":[3,4]');
-    expect(shown[2].html.length).toBeLessThan(5000);
+    expect(shown.length).toBe(2);
+    expect(shown[0].html).toContain('"y":[1,2]');
+    expect(shown[1].html).toContain('"y":[3,4]');
+    for (const s of shown) expect(s.html.length).toBeLessThan(5000);
+    // the path to the library's plotly.js from the notebook's folder (the kernel's working directory)
+    const rel = path.relative(process.cwd(), require.resolve('plotly.js-dist/plotly.js')).split(path.sep).join('/');
+    expect(shown[0].html).toContain(`${JSON.stringify(rel)})`);
+    expect(shown[0].html).toContain("'files/'");
+    // the same chart as plotly's JSON MIME type, for front ends that draw it themselves
+    expect(shown[0].plotly).toEqual({ data: [{ y: [1, 2] }], layout: { height: 380, margin: { t: 40, r: 20, b: 50, l: 60 }, title: { text: 'a' } } });
   });
 
   it('progress and livePlot redraw one display in place, throttled', () => {
@@ -157,9 +168,10 @@ describe('inside a (simulated) tslab kernel', () => {
     p.done();
     lp.done();
     const pIds = new Set(shown.filter((d) => d.html.includes('rlhf-progress')).map((d) => d.id));
-    const lpIds = new Set(shown.filter((d) => d.html.includes('rlhf-plot')).map((d) => d.id));
+    const plots = shown.filter((d) => d.html.includes('rlhf-plot'));
     expect(pIds.size).toBe(1);
-    expect(lpIds.size).toBe(1);
+    expect(new Set(plots.map((d) => d.id)).size).toBe(1);
+    expect(plots.map((d) => d.update)).toEqual([false, true]); // the second draw replaces the first
     // progress: t = 100 (first), 400, 700, 1000 (last step), done -> 5 draws
     expect(shown.filter((d) => d.html.includes('rlhf-progress')).length).toBe(5);
     // live plot: first point, then nothing within 1.5 s, then done -> 2 draws

@@ -1,6 +1,6 @@
 // The labeling page end to end: a real headless Chromium (Debian's, driven by playwright-core)
 // clicks, types and submits; the answer must be in the JSONL file. Needs /usr/bin/chromium
-// (setup installs it); without it the suite is skipped with a message saying so.
+// (setup installs it); without it the suite fails with a message saying so.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -10,19 +10,20 @@ import { LabelPair, startLabelServer } from '../lib/labelServer';
 import { appendComparison, makeComparison, readComparisons } from '../lib/preferences';
 
 const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = fs.existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`labeling.e2e: SKIPPED, ${CHROMIUM} is missing (apt-get install -y chromium)`);
 
 const pairs: LabelPair[] = [
   { prompt: 'Human: Good morrow.\nAssistant: ', completionA: 'Good morrow, sweet friend.<end>', completionB: 'Hence, villain', metadata: { goldA: 1, goldB: -1 } },
   { prompt: 'Human: What news?\nAssistant: ', completionA: 'None, my lord.<end>', completionB: 'The king is dead.<end>' },
 ];
 
-describe.skipIf(!haveChromium)('labeling page in headless Chromium', () => {
+describe('labeling page in headless Chromium', () => {
   let browser: Browser;
   let dir: string;
 
   beforeAll(async () => {
+    if (!fs.existsSync(CHROMIUM)) {
+      throw new Error(`labeling.e2e: ${CHROMIUM} is missing, so the labeling page cannot be tested in a browser: install it (apt-get install -y chromium; npm run setup does)`);
+    }
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'label-e2e-'));
     // playwright gives the browser a fresh temporary profile (its own --user-data-dir) and headless mode.
     browser = await chromium.launch({

@@ -135,9 +135,9 @@ describe('ppoTrain on a tiny model', () => {
     return c.length ? (c.split('a').length - 1) / c.length : 0;
   });
 
-  it('rollout log-probs from the forward pass match the sampler at the same temperature', () => {
+  it('rollout log-probs from the forward pass match the sampler at the same temperature', async () => {
     const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, seed: 4 });
-    const r = rollout(policy, tok, prompts, { maxNewTokens: 8, temperature: 0.7, seed: 1 });
+    const r = await rollout(policy, tok, prompts, { maxNewTokens: 8, temperature: 0.7, seed: 1 });
     const gens = generate(policy, r.promptIds, { maxNewTokens: 8, temperature: 0.7, seed: 1, endId: tok.endId, padId: tok.padId });
     const lp = completionLogProbs(policy, r, tok.padId, 0.7);
     gens.forEach((g, i) => g.logProbs.forEach((x, t) => expect(lp[i][t]).toBeCloseTo(x, 4)));

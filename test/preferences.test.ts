@@ -105,14 +105,14 @@ describe('simulated labelers', () => {
 });
 
 describe('pair generation', () => {
-  it('samples two completions per prompt from a policy, reproducibly, and labels them', () => {
+  it('samples two completions per prompt from a policy, reproducibly, and labels them', async () => {
     const tok = new CharTokenizer(['a', 'b', ':', ' ']);
     const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, blockSize: 16, seed: 1 });
     const prompts = ['a: ', 'b: ', 'ab: '];
     const s = { maxNewTokens: 6, temperature: 1, seed: 4 };
-    const pairs = samplePairs(policy, tok, prompts, s);
+    const pairs = await samplePairs(policy, tok, prompts, s);
     expect(pairs.map((p) => p.prompt)).toEqual(prompts);
-    expect(samplePairs(policy, tok, prompts, s)).toEqual(pairs);
+    expect(await samplePairs(policy, tok, prompts, s)).toEqual(pairs);
     for (const p of pairs) {
       for (const c of [p.completionA, p.completionB]) {
         expect(c).toMatch(/^[ab: ]*(<end>)?$/);
@@ -134,12 +134,12 @@ describe('pair generation', () => {
     policy.dispose();
   });
 
-  it('makes every pair of K samples per prompt; K = 2 is one pair per prompt', () => {
+  it('makes every pair of K samples per prompt; K = 2 is one pair per prompt', async () => {
     const tok = new CharTokenizer(['a', 'b', ':', ' ']);
     const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, blockSize: 16, seed: 1 });
     const prompts = ['a: ', 'b: '];
     const s = { maxNewTokens: 6, temperature: 1, seed: 4 };
-    const four = samplePairs(policy, tok, prompts, s, { perPrompt: 4 });
+    const four = await samplePairs(policy, tok, prompts, s, { perPrompt: 4 });
     // 2 prompts x C(4, 2) = 12 pairs, grouped by prompt, samples (0,1) (0,2) (0,3) (1,2) (1,3) (2,3)
     expect(four).toHaveLength(12);
     expect(four.map((p) => p.prompt)).toEqual([...Array(6).fill('a: '), ...Array(6).fill('b: ')]);
@@ -150,16 +150,16 @@ describe('pair generation', () => {
     expect(four[3].completionA).toBe(four[0].completionB);
     expect(four[5].completionB).toBe(four[4].completionB);
     // K = 2 (the default) is one pair per prompt: sample i and sample n + i of one rollout of the prompts twice
-    const r = rollout(policy, tok, [...prompts, ...prompts], s);
-    expect(samplePairs(policy, tok, prompts, s).map((p) => [p.completionA, p.completionB]))
+    const r = await rollout(policy, tok, [...prompts, ...prompts], s);
+    expect((await samplePairs(policy, tok, prompts, s)).map((p) => [p.completionA, p.completionB]))
       .toEqual([[r.completions[0], r.completions[2]], [r.completions[1], r.completions[3]]]);
-    expect(() => samplePairs(policy, tok, prompts, s, { perPrompt: 1 })).toThrow('perPrompt must be an integer >= 2, got 1');
+    await expect(samplePairs(policy, tok, prompts, s, { perPrompt: 1 })).rejects.toThrow('perPrompt must be an integer >= 2, got 1');
     // each of the 2 x 4 drawn replies once, in drawing order; K = 2 pairs give both replies of each pair
     const replies = sampledReplies(four);
     expect(replies).toHaveLength(8);
     expect(replies.slice(0, 4).map((x) => x.completion)).toEqual([four[0].completionA, four[0].completionB, four[1].completionB, four[2].completionB]);
     expect(replies.slice(4).every((x) => x.prompt === 'b: ')).toBe(true);
-    expect(sampledReplies(samplePairs(policy, tok, prompts, s)).map((x) => x.completion))
+    expect(sampledReplies(await samplePairs(policy, tok, prompts, s)).map((x) => x.completion))
       .toEqual([r.completions[0], r.completions[2], r.completions[1], r.completions[3]]);
     policy.dispose();
   });

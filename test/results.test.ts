@@ -165,7 +165,7 @@ describe('run seed', () => {
     }
   });
 
-  it('is applied where labelers and rollouts consume their seeds', () => {
+  it('is applied where labelers and rollouts consume their seeds', async () => {
     const labels = (seed: number) => {
       const l = new SimulatedLabeler((c) => c.length, { id: 'x', temperature: 1, seed: seed });
       return Array.from({ length: 20 }, () => l.label('p', 'abc', 'abd').strength);
@@ -179,12 +179,12 @@ describe('run seed', () => {
     const tok = CharTokenizer.fromText('abcdefgh ');
     const gpt = new GPT({ vocabSize: tok.vocabSize, blockSize: 16, nLayer: 1, nHead: 1, nEmbd: 8, dropout: 0 });
     const prompts = ['ab', 'cd', 'ef'];
-    const sample = (seed: number) => rollout(gpt, tok, prompts, { maxNewTokens: 6, temperature: 1, seed }).completions;
+    const sample = async (seed: number) => (await rollout(gpt, tok, prompts, { maxNewTokens: 6, temperature: 1, seed })).completions;
     process.env.RLHF_SEED = '3';
-    const s3 = sample(7);
+    const s3 = await sample(7);
     process.env.RLHF_SEED = '0';
-    expect(sample(7 + 3 * SEED_STRIDE)).toEqual(s3);
-    expect(sample(7)).not.toEqual(s3);
+    expect(await sample(7 + 3 * SEED_STRIDE)).toEqual(s3);
+    expect(await sample(7)).not.toEqual(s3);
     gpt.dispose();
   });
 });
