@@ -43,19 +43,24 @@ function submission(a: Assignment, answers: Record<string, string>, solve = true
   return JSON.stringify(nb);
 }
 
-/** A fresh /autograder: the zip unpacked in source/, one file in submission/; returns the root. */
+/**
+ * A fresh /autograder: the zip unpacked in source/, run_autograder copied to the root (as Gradescope
+ * does when it builds the image), one file in submission/; returns the root.
+ */
 function container(zip: string, name: string, file: string, text: string): string {
   const root = path.join(tmp, 'roots', name);
   fs.mkdirSync(path.join(root, 'submission'), { recursive: true });
   fs.mkdirSync(path.join(root, 'source'));
   execFileSync('unzip', ['-q', zip, '-d', path.join(root, 'source')]);
   fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(root, 'source', 'kit', 'node_modules'));
+  fs.copyFileSync(path.join(root, 'source', 'run_autograder'), path.join(root, 'run_autograder'));
   fs.writeFileSync(path.join(root, 'submission', file), text);
   return root;
 }
 
 async function runAutograder(root: string, env: Record<string, string> = {}): Promise<{ results: GradescopeResults; stdout: string }> {
-  const { stdout } = await run('bash', [path.join(root, 'source', 'run_autograder')], {
+  const { stdout } = await run('bash', [path.join(root, 'run_autograder')], {
+    cwd: root,
     env: { ...process.env, RLHF_AUTOGRADER_ROOT: root, ...env },
     maxBuffer: 16 << 20,
   });
@@ -102,7 +107,7 @@ beforeAll(async () => {
       'answer-logsigmoid': `import * as fs from "fs";\nlet official = "";\ntry { official = fs.readFileSync(${JSON.stringify(official(escapeRoot))}, "utf8"); } catch {}\nfunction logSigmoid(x: number): number {\n  return official.includes("logsigmoid-stable") ? (x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x))) : 0;\n}`,
     }),
   };
-  const jobs = cases.map(([name, z, f, env]) => async () => byCase.set(name, await runAutograder(container(z, name, f, texts[name]), env)));
+  const jobs: (() => Promise<unknown>)[] = cases.map(([name, z, f, env]) => async () => byCase.set(name, await runAutograder(container(z, name, f, texts[name]), env)));
   // Every zip (and the hidden-visibility one) grades a broken notebook: its kit loads and answers.
   const broken = [...assignments.map((a) => [a.name, path.join(zips, `${a.name}.zip`)]), ['hidden', path.join(zips, 'hidden', 'ch04-bradley-terry.zip')]];
   for (const [name, z] of broken) {
