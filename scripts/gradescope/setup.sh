@@ -19,7 +19,7 @@ need=()
 [ -x /usr/bin/bwrap ] || need+=(bubblewrap)
 [ -x /usr/bin/setpriv ] || need+=(util-linux)
 command -v g++ >/dev/null && command -v make >/dev/null || need+=(g++ make)
-ls /usr/include/cblas.h /usr/include/*/cblas*.h >/dev/null 2>&1 || need+=(libopenblas-dev)
+[ -n "$(ls /usr/include/cblas.h /usr/include/*/cblas*.h 2>/dev/null)" ] || need+=(libopenblas-dev)
 command -v curl >/dev/null || need+=(curl ca-certificates)
 command -v xz >/dev/null || need+=(xz-utils)
 if [ ${#need[@]} -gt 0 ]; then
