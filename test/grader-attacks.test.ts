@@ -382,13 +382,14 @@ describe('notes', () => {
   it('names near misses of the course assignments', () => {
     const dir = path.join(tmp, 'course-subs', 'ann');
     fs.mkdirSync(dir, { recursive: true });
-    for (const f of ['ch03-sft.ipynb', 'ch04-bradley-terry (1).ipynb', 'CH05-GAE.ipynb', 'notes.txt']) fs.writeFileSync(path.join(dir, f), '{}');
+    for (const f of ['ch03-sft.ipynb', 'ch04-bradley-terry (1).ipynb', 'CH05-GAE.ipynb', 'ch09-rlaif.ipynb', 'notes.txt']) fs.writeFileSync(path.join(dir, f), '{}');
     const scan = scanSubmissions(path.dirname(dir), loadAssignments(path.join(REPO, 'assignments')));
     expect(scan.jobs).toEqual([]);
     expect(scan.notes.get('ann')).toEqual([
       '"CH05-GAE.ipynb" is not graded: the file must be named exactly "ch05-gae.ipynb"',
-      '"ch03-sft.ipynb" is not graded: no assignment has that name',
+      '"ch03-sft.ipynb" is not graded: the file must be named exactly "ch03-sft-targets.ipynb"',
       '"ch04-bradley-terry (1).ipynb" is not graded: the file must be named exactly "ch04-bradley-terry.ipynb"',
+      '"ch09-rlaif.ipynb" is not graded: no assignment has that name',
     ]);
   });
 });

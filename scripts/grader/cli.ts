@@ -4,14 +4,19 @@
  *   grade <submissions> [--source assignments] [--out grades] [--student S] [--assignment A]
  *         [--jobs N] [--cell-timeout S] [--notebook-timeout S]
  *   check [--source assignments]        solutions must get full marks and the student version none
+ *   gradescope [<assignment> ...] [--hidden after_published|hidden] [--out build/gradescope]
+ *         [--cell-timeout S] [--notebook-timeout S]   Gradescope autograder zips (all assignments if none named)
+ *   gradescope-run [--root /autograder]   inside Gradescope's container (run_autograder calls it)
+ *   gradescope-selftest                   setup.sh's check: the official notebook gets full marks
  * Submissions are laid out <submissions>/<student>/<assignment>.ipynb.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Assignment, Limits, loadAssignments } from './format';
-import { SubmissionResult, checkSandbox, gradeSubmission } from './grade';
+import { SubmissionResult, checkSandbox, gradeSubmission, ungradedResult } from './grade';
 import { saveFolderNotes, saveResult, writeGradebook } from './gradebook';
+import { HiddenVisibility, buildAutograderZip, runAutograder, selfTest } from './gradescope';
 import { release, studentNotebook } from './release';
 
 const STUDENT_ID = /^[A-Za-z0-9@._-]+$/;
@@ -131,21 +136,6 @@ export function findJobs(dir: string, assignments: Assignment[], student?: strin
   return scanSubmissions(dir, assignments, student, only).jobs;
 }
 
-/** A result for a submission whose grading itself failed: zero points and the reason. */
-function failedResult(job: Job, e: unknown): SubmissionResult {
-  return {
-    student: job.student,
-    assignment: job.assignment.name,
-    score: 0,
-    maxScore: job.assignment.tests.reduce((s, t) => s + t.points, 0),
-    tests: job.assignment.tests.map((t) => ({ name: t.name, points: 0, maxPoints: t.points, visible: t.visible, passed: false, message: 'not graded' })),
-    notes: [`grading failed: ${(e as Error)?.message ?? String(e)}`],
-    flags: [],
-    sandbox: '',
-    seconds: 0,
-  };
-}
-
 /** Runs jobs with at most `parallel` at a time, printing one progress line per finished job. */
 export async function gradeAll(
   jobs: Job[],
@@ -164,7 +154,7 @@ export async function gradeAll(
       try {
         r = await gradeSubmission(job.assignment, job.student, job.file, lim);
       } catch (e) {
-        r = failedResult(job, e);
+        r = ungradedResult(job.assignment, job.student, `grading failed: ${(e as Error)?.message ?? String(e)}`);
       }
       results.push(r);
       try {
@@ -245,7 +235,27 @@ async function main(argv: string[]): Promise<number> {
     console.log(`gradebook: ${csv}; feedback: ${path.join(out, 'feedback')}/`);
     return 0;
   }
-  throw new Error(`unknown command "${command ?? ''}"; use release, grade or check`);
+  if (command === 'gradescope') {
+    const all = loadAssignments(source);
+    const unknown = positional.filter((n) => !all.some((a) => a.name === n));
+    if (unknown.length) throw new Error(`no such assignment: ${unknown.join(', ')} (have ${all.map((a) => a.name).join(', ')})`);
+    const out = flags.get('out') ?? path.join('build', 'gradescope');
+    const limits = { cellTimeout: positiveNumber(flags, 'cell-timeout'), notebookTimeout: positiveNumber(flags, 'notebook-timeout') };
+    for (const a of all.filter((x) => positional.length === 0 || positional.includes(x.name))) {
+      console.log(`wrote ${buildAutograderZip(a, out, (flags.get('hidden') ?? 'after_published') as HiddenVisibility, limits)}`);
+    }
+    return 0;
+  }
+  if (command === 'gradescope-run') {
+    checkSandbox();
+    await runAutograder(flags.get('root') ?? '/autograder');
+    return 0;
+  }
+  if (command === 'gradescope-selftest') {
+    checkSandbox();
+    return (await selfTest()) ? 0 : 1;
+  }
+  throw new Error(`unknown command "${command ?? ''}"; use release, grade, check or gradescope`);
 }
 
 if (require.main === module) {

@@ -277,6 +277,21 @@ function parseRecords(cell: RunnerCell, nonce: string): ProbeRecord[] {
   return out;
 }
 
+/** A result for a submission that was not graded (its grading failed, or no file): zero points and why. */
+export function ungradedResult(a: Assignment, student: string, note: string): SubmissionResult {
+  return {
+    student,
+    assignment: a.name,
+    score: 0,
+    maxScore: a.tests.reduce((s, t) => s + t.points, 0),
+    tests: a.tests.map((t) => ({ name: t.name, points: 0, maxPoints: t.points, visible: t.visible, passed: false, message: 'not graded' })),
+    notes: [note],
+    flags: [],
+    sandbox: '',
+    seconds: 0,
+  };
+}
+
 /** The sandbox every run used, once per process, for the TA's log. */
 let reportedSandbox = '';
 
