@@ -29,6 +29,8 @@ need=()
 command -v g++ >/dev/null || need+=(g++ make)
 [ -x /usr/bin/chromium ] || need+=(chromium)          # the labeling page's browser test
 command -v bwrap >/dev/null || need+=(bubblewrap)   # the autograder's sandbox
+command -v zip >/dev/null || need+=(zip)             # npm run gradescope writes the autograder zip
+command -v unzip >/dev/null || need+=(unzip)         # its test unpacks it
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing Debian packages: ${need[*]}"
