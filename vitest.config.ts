@@ -9,6 +9,9 @@ export default defineConfig({
     setupFiles: ['test/setup.ts'],
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    // Tests check the default (course) presets; .ci/run exports RLHF_FAST=1 for the course run, and
+    // that must not leak in (tests that want fast mode set it themselves, e.g. chain.test.ts).
+    env: { RLHF_FAST: '' },
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },
