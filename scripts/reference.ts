@@ -145,12 +145,19 @@ function commit(): string {
   }
 }
 
-/** Seconds per notebook from the runner's timings.json (names without .ipynb). */
-function readTimes(pagesDir: string, mode: string): Record<string, number> {
+/**
+ * Seconds per notebook from the rows of the runner's timings.json (names without .ipynb). The runner
+ * names the modes 'fast' and 'default'; results files name them 'fast' and 'course'.
+ */
+export function timesFromRunner(rows: { notebook: string; seconds: number; mode: string; ok?: boolean }[], mode: 'fast' | 'course'): Record<string, number> {
+  const runnerMode = mode === 'course' ? 'default' : 'fast';
+  return Object.fromEntries(rows.filter((r) => r.mode === runnerMode && r.ok !== false).map((r) => [path.basename(r.notebook, '.ipynb'), r.seconds]));
+}
+
+function readTimes(pagesDir: string, mode: 'fast' | 'course'): Record<string, number> {
   const file = path.join(pagesDir, 'timings.json');
   if (!fs.existsSync(file)) return {};
-  const rows = JSON.parse(fs.readFileSync(file, 'utf8')) as { notebook: string; seconds: number; mode: string }[];
-  return Object.fromEntries(rows.filter((r) => r.mode === mode).map((r) => [path.basename(r.notebook, '.ipynb'), r.seconds]));
+  return timesFromRunner(JSON.parse(fs.readFileSync(file, 'utf8')), mode);
 }
 
 /** One finished part of the chain (shared chapters or one seed): run it unless its done.json exists. */

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { buildReference, readmeBlock, writeReadmeBlock } from '../scripts/reference';
+import { buildReference, readmeBlock, timesFromRunner, writeReadmeBlock } from '../scripts/reference';
 import { refText } from '../lib/results';
 
 const rv = (value: number | boolean, unit: 'score' | 'fraction' | 'bool' = 'score') => ({ value, unit, digits: unit === 'fraction' ? 1 : 2, seed: 0, at: '' });
@@ -73,5 +73,17 @@ print(nb.cells[0].source)`;
     expect(out).toMatch(/one epoch reached 78\.2% to 81\.3% over 2 seeds; pending: reference pending: ppo\.beta0\.05\.gold is not in the reference results yet \(run npm run reference\); not a key: `\{\{ref key\}\}`/);
     const source = JSON.parse(fs.readFileSync(path.join(dir, 'x.ipynb'), 'utf8'));
     expect(source.cells[0].source).toContain('{{ref rm.accVsGold}}'); // the source file is never rewritten
+  });
+});
+
+describe('course times from the runner', () => {
+  it("reads the runner's 'default' mode as the results' 'course' mode and leaves out failed notebooks", () => {
+    const rows = [
+      { notebook: 'notebooks/04-reward-model.ipynb', seconds: 334.4, ok: true, mode: 'default' },
+      { notebook: 'notebooks/05-ppo.ipynb', seconds: 12.5, ok: false, mode: 'default' },
+      { notebook: 'notebooks/06-best-of-n.ipynb', seconds: 20.1, ok: true, mode: 'fast' },
+    ];
+    expect(timesFromRunner(rows, 'course')).toEqual({ '04-reward-model': 334.4 });
+    expect(timesFromRunner(rows, 'fast')).toEqual({ '06-best-of-n': 20.1 });
   });
 });
