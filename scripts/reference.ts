@@ -246,9 +246,20 @@ export function buildReference(runs: DoneRun[], hash: string, mode: 'fast' | 'co
 const BEGIN = '<!-- reference:begin (written by npm run reference; do not edit by hand) -->';
 const END = '<!-- reference:end -->';
 
+/** "79.6% ± 3.1" for a number measured over several seeds (sd in the value's unit; a fraction's sd in
+ * percentage points); empty for a yes/no result or one measured once. */
+export function meanSd(e: ReferenceEntry): string {
+  if (e.unit === 'bool' || e.values.length < 2) return '';
+  const sd = formatValue(e.sd, e.unit, e.digits).replace(/%$/, '').replace(/ nats$/, '');
+  return `${formatValue(e.mean, e.unit, e.digits)} ± ${sd}`;
+}
+
 /** The README block: where and when the reference ran, its headline results and the course times. */
 export function readmeBlock(ref: ReferenceFile): string {
-  const rows = README_KEYS.map(([k, what]) => `| ${what} | ${ref.keys[k] ? formatReference(ref.keys[k]) : 'not recorded'} |`);
+  const rows = README_KEYS.map(([k, what]) => {
+    const e = ref.keys[k];
+    return `| ${what} | ${e ? formatReference(e) : 'not recorded'} | ${e ? meanSd(e) : ''} |`;
+  });
   const t = (n: string) => (ref.times[n] ? `${formatValue(ref.times[n].mean, 'seconds')}` : 'n/a');
   const all = [...SHARED_NOTEBOOKS, ...SEED_NOTEBOOKS];
   const perSeed = SEED_NOTEBOOKS.reduce((s, n) => s + (ref.times[n]?.mean ?? 0), 0);
@@ -259,8 +270,8 @@ export function readmeBlock(ref: ReferenceFile): string {
       + `(chapters 02-03 once), ${ref.date.slice(0, 10)}, commit ${ref.commit}, ${ref.machine.cpu} (${ref.machine.cores} cores), recipe ${ref.recipeHash}.`,
     'Every number the chapters quote comes from this run, as a range over the seeds (`data/reference-results.json`).',
     '',
-    '| result | reference |',
-    '| --- | --- |',
+    '| result | reference | mean ± sd |',
+    '| --- | --- | --- |',
     ...rows,
     '',
     `Course times (mean over runs): ${all.map((n) => `${n.slice(0, 2)} ${t(n)}`).join(', ')}; chapters 04-08 ${formatValue(perSeed, 'seconds')} per seed, `

@@ -39,7 +39,9 @@ describe('reference: summarising seeds', () => {
     const ref = buildReference([run('shared', {}, { '02-transformer': 384, '03-sft': 41 }), run(0, { 'rm.accVsGold': rv(0.813, 'fraction') }, { '04-reward-model': 320 }),
       run(1, { 'rm.accVsGold': rv(0.782, 'fraction') }, { '04-reward-model': 328 })], 'h', 'course');
     const block = readmeBlock(ref);
-    expect(block).toMatch(/\| chapter 04: reward model, held-out accuracy vs gold \(labeler noise T = 0.1\) \| 78.2% to 81.3% over 2 seeds \|/);
+    // mean 79.75%, sd |81.3 - 78.2| / sqrt(2) = 2.19 points
+    expect(block).toMatch(/\| chapter 04: reward model, held-out accuracy vs gold \(labeler noise T = 0.1\) \| 78.2% to 81.3% over 2 seeds \| 79.8% ± 2.2 \|/);
+    expect(block).toMatch(/\| chapter 05: PPO beta 0.05, gold on held-out prompts \| not recorded \|  \|/);
     expect(block).toMatch(/02 6.4 min, 03 41 s, 04 5.4 min/);
     expect(block).toMatch(/chapters 04-08 5.4 min per seed, 02-03 7.1 min\. The reference command itself: about 17.9 min for 2 seeds/);
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-readme-')), 'README.md');
