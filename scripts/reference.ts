@@ -9,9 +9,9 @@
  * data/reference-results.json with the seeds, machine, date, commit and recipe hash, and rewrites
  * the marked block of README.md (quoted results and course times). Only this command writes them.
  *
- *   npm run reference                      # seeds 0, 1, 2 in default mode: about 50 minutes for three
- *                                          # seeds of chapters 04-08 on an idle 2-core machine (to be
- *                                          # measured), plus about 7 minutes for 02-03 once
+ *   npm run reference                      # seeds 0, 1, 2 in default mode: about 24 minutes per seed of
+ *                                          # chapters 04-08 on an idle 2-core machine (04 alone about 12),
+ *                                          # plus about 10 minutes for 02-03 once: about 83 minutes in all
  *   npm run reference -- --seeds 3,4       # more seeds, merged into the existing file
  *   npm run reference -- --fast --out /tmp/ref.json --work /tmp/refwork   # fast mode (a test of the machinery)
  *   npm run reference -- --hash            # print the recipe hash of the library
@@ -313,7 +313,7 @@ async function main(): Promise<number> {
   const mode = a.fast ? 'fast' : 'course';
   const previous = previousRuns(a, hash);
   say(`${mode} mode, seeds ${a.seeds.join(', ')}, recipe ${hash}; work in ${path.relative(ROOT, a.work) || a.work}, results to ${a.out}`);
-  if (!a.fast) say('expect about 50 minutes for three seeds of chapters 04-08 on an idle 2-core machine (to be measured), plus 02-03 once');
+  if (!a.fast) say('expect about 24 minutes per seed of chapters 04-08 on an idle 2-core machine, plus about 10 minutes for 02-03 once (the README block has the times of the last reference run)');
   const t0 = Date.now();
   const runs: DoneRun[] = [await runPart(a, hash, 'shared', 'chapters 02-03')];
   for (const [i, seed] of a.seeds.entries()) {
