@@ -36,7 +36,7 @@ export interface KitConfig {
 const CONFIG = 'gradescope.json';
 const TEMPLATES = path.join(REPO, 'scripts', 'gradescope');
 /** What the kit copies from the repository (folders recursively, minus build output). */
-const KIT_PATHS = ['package.json', 'package-lock.json', 'lib', 'scripts/grader', 'scripts/build-native.sh', 'assignments/check.ts'];
+const KIT_PATHS = ['package.json', 'package-lock.json', 'patches', 'lib', 'scripts/grader', 'scripts/build-native.sh', 'assignments/check.ts'];
 const SKIP = new Set(['node_modules', 'build', 'build.log', 'dist', '.ipynb_checkpoints']);
 /** Submission folders Gradescope (or a student's zip) may add that never hold the notebook. */
 const IGNORED_DIRS = new Set(['.ipynb_checkpoints', '__MACOSX', 'node_modules', '.git']);

@@ -3,8 +3,9 @@
  * Loaded into the grading kernel with `node --require` before tslab starts, so it runs before any
  * student code. It gives test cells `rlhfGraderProbe`, which sends the student's values (never
  * expected values: those stay in the grader) to the grader as one display_data message per test
- * cell, and it keeps printing cheap: output is sent in batches and capped per cell, because
- * Jupyter drops messages when a cell prints about a thousand lines one by one.
+ * cell, and it keeps printing cheap: output is sent in batches and capped per cell, because a
+ * cell that prints a thousand lines one by one sends a thousand messages (tslab's own loss of them,
+ * one send in flight per zeromq socket, is mended by patches/tslab+1.0.22.patch).
  *
  * Everything here uses functions captured now, before a submission can replace globals or
  * prototypes; a submission can still call `rlhfGraderProbe` itself, but all it can send is values of

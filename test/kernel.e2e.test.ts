@@ -1,0 +1,79 @@
+// The tslab kernel under many messages, through real Jupyter (scripts/run_course.py, nbclient).
+// zeromq 6 lets one send() per socket be in flight and defers every 513th send of a run of quick ones
+// to the next event-loop turn; tslab 1.0.22 sent without waiting, so a second message in that turn
+// threw "Socket is busy writing". A cell printing 1,500 lines kept about 500 of them and never
+// reported idle; a training loop that redrew its progress line and its plot in one turn stopped
+// with an error whose message was lost too ("the kernel reported an error with no message").
+// patches/tslab+1.0.22.patch (applied by npm's postinstall) queues those messages; this test fails
+// without it (checked: `npx patch-package --reverse`, run, re-apply with `npx patch-package`).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+const ROOT = path.resolve(__dirname, '..');
+const KERNEL = path.join(ROOT, 'build/jupyter/share/jupyter/kernels/tslab/kernel.json');
+const LINES = 1500;
+
+interface Output { output_type: string; name?: string; text?: string | string[]; data?: Record<string, unknown> }
+interface Cell { cell_type: string; source: string; outputs?: Output[]; metadata: { execution?: Record<string, string> } }
+
+const code = (source: string): Cell => ({ cell_type: 'code', source, outputs: [], metadata: {}, execution_count: null } as Cell);
+const text = (o: Output) => (Array.isArray(o.text) ? o.text.join('') : o.text ?? '');
+
+describe('the tslab kernel under many messages (real Jupyter)', () => {
+  let work = '';
+  let cells: Cell[] = [];
+  let log = '';
+
+  beforeAll(() => {
+    if (!fs.existsSync(KERNEL)) throw new Error(`kernel.e2e: no tslab kernel spec at ${KERNEL}: run npm run setup first`);
+    fs.mkdirSync(path.join(ROOT, 'build'), { recursive: true });
+    work = fs.mkdtempSync(path.join(ROOT, 'build', 'e2e-kernel-'));
+    const nb = {
+      nbformat: 4, nbformat_minor: 5,
+      metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
+      cells: [
+        // 1,500 lines in one event-loop turn
+        code(`for (let i = 0; i < ${LINES}; i++) console.log(\`line \${i}\`);`),
+        // two in-place displays redrawn in the same turn, 1,500 turns: a training loop's progress line and plot
+        code(['import * as tslab from "tslab";', 'const progress = tslab.newDisplay();', 'const plot = tslab.newDisplay();',
+          `for (let i = 0; i < ${LINES}; i++) {`, '  progress.text(`step ${i}`);', '  plot.text(`plot ${i}`);',
+          '  await new Promise((r) => setImmediate(r));', '}', 'console.log("finished");'].join('\n')),
+        // an error after all that still reaches the cell with its message
+        code(`for (let i = 0; i < ${LINES}; i++) console.log(\`again \${i}\`);\nthrow new Error("planted failure after many lines");`),
+      ],
+    };
+    const file = path.join(work, 'messages.ipynb');
+    fs.writeFileSync(file, JSON.stringify(nb));
+    const out = path.join(work, 'out');
+    const r = spawnSync('/usr/bin/python3', [path.join(ROOT, 'scripts/run_course.py'), file, '--out', out, '--cell-timeout', '120'],
+      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, RLHF_FAST: '1' }, timeout: 240_000 });
+    log = `${r.stdout}\n${r.stderr}`;
+    cells = JSON.parse(fs.readFileSync(path.join(out, 'messages.ipynb'), 'utf8')).cells;
+  }, 300_000);
+
+  afterAll(() => {
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('delivers every line a cell prints in one turn, then reports idle', () => {
+    const printed = (cells[0].outputs ?? []).filter((o) => o.output_type === 'stream').map(text).join('');
+    expect(printed.split('\n').filter(Boolean)).toEqual(Array.from({ length: LINES }, (_, i) => `line ${i}`));
+    expect(cells[0].metadata.execution?.['iopub.status.idle']).toBeDefined();
+  });
+
+  it('keeps a loop that redraws two displays per turn running to its end', () => {
+    const outs = cells[1].outputs ?? [];
+    expect(outs.filter((o) => o.output_type === 'display_data').map((o) => [o.data?.['text/plain']].flat().join(''))).toEqual([`step ${LINES - 1}`, `plot ${LINES - 1}`]);
+    expect(outs.filter((o) => o.output_type === 'stream').map(text).join('')).toBe('finished\n');
+    expect(cells[1].metadata.execution?.['iopub.status.idle']).toBeDefined();
+  });
+
+  it("shows a later error's message in its cell", () => {
+    expect(log).toContain('planted failure after many lines');
+    const stderr = (cells[2].outputs ?? []).filter((o) => o.name === 'stderr').map(text).join('');
+    expect(stderr).toContain('planted failure after many lines');
+    expect(log).not.toContain('a message to Jupyter was lost');
+  });
+});
