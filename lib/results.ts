@@ -339,9 +339,9 @@ export function hashRecipe(recipe: unknown): string {
  * The recipe of the chain, as the library defines it: the model, pretraining, SFT, reward-model,
  * PPO and DPO presets (tiny and course), the BPE merge count, the gold score and the chat task,
  * and the sampling temperature of chapter 04's comparisons. Settings written in a notebook's own
- * cells (e.g. chapter 04's 720 prompts, chapter 05's small-beta run) are not part of it: change
- * those and re-run the reference by hand. The reference file keeps the hash it was made with, and
- * the course build warns when the library's recipe has changed since.
+ * cells (e.g. chapter 04's prompt count, chapter 05's small-beta run) are added by the reference
+ * script, which hashes this together with the notebooks' code cells (scripts/reference.ts chainHash).
+ * The reference file keeps the hash it was made with, and the course build warns when it changed.
  */
 export function courseRecipe(): Record<string, unknown> {
   return {

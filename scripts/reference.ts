@@ -14,15 +14,16 @@
  *                                          # plus about 10 minutes for 02-03 once: about 83 minutes in all
  *   npm run reference -- --seeds 3,4       # more seeds, merged into the existing file
  *   npm run reference -- --fast --out /tmp/ref.json --work /tmp/refwork   # fast mode (a test of the machinery)
- *   npm run reference -- --hash            # print the recipe hash of the library
+ *   npm run reference -- --hash            # print the recipe hash (library presets and the notebooks' code)
  *   npm run reference -- --texts KEY...    # JSON: recipe hashes and each key's reference text (the course
  *                                          # build calls this to fill {{ref KEY}} and to warn on a changed recipe)
  *
  * Resumable: each finished seed leaves <work>/seed-<k>/done.json; a re-run skips finished seeds (and
  * the shared chapters) and re-runs a seed that did not finish from its start. Mergeable: seeds from
  * separate invocations (same recipe hash and mode) are combined: the output file keeps every seed's
- * values, and a seed run again replaces its old values. A finished part is re-run only when the recipe hash changes
- * (the library presets): after changing a notebook's own settings, delete <work> to start over.
+ * values, and a seed run again replaces its old values. A finished part is re-run only when the recipe hash changes:
+ * it covers the library's presets (lib/results.ts courseRecipe) and the code cells of the notebooks this
+ * script runs, so a changed setting in a notebook (chapter 04's prompt count, say) starts the chain afresh.
  *
  * Options: --seeds a,b,c (default 0,1,2) | --fast | --out FILE (default data/reference-results.json;
  * fast mode: build/reference/fast-results.json) | --work DIR (default build/reference/<mode>) |
@@ -34,7 +35,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawn, execFileSync } from 'child_process';
 import {
-  recipeHash, readRecorded, meanSdRange, loadReference, refText, formatReference, formatValue, ReferenceFile, ReferenceEntry, RecordedValue, Unit,
+  courseRecipe, hashRecipe, readRecorded, meanSdRange, loadReference, refText, formatReference, formatValue, ReferenceFile, ReferenceEntry, RecordedValue, Unit,
 } from '../lib/results';
 import { writeAtomic } from '../lib/preferences';
 
@@ -43,6 +44,20 @@ const SHARED_NOTEBOOKS = ['02-transformer', '03-sft'];
 const SEED_NOTEBOOKS = ['04-reward-model', '05-ppo', '06-best-of-n', '07-dpo', '08-evaluation'];
 /** Checkpoints chapters 04-08 load from the shared run (linked into every seed's runs folder). */
 const SHARED_STAGES = ['pretrained', 'pretrained-chat', 'sft'];
+
+/**
+ * The recipe hash of the reference chain: the library's presets and the code cells of the notebooks
+ * it runs (their markdown is text, not recipe). The course build compares it with the reference's.
+ */
+export function chainHash(notebookDir = path.join(ROOT, 'notebooks')): string {
+  const code = Object.fromEntries([...SHARED_NOTEBOOKS, ...SEED_NOTEBOOKS].map((n) => {
+    const file = path.join(notebookDir, `${n}.ipynb`);
+    if (!fs.existsSync(file)) throw new Error(`reference: notebook ${file} is missing (the recipe hash covers its code)`);
+    const cells = (JSON.parse(fs.readFileSync(file, 'utf8')) as { cells: { cell_type: string; source: string | string[] }[] }).cells;
+    return [n, cells.filter((c) => c.cell_type === 'code').map((c) => [c.source].flat().join(''))];
+  }));
+  return hashRecipe({ library: courseRecipe(), notebooks: code });
+}
 
 /** The results README.md quotes, in its marked block (key, what it is). */
 export const README_KEYS: [string, string][] = [
@@ -292,7 +307,7 @@ export function writeReadmeBlock(file: string, block: string): void {
 function texts(keys: string[]): string {
   const ref = loadReference();
   return JSON.stringify({
-    recipeHash: recipeHash(),
+    recipeHash: chainHash(),
     reference: ref ? { recipeHash: ref.recipeHash, date: ref.date, seeds: ref.seeds, mode: ref.mode } : null,
     texts: Object.fromEntries(keys.map((k) => [k, refText(k, ref)])),
   });
@@ -305,7 +320,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const a = parseArgs(argv);
-  const hash = recipeHash();
+  const hash = chainHash();
   if (a.hash) {
     console.log(hash);
     return 0;

@@ -122,7 +122,8 @@ REF_PLACEHOLDER = re.compile(r'\{\{ref ([a-z][A-Za-z0-9]*(?:\.[A-Za-z0-9=_-]+)+)
 def reference_texts(paths):
     """Texts of the {{ref key}} placeholders of these notebooks and the recipe-hash check, from one call of
     scripts/reference.ts (which formats them the way lib/results.ts does: one formatter, in the library).
-    Returns {key: text}; logs a warning when the library's recipe changed since the reference was made."""
+    Returns {key: text}; logs a warning when the recipe (the library's presets or the notebooks' code)
+    changed since the reference was made."""
     keys = set()
     for p in paths:
         for cell in nbformat.read(p, as_version=4).cells:
@@ -139,7 +140,7 @@ def reference_texts(paths):
     if info['reference'] is None:
         log('no reference results yet (data/reference-results.json): the text shows pointers; run npm run reference')
     elif info['reference']['recipeHash'] != info['recipeHash']:
-        log(f"WARNING: the library's recipes changed since the reference results were made (recipe {info['recipeHash']}, "
+        log(f"WARNING: the recipe (library presets or the notebooks' code cells) changed since the reference results were made (recipe {info['recipeHash']}, "
             f"reference {info['reference']['recipeHash']} of {info['reference']['date'][:10]}): the ranges the text quotes "
             'may not describe this run; re-run npm run reference')
     return info['texts']

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { buildReference, readmeBlock, timesFromRunner, writeReadmeBlock } from '../scripts/reference';
+import { buildReference, chainHash, readmeBlock, timesFromRunner, writeReadmeBlock } from '../scripts/reference';
 import { refText } from '../lib/results';
 
 const rv = (value: number | boolean, unit: 'score' | 'fraction' | 'bool' = 'score') => ({ value, unit, digits: unit === 'fraction' ? 1 : 2, seed: 0, at: '' });
@@ -55,6 +55,28 @@ describe('reference: summarising seeds', () => {
   });
 });
 
+describe('reference: the recipe hash covers the notebooks\' code', () => {
+  it('changes with a code cell of a chained notebook, not with its markdown', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-chain-'));
+    const src = path.resolve(__dirname, '..', 'notebooks');
+    for (const f of fs.readdirSync(src)) if (/^0[2-8]-.*\.ipynb$/.test(f)) fs.copyFileSync(path.join(src, f), path.join(dir, f));
+    const h = chainHash(dir);
+    expect(h).toBe(chainHash(src));
+    const file = path.join(dir, '04-reward-model.ipynb');
+    const nb = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const md = nb.cells.find((c: { cell_type: string }) => c.cell_type === 'markdown');
+    md.source = [md.source].flat().join('') + '\nA new sentence.';
+    fs.writeFileSync(file, JSON.stringify(nb));
+    expect(chainHash(dir)).toBe(h);
+    const code = nb.cells.find((c: { cell_type: string }) => c.cell_type === 'code');
+    code.source = [code.source].flat().join('') + '\nconst nPromptsExtra = 1;';
+    fs.writeFileSync(file, JSON.stringify(nb));
+    expect(chainHash(dir)).not.toBe(h);
+    fs.rmSync(file);
+    expect(() => chainHash(dir)).toThrow(/04-reward-model.ipynb is missing/);
+  });
+});
+
 describe('course build: placeholders and the recipe check (scripts/run_course.py)', () => {
   it('fills {{ref key}} in executed markdown from the reference file and warns when the recipe hash differs', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-fill-'));
@@ -71,7 +93,7 @@ nb = nbformat.read(path, as_version=4)
 rc.fill_placeholders(nb, texts)
 print(nb.cells[0].source)`;
     const out = execFileSync('/usr/bin/python3', ['-c', py], { env: { ...process.env, RLHF_REFERENCE: path.join(dir, 'ref.json') } }).toString();
-    expect(out).toMatch(/WARNING: the library's recipes changed since the reference results were made \(recipe [0-9a-f]{16}, reference not-the-recipe/);
+    expect(out).toMatch(/WARNING: the recipe \(library presets or the notebooks' code cells\) changed since the reference results were made \(recipe [0-9a-f]{16}, reference not-the-recipe/);
     expect(out).toMatch(/one epoch reached 78\.2% to 81\.3% over 2 seeds; pending: reference pending: ppo\.beta0\.05\.gold is not in the reference results yet \(run npm run reference\); not a key: `\{\{ref key\}\}`/);
     const source = JSON.parse(fs.readFileSync(path.join(dir, 'x.ipynb'), 'utf8'));
     expect(source.cells[0].source).toContain('{{ref rm.accVsGold}}'); // the source file is never rewritten
