@@ -94,7 +94,11 @@ class Runner(NotebookClient):
 def execute(path, out_dir, cell_timeout, ref_texts=None):
     name = os.path.basename(path)
     nb = nbformat.read(path, as_version=4)
-    client = Runner(nb, name, kernel_name='tslab', timeout=cell_timeout, allow_errors=False,
+    # iopub_timeout: how long to wait for a cell's remaining output after its reply. nbclient's 4 s
+    # default cut off the output of a cell printing thousands of lines on a busy machine (the
+    # messages were all sent; this process had not read them yet); the kernel always ends a cell
+    # with an idle status (patches/tslab+1.0.22.patch), so waiting longer costs nothing.
+    client = Runner(nb, name, kernel_name='tslab', timeout=cell_timeout, allow_errors=False, iopub_timeout=120,
                     resources={'metadata': {'path': os.path.dirname(os.path.abspath(path))}})
     t0 = time.time()
     error = None

@@ -6,6 +6,9 @@
 // with an error whose message was lost too ("the kernel reported an error with no message").
 // patches/tslab+1.0.22.patch (applied by npm's postinstall) queues those messages; this test fails
 // without it (checked: `npx patch-package --reverse`, run, re-apply with `npx patch-package`).
+// On a busy machine the runner itself used to cut outputs short: nbclient waited 4 s after a cell's
+// reply for the rest of its messages; run_course.py now waits up to 120 s (passes with 10 busy loops
+// competing for the 2 cores, fails at 4 s).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
