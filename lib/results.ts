@@ -349,8 +349,3 @@ export function courseRecipe(): Record<string, unknown> {
     ppo: PPO_PRESETS, dpo: DPO_PRESETS, gold: DEFAULT_GOLD, task: DEFAULT_TASK, comparisonTemperature: COMPARISON_TEMPERATURE,
   };
 }
-
-/** hashRecipe(courseRecipe()): the recipe hash the reference file and the course build compare. */
-export function recipeHash(): string {
-  return hashRecipe(courseRecipe());
-}
