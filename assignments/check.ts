@@ -2,7 +2,7 @@
  * Assertions for assignment test cells, as students run them in Jupyter (notebooks import them
  * from "./check"). The grader does not run these: it cuts each call out of the test cell, lets the
  * kernel send only the actual value, and compares in its own process with the same rules and
- * messages (scripts/grader/checks.ts). They use only operators and `typeof`, never globals code in
+ * messages (grader/checks.ts). They use only operators and `typeof`, never globals code in
  * the notebook could replace (Math.abs, Array.isArray, Number.isNaN...).
  */
 

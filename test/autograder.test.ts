@@ -5,11 +5,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findJobs, gradeAll } from '../scripts/grader/cli';
-import { Notebook, REPO, cellSource, loadAssignment, loadAssignments } from '../scripts/grader/format';
-import { SubmissionResult, gradeSubmission } from '../scripts/grader/grade';
-import { saveResult, writeGradebook } from '../scripts/grader/gradebook';
-import { findLeaks, release } from '../scripts/grader/release';
+import { findJobs, gradeAll } from '../grader/cli';
+import { Notebook, REPO, cellSource, loadAssignment, loadAssignments } from '../grader/format';
+import { SubmissionResult, gradeSubmission } from '../grader/grade';
+import { saveResult, writeGradebook } from '../grader/gradebook';
+import { findLeaks, release } from '../grader/release';
 import { MEAN, SQUARE, codeCell, submitter, tiny } from './graderFixtures';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'autograder-test-'));

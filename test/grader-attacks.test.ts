@@ -7,12 +7,12 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileTest, judge, probeCell } from '../scripts/grader/checks';
-import { gradeAll, scanSubmissions } from '../scripts/grader/cli';
-import { REPO, loadAssignments } from '../scripts/grader/format';
-import { SubmissionResult, gradeSubmission, visibleMessage } from '../scripts/grader/grade';
-import { feedbackHtml, saveFolderNotes, saveResult, writeGradebook } from '../scripts/grader/gradebook';
-import { release } from '../scripts/grader/release';
+import { compileTest, judge, probeCell } from '../grader/checks';
+import { gradeAll, scanSubmissions } from '../grader/cli';
+import { REPO, loadAssignments } from '../grader/format';
+import { SubmissionResult, gradeSubmission, visibleMessage } from '../grader/grade';
+import { feedbackHtml, saveFolderNotes, saveResult, writeGradebook } from '../grader/gradebook';
+import { release } from '../grader/release';
 import { MEAN, SQUARE, submitter, tiny } from './graderFixtures';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'grader-attacks-'));

@@ -2,7 +2,7 @@
 // that writes a student's submission as the released notebook with some cells edited.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Cell, Notebook, REPO, loadAssignment } from '../scripts/grader/format';
+import { Cell, Notebook, REPO, loadAssignment } from '../grader/format';
 
 export const FIXTURE_DIR = path.join(REPO, 'test', 'fixtures', 'grader');
 export const tiny = loadAssignment(path.join(FIXTURE_DIR, 'tiny.ipynb'));

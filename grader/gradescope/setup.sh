@@ -60,5 +60,5 @@ fi
 # --- 4. official material private, self-test ----------------------------------------------------
 chmod 0700 assignments
 chmod 0600 assignments/*
-node_modules/.bin/tsx scripts/grader/cli.ts gradescope-selftest
+node_modules/.bin/tsx grader/cli.ts gradescope-selftest
 say "ready"

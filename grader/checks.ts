@@ -32,7 +32,7 @@ export interface TestProbe {
   probed: string[];
 }
 
-/** What the kernel sent for one test cell (see scripts/grader/kernel_preload.cjs). */
+/** What the kernel sent for one test cell (see grader/kernel_preload.cjs). */
 export interface ProbeRecord {
   nonce: string;
   done: boolean;

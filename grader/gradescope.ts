@@ -4,9 +4,9 @@
  *
  * The zip (Gradescope's contract: setup.sh and run_autograder at its root, unpacked into
  * /autograder/source):
- *   setup.sh, run_autograder         from scripts/gradescope/
+ *   setup.sh, run_autograder         from grader/gradescope/
  *   kit/                             the grader and what a kernel needs: package.json and its lock,
- *                                    lib/, scripts/grader/, scripts/build-native.sh,
+ *                                    lib/, grader/, scripts/build-native.sh,
  *                                    assignments/check.ts and this one assignment's notebook
  *   kit/gradescope.json              {assignment, hidden, cell_timeout?, notebook_timeout?}
  * In the container run_autograder grades the notebook in /autograder/submission with the same
@@ -34,9 +34,9 @@ export interface KitConfig {
 }
 
 const CONFIG = 'gradescope.json';
-const TEMPLATES = path.join(REPO, 'scripts', 'gradescope');
+const TEMPLATES = path.join(REPO, 'grader', 'gradescope');
 /** What the kit copies from the repository (folders recursively, minus build output). */
-const KIT_PATHS = ['package.json', 'package-lock.json', 'patches', 'lib', 'scripts/grader', 'scripts/build-native.sh', 'assignments/check.ts'];
+const KIT_PATHS = ['package.json', 'package-lock.json', 'patches', 'lib', 'grader', 'scripts/build-native.sh', 'assignments/check.ts'];
 const SKIP = new Set(['node_modules', 'build', 'build.log', 'dist', '.ipynb_checkpoints']);
 /** Submission folders Gradescope (or a student's zip) may add that never hold the notebook. */
 const IGNORED_DIRS = new Set(['.ipynb_checkpoints', '__MACOSX', 'node_modules', '.git']);

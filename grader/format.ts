@@ -52,7 +52,7 @@ export interface Limits {
 }
 
 /** Repository root; the assertions every notebook imports live in assignments/check.ts. */
-export const REPO = path.resolve(__dirname, '..', '..');
+export const REPO = path.resolve(__dirname, '..');
 export const HELPERS_FILE = 'check.ts';
 export const HELPERS_PATH = path.join(REPO, 'assignments', HELPERS_FILE);
 
@@ -185,4 +185,4 @@ export function loadAssignments(dir: string): Assignment[] {
 }
 
 /** Writes a file atomically (temp file in the same folder, fsync, rename): the library's own. */
-export { writeAtomic } from '../../lib/preferences';
+export { writeAtomic } from '../lib/preferences';
