@@ -125,7 +125,7 @@ REF_PLACEHOLDER = re.compile(r'\{\{ref ([a-z][A-Za-z0-9]*(?:\.[A-Za-z0-9=_-]+)+)
 
 def reference_texts(paths):
     """Texts of the {{ref key}} placeholders of these notebooks and the recipe-hash check, from one call of
-    scripts/reference.ts (which formats them the way lib/results.ts does: one formatter, in the library).
+    scripts/reference.ts (which formats them the way lib/course/results.ts does: one formatter, in the library).
     Returns {key: text}; logs a warning when the recipe (the library's presets or the notebooks' code)
     changed since the reference was made."""
     keys = set()
@@ -185,7 +185,7 @@ def copy_plotly(out_dir):
 
 
 def to_html(nb):
-    """The page; plots find window.Plotly from <head> (outputs carry no plotly.js, lib/display.ts)."""
+    """The page; plots find window.Plotly from <head> (outputs carry no plotly.js, lib/view/display.ts)."""
     from nbconvert import HTMLExporter
     body, _ = HTMLExporter(template_name='classic').from_notebook_node(nb)
     return body.replace('<head>', '<head>\n' + plotly_head(), 1)

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import {
   agreement, biasedJudge, bradleyTerry, elo, eloExpected, eloUpdate, fitGao, judgeWinRate, paretoFrontier, smooth, winRate,
-} from '../lib/eval';
-import { categoricalKL, klK1, klK3, klPerToken, meanStderr } from '../lib/kl';
-import { Rng } from '../lib/rng';
+} from '../lib/eval/eval';
+import { categoricalKL, klK1, klK3, klPerToken, meanStderr } from '../lib/rl/kl';
+import { Rng } from '../lib/core/rng';
 
 describe('KL estimators', () => {
   it('are zero for identical policies', () => {

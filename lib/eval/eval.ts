@@ -3,8 +3,8 @@
  * Bradley-Terry rankings, the reward-KL frontier, Gao et al.'s over-optimization fits and a
  * reward-model agreement benchmark. Plain numbers in, plain numbers out (no tensors).
  */
-import { Rng } from './rng';
-import { seedFor } from './seed';
+import { Rng } from '../core/rng';
+import { seedFor } from '../core/seed';
 
 // ---------------------------------------------------------------- win rates
 

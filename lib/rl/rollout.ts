@@ -8,12 +8,12 @@
  * is 1 on completion positions only (prompt and pad positions are not the policy's actions).
  */
 import * as tf from '@tensorflow/tfjs';
-import { GPT } from './model';
-import { generate, padBatch, sequenceLogProbs } from './sample';
-import { Tokenizer } from './tokenizer';
+import { GPT } from '../model/model';
+import { generate, padBatch, sequenceLogProbs } from '../model/sample';
+import { Tokenizer } from '../text/tokenizer';
 import { klK1, klK3, meanStderr } from './kl';
-import { seedFor } from './seed';
-import { Interrupted, interruptible, stopRequested, yieldToKernel } from './interrupt';
+import { seedFor } from '../core/seed';
+import { Interrupted, interruptible, stopRequested, yieldToKernel } from '../core/interrupt';
 
 /** Sampling settings; PPO must use the same ones for rollout and scoring (no top-k/top-p). */
 export interface GenSettings {

@@ -15,11 +15,11 @@
  * Loss = mean over loss-mask tokens of -log p(y_t | x_<=t), nats per completion token.
  */
 import * as tf from '@tensorflow/tfjs';
-import { crossEntropy, GPT } from './model';
-import { Presets, preset } from './mode';
-import { Rng } from './rng';
-import { Tokenizer } from './tokenizer';
-import { TRAIN_DEFAULTS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from './train';
+import { crossEntropy, GPT } from '../model/model';
+import { Presets, preset } from '../core/mode';
+import { Rng } from '../core/rng';
+import { Tokenizer } from '../text/tokenizer';
+import { TRAIN_DEFAULTS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from '../train/train';
 
 /** What SFT needs from an example (task.ts's ChatExample has more). */
 export interface PromptCompletion {

@@ -10,11 +10,11 @@
  * formula on tf ops elsewhere). Weight decay only touches params flagged `decay`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { NamedParam } from './model';
-import { Presets } from './mode';
-import { livePlot, progress } from './display';
-import { adamwUpdate } from './native';
-import { Interrupted, interruptible, stopRequested, yieldToKernel } from './interrupt';
+import { NamedParam } from '../model/model';
+import { Presets } from '../core/mode';
+import { livePlot, progress } from '../view/display';
+import { adamwUpdate } from '../engine/native';
+import { Interrupted, interruptible, stopRequested, yieldToKernel } from '../core/interrupt';
 
 export interface TrainConfig {
   /** Stop when the optimizer has taken this many steps in total (a resumed run continues to it). */

@@ -11,13 +11,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
-import { getBatch, loadCorpus, splitText } from './corpus';
-import { GPT, GPT_PRESETS, GPTConfig, streamLoss } from './model';
-import { FAST, Presets, preset } from './mode';
-import { Rng } from './rng';
-import { BpeTokenizer, COURSE_BPE_MERGES } from './bpe';
-import { Tokenizer } from './tokenizer';
-import { stagePath } from './stages';
+import { getBatch, loadCorpus, splitText } from '../text/corpus';
+import { GPT, GPT_PRESETS, GPTConfig, streamLoss } from '../model/model';
+import { FAST, Presets, preset } from '../core/mode';
+import { Rng } from '../core/rng';
+import { BpeTokenizer, COURSE_BPE_MERGES } from '../text/bpe';
+import { Tokenizer } from '../text/tokenizer';
+import { stagePath } from '../course/stages';
 import { AdamW, StepRecord, TRAIN_DEFAULTS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from './train';
 
 export interface PretrainConfig extends TrainConfig {

@@ -20,15 +20,15 @@
  * Bradley-Terry probabilities are made of; use them for calibration.
  */
 import * as tf from '@tensorflow/tfjs';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint';
-import { GPT, NamedParam, ScalarHead } from './model';
-import { Presets, preset } from './mode';
-import { Comparison, strengthLevel } from './preferences';
-import { Rng } from './rng';
-import { padBatch } from './sample';
-import { Tokenizer } from './tokenizer';
-import { TRAIN_DEFAULTS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from './train';
-import { seedFor } from './seed';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
+import { GPT, NamedParam, ScalarHead } from '../model/model';
+import { Presets, preset } from '../core/mode';
+import { Comparison, strengthLevel } from '../feedback/preferences';
+import { Rng } from '../core/rng';
+import { padBatch } from '../model/sample';
+import { Tokenizer } from '../text/tokenizer';
+import { TRAIN_DEFAULTS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from '../train/train';
+import { seedFor } from '../core/seed';
 
 /** -log sigmoid(rChosen - rRejected - margin), mean over pairs. [N] each; margin optional [N]. */
 export function btLoss(rChosen: tf.Tensor1D, rRejected: tf.Tensor1D, margin?: tf.Tensor1D): tf.Scalar {

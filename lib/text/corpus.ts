@@ -5,8 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as path from 'path';
-import { findRepoRoot } from './mode';
-import { Rng } from './rng';
+import { findRepoRoot } from '../core/mode';
+import { Rng } from '../core/rng';
 
 /** data/tinyshakespeare.txt under the repo root (found from the working directory). */
 export function defaultCorpusPath(): string {

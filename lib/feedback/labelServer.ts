@@ -15,9 +15,9 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
 import { AddressInfo } from 'net';
-import { stagePath } from './stages';
+import { stagePath } from '../course/stages';
 import { appendComparison, makeComparison, Pair, readComparisons, Strength, STRENGTHS, writeAtomic } from './preferences';
-import { Rng } from './rng';
+import { Rng } from '../core/rng';
 import { buildChatData } from './task';
 
 /** Two completions of one prompt waiting for a judgement (preferences.ts's Pair). */

@@ -3,11 +3,11 @@
  * display.ts's livePlot and table. A trainer never draws; it calls back (ppoTrain's onIteration,
  * dpoTrain's onStep) and a view draws. Call `done()` after the run for the final draw.
  */
-import { LivePlot, livePlot, table } from './display';
-import { FAST } from './mode';
-import type { DPOStep } from './dpo';
-import type { PPOStats } from './ppo';
-import type { Rollout } from './rollout';
+import { LivePlot, livePlot, table } from '../view/display';
+import { FAST } from '../core/mode';
+import type { DPOStep } from '../methods/dpo';
+import type { PPOStats } from '../methods/ppo';
+import type { Rollout } from '../rl/rollout';
 
 /**
  * The live view of a PPO run: three charts (rewards: proxy and gold; KL to the reference and

@@ -21,11 +21,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { GPT } from './model';
-import { Rng } from './rng';
-import { GenSettings, rollout } from './rollout';
-import { Tokenizer } from './tokenizer';
-import { seedFor } from './seed';
+import { GPT } from '../model/model';
+import { Rng } from '../core/rng';
+import { GenSettings, rollout } from '../rl/rollout';
+import { Tokenizer } from '../text/tokenizer';
+import { seedFor } from '../core/seed';
 
 export const PREFERENCE_FORMAT_VERSION = 1;
 

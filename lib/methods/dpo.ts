@@ -5,15 +5,15 @@
  * frozen reference's log-probs, which never change and are computed once before training.
  */
 import * as tf from '@tensorflow/tfjs';
-import { GPT } from './model';
-import { padBatch, sequenceLogProbs } from './sample';
-import { Tokenizer } from './tokenizer';
-import { Comparison, strengthLevel } from './preferences';
+import { GPT } from '../model/model';
+import { padBatch, sequenceLogProbs } from '../model/sample';
+import { Tokenizer } from '../text/tokenizer';
+import { Comparison, strengthLevel } from '../feedback/preferences';
 import { dpoLoss, ipoLoss } from './dpoLoss';
-import { Presets, preset } from './mode';
-import { Rng } from './rng';
-import { TRAIN_DEFAULTS, TrainConfig, TrainResult, trainLoop } from './train';
-import { seedFor } from './seed';
+import { Presets, preset } from '../core/mode';
+import { Rng } from '../core/rng';
+import { TRAIN_DEFAULTS, TrainConfig, TrainResult, trainLoop } from '../train/train';
+import { seedFor } from '../core/seed';
 
 /** One preference pair; completions end with the text "<end>" when the writer stopped. */
 export interface PreferencePair {

@@ -17,7 +17,7 @@
  * exact while V^order <= 2^53 (characters, V = 65: order <= 8; words: order <= 3).
  */
 import { CountMap } from './countmap';
-import { Rng } from './rng';
+import { Rng } from '../core/rng';
 import { CharTokenizer, SymbolTokenizer, WordTokenizer } from './tokenizer';
 
 export type Smoothing = 'kneser-ney' | 'add-k';

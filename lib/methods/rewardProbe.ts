@@ -3,10 +3,10 @@
  * bag-of-words Bradley-Terry baseline fitted to the same comparisons, to tell what the data carry
  * from what the model picked up. Used by notebook 04 and scripts/reward-probe.ts.
  */
-import { Comparison } from './preferences';
+import { Comparison } from '../feedback/preferences';
 import { RewardModel, rewardPairs } from './reward';
-import { END_MARK, wordsOf } from './task';
-import { Tokenizer } from './tokenizer';
+import { END_MARK, wordsOf } from '../feedback/task';
+import { Tokenizer } from '../text/tokenizer';
 
 export interface PartAgreement {
   part: string;

@@ -19,20 +19,20 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
-import { FAST, runsDir, findRepoRoot } from './mode';
-import { runSeed } from './seed';
-import { writeAtomic } from './preferences';
-import { GPT_PRESETS } from './model';
-import { TRAIN_DEFAULTS } from './train';
-import { PRETRAIN_PRESETS } from './pretrain';
-import { COURSE_BPE_MERGES } from './bpe';
-import { SFT_PRESETS } from './sft';
-import { REWARD_PRESETS } from './reward';
-import { PPO_PRESETS } from './ppo';
-import { DPO_PRESETS } from './dpo';
-import { DEFAULT_GOLD, DEFAULT_TASK } from './task';
+import { FAST, runsDir, findRepoRoot } from '../core/mode';
+import { runSeed } from '../core/seed';
+import { writeAtomic } from '../feedback/preferences';
+import { GPT_PRESETS } from '../model/model';
+import { TRAIN_DEFAULTS } from '../train/train';
+import { PRETRAIN_PRESETS } from '../train/pretrain';
+import { COURSE_BPE_MERGES } from '../text/bpe';
+import { SFT_PRESETS } from '../methods/sft';
+import { REWARD_PRESETS } from '../methods/reward';
+import { PPO_PRESETS } from '../methods/ppo';
+import { DPO_PRESETS } from '../methods/dpo';
+import { DEFAULT_GOLD, DEFAULT_TASK } from '../feedback/task';
 import { COMPARISON_TEMPERATURE, MethodResult } from './stages';
-import { table } from './display';
+import { table } from '../view/display';
 
 /** How a value reads in text: a fraction is shown as a percentage; the rest with their unit. */
 export type Unit = 'fraction' | 'nats' | 'seconds' | 'count' | 'score' | 'bool';

@@ -32,9 +32,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadCorpus } from './corpus';
-import { findRepoRoot } from './mode';
-import { Rng } from './rng';
+import { loadCorpus } from '../text/corpus';
+import { findRepoRoot } from '../core/mode';
+import { Rng } from '../core/rng';
 
 export const HUMAN_PREFIX = 'Human: ';
 export const ASSISTANT_PREFIX = 'Assistant: ';

@@ -8,8 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { GPT, KVCache } from './model';
-import { softmaxCrossEntropy } from './native';
-import { Rng } from './rng';
+import { softmaxCrossEntropy } from '../engine/native';
+import { Rng } from '../core/rng';
 
 export interface GenerateOptions {
   /** Tokens to add to every prompt (fewer if a row emits endId). */

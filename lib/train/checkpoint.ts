@@ -13,16 +13,16 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { GPT, GPTConfig, ScalarHead } from './model';
-import { BpeTokenizer, BpeTokenizerJSON } from './bpe';
-import { CharTokenizer, CharTokenizerJSON, Tokenizer } from './tokenizer';
+import { GPT, GPTConfig, ScalarHead } from '../model/model';
+import { BpeTokenizer, BpeTokenizerJSON } from '../text/bpe';
+import { CharTokenizer, CharTokenizerJSON, Tokenizer } from '../text/tokenizer';
 import { AdamW, OptimizerState } from './train';
 
 export const CHECKPOINT_FORMAT_VERSION = 1;
 
 /** The library version (lib/package.json) recorded in every checkpoint. */
 export function libraryVersion(): string {
-  return JSON.parse(fs.readFileSync(path.join(__dirname, 'package.json'), 'utf8')).version;
+  return JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')).version;
 }
 
 export interface CheckpointContents {

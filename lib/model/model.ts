@@ -12,8 +12,8 @@
  * Also here: `ScalarHead` (value head / reward head on the same trunk) and `KVCache`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedAttention, fusedGelu, fusedLayerNorm, softmaxCrossEntropy } from './native';
-import { Rng } from './rng';
+import { fusedAttention, fusedGelu, fusedLayerNorm, softmaxCrossEntropy } from '../engine/native';
+import { Rng } from '../core/rng';
 
 export interface GPTConfig {
   /** Number of token ids, including the tokenizer's <end> and <pad>. Default 67 (tiny-shakespeare chars + 2). */

@@ -8,9 +8,9 @@
  * Rejection-sampling fine-tuning (Llama 2) then trains the policy on its own best-of-N outputs,
  * amortising the N-fold sampling cost into the weights.
  */
-import { GPT } from './model';
-import { Tokenizer } from './tokenizer';
-import { GenSettings, ProxyScorer, Rollout, rollout, rolloutRows } from './rollout';
+import { GPT } from '../model/model';
+import { Tokenizer } from '../text/tokenizer';
+import { GenSettings, ProxyScorer, Rollout, rollout, rolloutRows } from '../rl/rollout';
 
 /** Analytic KL(best-of-n || base) upper bound in nats: log n - (n - 1) / n. */
 export function bonKL(n: number): number {

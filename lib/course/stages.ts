@@ -19,17 +19,17 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { FAST, runsDir } from './mode';
-import { CheckpointContents, LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
-import { GPT, GPTConfig } from './model';
-import { Tokenizer } from './tokenizer';
-import { RewardModel } from './reward';
-import { Comparison, readComparisons, writeAtomic } from './preferences';
-import { loadCorpus } from './corpus';
-import { makePrompts, goldScore } from './task';
-import { GenSettings, rollout, scoreRollout, summarize, PolicyStats } from './rollout';
-import { BestOfNResult, bestOfNSweep, bonKL } from './bestOfN';
-import { meanStderr } from './kl';
+import { FAST, runsDir } from '../core/mode';
+import { CheckpointContents, LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
+import { GPT, GPTConfig } from '../model/model';
+import { Tokenizer } from '../text/tokenizer';
+import { RewardModel } from '../methods/reward';
+import { Comparison, readComparisons, writeAtomic } from '../feedback/preferences';
+import { loadCorpus } from '../text/corpus';
+import { makePrompts, goldScore } from '../feedback/task';
+import { GenSettings, rollout, scoreRollout, summarize, PolicyStats } from '../rl/rollout';
+import { BestOfNResult, bestOfNSweep, bonKL } from '../methods/bestOfN';
+import { meanStderr } from '../rl/kl';
 
 /** Every artifact passed between chapters: its path under runsDir() and the notebook that writes it. */
 export const STAGES = {

@@ -16,17 +16,17 @@
  * The arithmetic (GAE, losses, rewards) lives in ppoMath.ts with hand-checked tests.
  */
 import * as tf from '@tensorflow/tfjs';
-import { GPT, ScalarHead } from './model';
-import { logProbsFromLogits } from './sample';
-import { Tokenizer } from './tokenizer';
-import { AdamW, StepRecord, TRAIN_DEFAULTS, TrainConfig, trainLoop, TrainResult } from './train';
-import { Presets, preset } from './mode';
-import { Rng } from './rng';
-import { KLEstimator, meanStderr } from './kl';
-import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutRows, rolloutTensors } from './rollout';
-import { Interrupted, interruptible } from './interrupt';
+import { GPT, ScalarHead } from '../model/model';
+import { logProbsFromLogits } from '../model/sample';
+import { Tokenizer } from '../text/tokenizer';
+import { AdamW, StepRecord, TRAIN_DEFAULTS, TrainConfig, trainLoop, TrainResult } from '../train/train';
+import { Presets, preset } from '../core/mode';
+import { Rng } from '../core/rng';
+import { KLEstimator, meanStderr } from '../rl/kl';
+import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutRows, rolloutTensors } from '../rl/rollout';
+import { Interrupted, interruptible } from '../core/interrupt';
 import { AdaptiveKLController, gae, ppoPolicyLoss, ppoValueLoss, tokenRewards, whiten } from './ppoMath';
-import { seedFor } from './seed';
+import { seedFor } from '../core/seed';
 
 /**
  * PPO's settings. The optimizer fields come from TrainConfig (lr, minLr, warmupSteps, decaySteps,

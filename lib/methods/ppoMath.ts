@@ -10,7 +10,7 @@
  * rollout (no gradients) and tensors inside the loss.
  */
 import * as tf from '@tensorflow/tfjs';
-import { klK1, klK3, KLEstimator } from './kl';
+import { klK1, klK3, KLEstimator } from '../rl/kl';
 
 type Rows = number[][];
 
