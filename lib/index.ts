@@ -1,37 +1,39 @@
-// The package `rlhf` (what notebooks import as `rl`): every module's exports from its home, in
-// the order of lib/README.md's map.
+// The package `rlhf` (what notebooks import as `rl`): every module's exports from its home, layer
+// by layer from the bottom, in the order of lib/README.md's map.
+export * from './core/rng';
+export * from './core/seed';
+export * from './core/mode';
+export { tslabKernel } from './core/tslab';
+export * from './core/interrupt';
+export * from './view/display';
 export * from './engine/backend';
 export * from './engine/native';
-export * from './core/rng';
-export * from './core/mode';
 export * from './text/corpus';
 export * from './text/tokenizer';
 export * from './text/bpe';
 export * from './text/countmap';
 export * from './text/ngram';
-export * from './view/display';
-export * from './course/views';
 export * from './model/model';
-export * from './train/train';
-export * from './core/interrupt';
-export * from './train/pretrain';
-export * from './train/checkpoint';
 export * from './model/sample';
+export * from './train/train';
+export * from './train/checkpoint';
+export * from './train/pretrain';
 export * from './feedback/task';
 export * from './feedback/preferences';
 export * from './feedback/labelServer';
+export * from './rl/kl';
+export * from './rl/rollout';
 export * from './methods/sft';
 export * from './methods/reward';
 export * from './methods/rewardProbe';
-export * from './rl/rollout';
-export * from './rl/kl';
 export * from './methods/ppoMath';
 export * from './methods/ppo';
 export * from './methods/bestOfN';
 export * from './methods/dpoLoss';
 export * from './methods/dpo';
 export * from './eval/eval';
-export * from './course/stages';
-export * from './core/seed';
-export * from './course/results';
 export * from './eval/conclusions';
+export * from './course/stages';
+export * from './course/basemodel';
+export * from './course/views';
+export * from './course/results';

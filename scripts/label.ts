@@ -7,7 +7,8 @@
  */
 import * as fs from 'fs';
 import { loadCorpus } from '../lib/text/corpus';
-import { defaultLabelPaths, demoPairs, readPairs, startLabelServer } from '../lib/feedback/labelServer';
+import { demoPairs, readPairs, startLabelServer } from '../lib/feedback/labelServer';
+import { defaultLabelPaths } from '../lib/course/stages';
 
 function args(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};

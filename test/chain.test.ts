@@ -15,12 +15,12 @@ process.env.RLHF_RUNS = runs;
 describe('the chain of artifacts (fast mode)', () => {
   it('writes, reads and names every artifact, and says what to re-run when one is missing', async () => {
     const st = await import('../lib/course/stages');
-    const { ensurePretrained } = await import('../lib/train/pretrain');
+    const { ensurePretrained } = await import('../lib/course/basemodel');
     const { GPT, GPT_PRESETS } = await import('../lib/model/model');
     const { CharTokenizer } = await import('../lib/text/tokenizer');
     const { RewardModel } = await import('../lib/methods/reward');
     const { makeComparison } = await import('../lib/feedback/preferences');
-    const { defaultLabelPaths } = await import('../lib/feedback/labelServer');
+    const { defaultLabelPaths } = await import('../lib/course/stages');
     const { FAST } = await import('../lib/core/mode');
     expect(FAST).toBe(true);
     const fast = path.join(runs, 'fast');

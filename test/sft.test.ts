@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ensurePretrained } from '../lib/train/pretrain';
+import { ensurePretrained } from '../lib/course/basemodel';
 import { chatBatch, disposeBatch, sftConfig, sftEval, sftLossFromLogits, sftTrain, SFT_PRESETS } from '../lib/methods/sft';
 import { saveCheckpoint } from '../lib/train/checkpoint';
 import { loadCorpus } from '../lib/text/corpus';

@@ -22,7 +22,7 @@
  * Loops call `stopRequested()` at step boundaries, after `await yieldToKernel()` (which lets the
  * handler run, and displays redraw, without changing any result).
  */
-import { tslabKernel } from '../view/display';
+import { tslabKernel } from './tslab';
 
 /** Thrown by a library loop stopped by Kernel > Interrupt; its message is the one line to show. */
 export class Interrupted extends Error {

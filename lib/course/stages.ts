@@ -62,6 +62,11 @@ export function requireStage(stage: Stage): string {
   return full;
 }
 
+/** Where notebook 04 puts pairs for you to label, and where your answers go (under runsDir()). */
+export function defaultLabelPaths(): { pairs: string; labels: string } {
+  return { pairs: stagePath('labelPairs'), labels: stagePath('labels') };
+}
+
 /** Save chapter 02's pretrained model (and its optimizer, to continue); returns the folder. */
 export function savePretrained(contents: CheckpointContents): string {
   const dir = stagePath('pretrained');

@@ -15,7 +15,6 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
 import { AddressInfo } from 'net';
-import { stagePath } from '../course/stages';
 import { appendComparison, makeComparison, Pair, readComparisons, Strength, STRENGTHS, writeAtomic } from './preferences';
 import { Rng } from '../core/rng';
 import { buildChatData } from './task';
@@ -40,11 +39,6 @@ export interface LabelServer {
   /** Answers appended since the server started. */
   labeled(): number;
   close(): Promise<void>;
-}
-
-/** Where notebook 04 puts pairs for you to label, and where your answers go (under runsDir()). */
-export function defaultLabelPaths(): { pairs: string; labels: string } {
-  return { pairs: stagePath('labelPairs'), labels: stagePath('labels') };
 }
 
 /** Save pairs as JSONL (one LabelPair per line), atomically. */

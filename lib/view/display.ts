@@ -14,34 +14,15 @@
  * `xxxHtml()` functions are pure renderers (tested); `table()`, `plot()`, ... display.
  */
 import * as path from 'path';
+import { tslabKernel, tslabPublic } from '../core/tslab';
 
 interface TslabDisplay {
   html(s: string): void;
   text(s: string): void;
 }
 
-function tslabJupyterKey(): string | undefined {
-  const key = Object.keys(require.cache).find((k) => /[\\/]tslab[\\/]dist[\\/]jupyter\.js$/.test(k));
-  return key && require.cache[key]?.exports?.lastWriteDisplayData != null ? key : undefined;
-}
-
-/**
- * tslab's kernel module (dist/jupyter.js) when running inside a tslab kernel, else null (never
- * loads tslab itself). Its `lastWriteDisplayData` is the output writer of the running cell: tslab
- * replaces it at every execute request.
- */
-export function tslabKernel(): { lastWriteDisplayData: (data: unknown, update: boolean) => void } | null {
-  const key = tslabJupyterKey();
-  return key ? require.cache[key]!.exports : null;
-}
-
-/** tslab's display API when running inside a tslab kernel, else null. */
-function tslab(): { display: TslabDisplay; newDisplay(): TslabDisplay } | null {
-  const key = tslabJupyterKey();
-  if (!key) return null;
-  const pub = key.replace(/jupyter\.js$/, 'public.js');
-  return require.cache[pub]?.exports ?? require(pub);
-}
+/** tslab's display API when running inside a tslab kernel, else null (core/tslab.ts finds it). */
+const tslab = () => tslabPublic<{ display: TslabDisplay; newDisplay(): TslabDisplay }>();
 
 /** True inside a Jupyter (tslab) kernel: displays are HTML and update in place. */
 export function inJupyter(): boolean {
