@@ -21,10 +21,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { GPT } from '../model/model';
 import { Rng } from '../core/rng';
-import { GenSettings, rollout } from '../rl/rollout';
-import { Tokenizer } from '../text/tokenizer';
 import { seedFor } from '../core/seed';
 
 export const PREFERENCE_FORMAT_VERSION = 1;
@@ -293,33 +290,7 @@ export interface Pair {
 }
 
 /**
- * `perPrompt` independent samples of `policy` per prompt (default 2, one pair), and every pair of
- * them: K samples give K(K-1)/2 pairs, grouped by prompt in prompt order. InstructGPT showed its
- * labelers K = 4..9 replies at once for the same reason: K samples buy K(K-1)/2 comparisons.
- * Completions render "<end>" when the model stopped; all samples use the same settings, so neither
- * side of a pair is systematically better. With perPrompt = 2 the draws are those of one pair per
- * prompt (sample i of every prompt comes from the i-th copy of the prompt list).
- */
-export async function samplePairs(policy: GPT, tok: Tokenizer, prompts: string[], s: GenSettings, opts: { perPrompt?: number } = {}): Promise<Pair[]> {
-  const k = opts.perPrompt ?? 2;
-  if (!Number.isInteger(k) || k < 2) throw new Error(`samplePairs: perPrompt must be an integer >= 2, got ${k}`);
-  const r = await rollout(policy, tok, Array.from({ length: k }, () => prompts).flat(), s);
-  const n = prompts.length;
-  const pairs: Pair[] = [];
-  prompts.forEach((prompt, i) => {
-    for (let a = 0; a < k; a++) {
-      for (let b = a + 1; b < k; b++) {
-        const metadata: Record<string, unknown> = { sampleSeed: s.seed, temperature: s.temperature };
-        if (k > 2) Object.assign(metadata, { promptIndex: i, samples: [a, b] });
-        pairs.push({ prompt, completionA: r.completions[a * n + i], completionB: r.completions[b * n + i], metadata });
-      }
-    }
-  });
-  return pairs;
-}
-
-/**
- * Every reply that samplePairs drew, once, in drawing order (prompt by prompt): a reply of K > 2
+ * Every reply that samplePairs (rl/rollout.ts) drew, once, in drawing order (prompt by prompt): a reply of K > 2
  * samples appears in K - 1 pairs, and statistics over replies (e.g. reward normalisation) must
  * count it once. Pairs without samplePairs' K-wise metadata count as two fresh replies each.
  */

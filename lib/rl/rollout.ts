@@ -1,7 +1,8 @@
 /**
  * Rollouts: sample completions of chat prompts from a policy, lay them out as right-padded batches,
  * and measure them (proxy reward, gold score, KL to a reference). Shared by PPO, best-of-N, DPO's
- * evaluation and chapter 08, so every method is measured the same way.
+ * evaluation and chapter 08, so every method is measured the same way. `samplePairs` draws the
+ * comparison pairs of chapter 04 (feedback/preferences.ts's `Pair`) through the same rollout.
  *
  * A row is prompt ids followed by completion ids (the <end> id included when the policy stopped).
  * Per-token arrays follow sample.ts: position t holds log p(token_t | tokens_<t); the `actionMask`
@@ -14,6 +15,7 @@ import { Tokenizer } from '../text/tokenizer';
 import { klK1, klK3, meanStderr } from './kl';
 import { seedFor } from '../core/seed';
 import { Interrupted, interruptible, stopRequested, yieldToKernel } from '../core/interrupt';
+import { Pair } from '../feedback/preferences';
 
 /** Sampling settings; PPO must use the same ones for rollout and scoring (no top-k/top-p). */
 export interface GenSettings {
@@ -166,4 +168,30 @@ export function summarize(s: ScoredRollout): PolicyStats {
     endRate: mean(s.rollout.finished.map(Number)),
     length: mean(s.rollout.completionIds.map((c) => c.length)),
   };
+}
+
+/**
+ * `perPrompt` independent samples of `policy` per prompt (default 2, one pair), and every pair of
+ * them: K samples give K(K-1)/2 pairs, grouped by prompt in prompt order. InstructGPT showed its
+ * labelers K = 4..9 replies at once for the same reason: K samples buy K(K-1)/2 comparisons.
+ * Completions render "<end>" when the model stopped; all samples use the same settings, so neither
+ * side of a pair is systematically better. With perPrompt = 2 the draws are those of one pair per
+ * prompt (sample i of every prompt comes from the i-th copy of the prompt list).
+ */
+export async function samplePairs(policy: GPT, tok: Tokenizer, prompts: string[], s: GenSettings, opts: { perPrompt?: number } = {}): Promise<Pair[]> {
+  const k = opts.perPrompt ?? 2;
+  if (!Number.isInteger(k) || k < 2) throw new Error(`samplePairs: perPrompt must be an integer >= 2, got ${k}`);
+  const r = await rollout(policy, tok, Array.from({ length: k }, () => prompts).flat(), s);
+  const n = prompts.length;
+  const pairs: Pair[] = [];
+  prompts.forEach((prompt, i) => {
+    for (let a = 0; a < k; a++) {
+      for (let b = a + 1; b < k; b++) {
+        const metadata: Record<string, unknown> = { sampleSeed: s.seed, temperature: s.temperature };
+        if (k > 2) Object.assign(metadata, { promptIndex: i, samples: [a, b] });
+        pairs.push({ prompt, completionA: r.completions[a * n + i], completionB: r.completions[b * n + i], metadata });
+      }
+    }
+  });
+  return pairs;
 }
