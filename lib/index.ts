@@ -4,6 +4,7 @@ export * from './core/rng';
 export * from './core/seed';
 export * from './core/mode';
 export { tslabKernel } from './core/tslab';
+export { writeAtomic } from './core/files';
 export * from './core/interrupt';
 export * from './view/display';
 export * from './engine/backend';

@@ -37,7 +37,7 @@ import { spawn, execFileSync } from 'child_process';
 import {
   courseRecipe, hashRecipe, readRecorded, meanSdRange, loadReference, refText, formatReference, formatValue, ReferenceFile, ReferenceEntry, RecordedValue, Unit,
 } from '../lib/course/results';
-import { writeAtomic } from '../lib/feedback/preferences';
+import { writeAtomic } from '../lib/core/files';
 
 const ROOT = path.resolve(__dirname, '..');
 const SHARED_NOTEBOOKS = ['02-transformer', '03-sft'];

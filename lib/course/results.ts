@@ -21,7 +21,7 @@ import * as path from 'path';
 import * as crypto from 'crypto';
 import { FAST, runsDir, findRepoRoot } from '../core/mode';
 import { runSeed } from '../core/seed';
-import { writeAtomic } from '../feedback/preferences';
+import { writeAtomic } from '../core/files';
 import { GPT_PRESETS } from '../model/model';
 import { TRAIN_DEFAULTS } from '../train/train';
 import { PRETRAIN_PRESETS } from '../train/pretrain';

@@ -24,7 +24,8 @@ import { CheckpointContents, LoadedCheckpoint, loadCheckpoint, saveCheckpoint } 
 import { GPT, GPTConfig } from '../model/model';
 import { Tokenizer } from '../text/tokenizer';
 import { RewardModel } from '../methods/reward';
-import { Comparison, readComparisons, writeAtomic } from '../feedback/preferences';
+import { Comparison, readComparisons } from '../feedback/preferences';
+import { writeAtomic } from '../core/files';
 import { loadCorpus } from '../text/corpus';
 import { makePrompts, goldScore } from '../feedback/task';
 import { GenSettings, rollout, scoreRollout, summarize, PolicyStats } from '../rl/rollout';

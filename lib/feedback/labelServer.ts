@@ -15,7 +15,8 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
 import { AddressInfo } from 'net';
-import { appendComparison, makeComparison, Pair, readComparisons, Strength, STRENGTHS, writeAtomic } from './preferences';
+import { appendComparison, makeComparison, Pair, readComparisons, Strength, STRENGTHS } from './preferences';
+import { writeAtomic } from '../core/files';
 import { Rng } from '../core/rng';
 import { buildChatData } from './task';
 

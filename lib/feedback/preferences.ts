@@ -20,7 +20,7 @@
  * thousands of comparisons a course collects.
  */
 import * as fs from 'fs';
-import * as path from 'path';
+import { writeAtomic } from '../core/files';
 import { Rng } from '../core/rng';
 import { seedFor } from '../core/seed';
 
@@ -128,27 +128,6 @@ export function appendComparisons(file: string, records: Comparison[]): number {
 
 export function appendComparison(file: string, record: Comparison): number {
   return appendComparisons(file, [record]);
-}
-
-/** Write `text` to `file` via a temp file in the same folder, fsync, rename, fsync the folder. */
-export function writeAtomic(file: string, text: string): void {
-  const dir = path.dirname(path.resolve(file));
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  const dfd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(dfd);
-  } finally {
-    fs.closeSync(dfd);
-  }
 }
 
 /** A new comparison record with the current time; `choice` follows from the strength. */

@@ -17,6 +17,7 @@ import { GPT, GPTConfig, ScalarHead } from '../model/model';
 import { BpeTokenizer, BpeTokenizerJSON } from '../text/bpe';
 import { CharTokenizer, CharTokenizerJSON, Tokenizer } from '../text/tokenizer';
 import { AdamW, OptimizerState } from './train';
+import { fsyncDir, writeFileSynced } from '../core/files';
 
 export const CHECKPOINT_FORMAT_VERSION = 1;
 
@@ -78,28 +79,6 @@ function checksum(bytes: Uint8Array): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i], 0x01000193) >>> 0;
   return h.toString(16).padStart(8, '0');
-}
-
-function writeFileSynced(file: string, data: string | Uint8Array): void {
-  const fd = fs.openSync(file, 'w');
-  try {
-    if (typeof data === 'string') fs.writeSync(fd, data);
-    else fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } catch {
-    // some filesystems refuse fsync on a directory; the renames are still atomic
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** Save atomically to `dir` (created, or replaced if it holds a checkpoint). */
