@@ -5,6 +5,7 @@ export * from './core/seed';
 export * from './core/mode';
 export { tslabKernel } from './core/tslab';
 export { writeAtomic } from './core/files';
+export { meanStderr, smooth, trailingMean } from './core/stats';
 export * from './core/interrupt';
 export * from './view/display';
 export * from './engine/backend';

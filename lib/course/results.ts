@@ -22,6 +22,7 @@ import * as crypto from 'crypto';
 import { FAST, runsDir, findRepoRoot } from '../core/mode';
 import { runSeed } from '../core/seed';
 import { writeAtomic } from '../core/files';
+import { mean, sampleSd } from '../core/stats';
 import { GPT_PRESETS } from '../model/model';
 import { TRAIN_DEFAULTS } from '../train/train';
 import { PRETRAIN_PRESETS } from '../train/pretrain';
@@ -190,9 +191,8 @@ export function formatValue(value: number | boolean, unit: Unit, digits: number 
 /** Mean, sample standard deviation (0 for one value), min and max. */
 export function meanSdRange(xs: number[]): { mean: number; sd: number; min: number; max: number } {
   if (xs.length === 0) throw new Error('meanSdRange: no values');
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean, sd, min: Math.min(...xs), max: Math.max(...xs) };
+  const m = mean(xs);
+  return { mean: m, sd: sampleSd(xs, m), min: Math.min(...xs), max: Math.max(...xs) };
 }
 
 /**

@@ -30,7 +30,7 @@ import { loadCorpus } from '../text/corpus';
 import { makePrompts, goldScore } from '../feedback/task';
 import { GenSettings, rollout, scoreRollout, summarize, PolicyStats } from '../rl/rollout';
 import { BestOfNResult, bestOfNSweep, bonKL } from '../methods/bestOfN';
-import { meanStderr } from '../rl/kl';
+import { mean, meanStderr } from '../core/stats';
 
 /** Every artifact passed between chapters: its path under runsDir() and the notebook that writes it. */
 export const STAGES = {
@@ -230,7 +230,6 @@ export function bestOfNResult(
   const goldScores = pick.map((i) => o.goldScores[i]);
   const proxy = meanStderr(proxyScores);
   const gold = meanStderr(goldScores);
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const kl = bonKL(n);
   return {
     method: 'best-of-N', label: `best-of-${n}`, params: { n, ...o.params },

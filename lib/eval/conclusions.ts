@@ -9,6 +9,7 @@
  * conclusion go either way.
  */
 import { FrontierPoint, paretoFrontier, WinRate } from './eval';
+import { trailingMean } from '../core/stats';
 
 export interface Conclusion<A> {
   answer: A;
@@ -22,14 +23,6 @@ export function asPoint(r: { method: string; label: string; klK1: number; proxy:
 
 const f2 = (x: number) => (Object.is(Math.round(x * 100), -0) ? 0 : x).toFixed(2);
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-
-/** Smoothed series: mean of the last `k` values at each point (the notebooks' smoothing). */
-export function trailingMean(xs: number[], k = 5): number[] {
-  return xs.map((_, i) => {
-    const w = xs.slice(Math.max(0, i - k + 1), i + 1);
-    return w.reduce((a, b) => a + b, 0) / w.length;
-  });
-}
 
 /**
  * Who holds the gold Pareto frontier (no policy has more gold at less KL), and which policy ends

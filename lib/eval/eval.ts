@@ -5,6 +5,7 @@
  */
 import { Rng } from '../core/rng';
 import { seedFor } from '../core/seed';
+import { mean as meanOf } from '../core/stats';
 
 // ---------------------------------------------------------------- win rates
 
@@ -171,18 +172,6 @@ export function bradleyTerry(
   return new Map(names.map((n, i) => [n, 1000 + (400 * Math.log(p[i])) / Math.LN10]));
 }
 
-/**
- * Trailing moving average: out[i] = mean of xs[max(0, i - k + 1) .. i] (the first k - 1 points
- * average what there is). Smooths per-iteration curves (PPO's reward and KL) before plotting or fitting.
- */
-export function smooth(xs: number[], k = 5): number[] {
-  if (!Number.isInteger(k) || k < 1) throw new Error(`smooth: k must be an integer >= 1, got ${k}`);
-  return xs.map((_, i) => {
-    const w = xs.slice(Math.max(0, i - k + 1), i + 1);
-    return w.reduce((a, b) => a + b, 0) / w.length;
-  });
-}
-
 // ---------------------------------------------------------------- over-optimization fits
 
 export interface GaoFit {
@@ -221,7 +210,7 @@ export function fitGao(form: 'bon' | 'rl', d: ArrayLike<number>, gold: ArrayLike
   const alpha = (t1 * s22 - t2 * s12) / det;
   const beta = (s11 * t2 - s12 * t1) / det;
   const predict = (x: number) => { const [f1, f2] = feat(x); return alpha * f1 + beta * f2; };
-  const mean = Array.from(gold).reduce((a, b) => a + b, 0) / n;
+  const mean = meanOf(gold);
   let ssRes = 0, ssTot = 0;
   for (let i = 0; i < n; i++) { ssRes += (gold[i] - predict(d[i])) ** 2; ssTot += (gold[i] - mean) ** 2; }
   return { form, alpha, beta, r2: ssTot > 0 ? 1 - ssRes / ssTot : 1, predict };

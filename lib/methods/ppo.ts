@@ -22,7 +22,8 @@ import { Tokenizer } from '../text/tokenizer';
 import { AdamW, StepRecord, TRAIN_DEFAULTS, TrainConfig, trainLoop, TrainResult } from '../train/train';
 import { Presets, preset } from '../core/mode';
 import { Rng } from '../core/rng';
-import { KLEstimator, meanStderr } from '../rl/kl';
+import { KLEstimator } from '../rl/kl';
+import { mean as avg, meanStderr, sampleSd } from '../core/stats';
 import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutRows, rolloutTensors } from '../rl/rollout';
 import { Interrupted, interruptible } from '../core/interrupt';
 import { AdaptiveKLController, gae, ppoPolicyLoss, ppoValueLoss, tokenRewards, whiten } from './ppoMath';
@@ -206,7 +207,7 @@ async function runPPO(inp: PPOInputs, config: PPOConfig, opts: PPOOptions): Prom
     const s = inp.proxy(rolloutRows(r0));
     const { mean } = meanStderr(s);
     rewardMean = mean;
-    rewardStd = Math.sqrt(s.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, s.length - 1)) || 1;
+    rewardStd = sampleSd(s, mean) || 1;
   }
 
   const params = [...policy.parameters(), ...valueHead.parameters('valueHead')];
@@ -272,7 +273,6 @@ async function runPPO(inp: PPOInputs, config: PPOConfig, opts: PPOOptions): Prom
     steps.push(...res.history);
     tf.dispose([...Object.values(exp)]);
     const mean = (f: (m: Record<string, number>) => number) => res.history.reduce((a, h) => a + f(h.metrics), 0) / Math.max(1, res.history.length);
-    const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const nTok = amA.reduce((a, row) => a + row.reduce((x, y) => x + y, 0), 0);
     const stats: PPOStats = {
       iteration: iter + 1,

@@ -29,6 +29,7 @@ import { padBatch } from '../model/sample';
 import { Tokenizer } from '../text/tokenizer';
 import { TRAIN_DEFAULTS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from '../train/train';
 import { seedFor } from '../core/seed';
+import { mean as meanOf, sampleSd } from '../core/stats';
 
 /** -log sigmoid(rChosen - rRejected - margin), mean over pairs. [N] each; margin optional [N]. */
 export function btLoss(rChosen: tf.Tensor1D, rRejected: tf.Tensor1D, margin?: tf.Tensor1D): tf.Scalar {
@@ -106,8 +107,8 @@ export class RewardModel {
   normalize(referenceRows: number[][], padId: number): { offset: number; scale: number } {
     if (referenceRows.length < 2) throw new Error(`RewardModel.normalize: need at least 2 reference rows, got ${referenceRows.length}`);
     const r = this.rawRows(referenceRows, padId);
-    const mean = r.reduce((a, b) => a + b, 0) / r.length;
-    const std = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / (r.length - 1));
+    const mean = meanOf(r);
+    const std = sampleSd(r, mean);
     if (!(std > 0)) throw new Error('RewardModel.normalize: reference rewards are all equal (std 0)');
     this.offset = mean;
     this.scale = std;

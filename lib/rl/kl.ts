@@ -67,16 +67,3 @@ export function klPerToken(
     return tf.mul(k, m) as tf.Tensor2D;
   });
 }
-
-/** Mean and standard error of the mean of a list of numbers. */
-export function meanStderr(xs: ArrayLike<number>): { mean: number; stderr: number } {
-  const n = xs.length;
-  if (n === 0) throw new Error('meanStderr: empty list');
-  let s = 0;
-  for (let i = 0; i < n; i++) s += xs[i];
-  const mean = s / n;
-  if (n === 1) return { mean, stderr: NaN };
-  let v = 0;
-  for (let i = 0; i < n; i++) v += (xs[i] - mean) ** 2;
-  return { mean, stderr: Math.sqrt(v / (n - 1) / n) };
-}

@@ -12,7 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import { GPT } from '../model/model';
 import { generate, padBatch, sequenceLogProbs } from '../model/sample';
 import { Tokenizer } from '../text/tokenizer';
-import { klK1, klK3, meanStderr } from './kl';
+import { klK1, klK3 } from './kl';
+import { mean, meanStderr } from '../core/stats';
 import { seedFor } from '../core/seed';
 import { Interrupted, interruptible, stopRequested, yieldToKernel } from '../core/interrupt';
 import { Pair } from '../feedback/preferences';
@@ -161,7 +162,6 @@ export function scoreRollout(
 export function summarize(s: ScoredRollout): PolicyStats {
   const p = meanStderr(s.proxy);
   const g = meanStderr(s.gold);
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   return {
     proxy: p.mean, proxyStderr: p.stderr, gold: g.mean, goldStderr: g.stderr,
     klK1: mean(s.klK1), klK3: mean(s.klK3),
