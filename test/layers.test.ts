@@ -56,6 +56,11 @@ describe('lib layers', () => {
     expect(layerViolations(LIB)).toEqual([]);
   });
 
+  it('lib/README.md states the same order', () => {
+    const line = fs.readFileSync(path.join(LIB, 'README.md'), 'utf8').split('\n').find((l) => l.startsWith('`core` <'));
+    expect(line?.split(' < ').map((x) => x.replace(/`/g, ''))).toEqual([...LAYERS]);
+  });
+
   it('the check finds a planted upward import, an import out of lib/ and a file outside any layer', () => {
     const lib = fs.mkdtempSync(path.join(os.tmpdir(), 'layers-'));
     const write = (rel: string, text: string) => { fs.mkdirSync(path.dirname(path.join(lib, rel)), { recursive: true }); fs.writeFileSync(path.join(lib, rel), text); };
