@@ -344,7 +344,7 @@ export async function gradeSubmission(
       cell_timeout: limits.cellTimeout,
       notebook_timeout: limits.notebookTimeout,
       max_output: MAX_OUTPUT,
-      sandbox: options.sandbox ?? process.env.RLHF_GRADER_SANDBOX ?? 'auto',
+      sandbox: options.sandbox || process.env.RLHF_GRADER_SANDBOX || 'auto',
     };
     const run = await runKernel(job, limits);
     sandbox = run.sandbox ?? '';
