@@ -42,7 +42,8 @@ TSLAB_ABORT_WINDOW = 0.3
 MIME = "application/vnd.rlhf-grader+json"
 MAX_RECORDS = 2  # grader messages kept per cell (a test cell sends one; two is a forgery)
 MAX_RECORD = 2_000_000  # characters of one grader message
-MAX_FRAME = 8 << 20  # bytes of one ZeroMQ frame from the kernel (refused by ZeroMQ before allocation)
+MAX_FRAME = 64 << 20  # bytes of one ZeroMQ frame from the kernel (refused by ZeroMQ before allocation;
+# the kernel's output socket is then cut off, so its later results are lost)
 MAX_FRAMES = 8  # frames of one message (a Jupyter message has 5 after its identities)
 MAX_MESSAGE = 8 << 20  # bytes of one message, checked before decoding
 MAX_NESTING = 200_000  # "[" and "{" in one message, checked before decoding (25M "[]" took 2 GB)
@@ -382,8 +383,11 @@ def run(job):
         fork_reader(job, private_dir, mode, uid, cgroup, result)
         if cgroup:
             result["kernel_peak_mb"] = cgroup.peak_bytes() >> 20
-            if cgroup.oom_kills() and result["kernel"] != "ok":
-                result["message"] += f" (the kernel's memory limit of {(job.get('kernel_memory') or KERNEL_MEMORY) >> 20} MB was reached)"
+            kills = cgroup.oom_kills()
+            if kills:
+                note = (f"the kernel's memory limit of {(job.get('kernel_memory') or KERNEL_MEMORY) >> 20} MB was "
+                        f"reached ({kills} of its processes ended)")
+                result["message"] = f"{result['message']}; {note}" if result["message"] else note
         return result
     finally:
         if cgroup:
