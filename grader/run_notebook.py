@@ -65,9 +65,10 @@ def usable_mode(job, private_dir):
         uid = run_uid()
         if os.geteuid() == 0:
             os.chown(probe, uid, uid)
-        argv = launcher(mode, job, probe, uid, {}, probe, private_dir=probe) + ["/bin/sh", "-c", PROBE]
-        if mode == "uid":  # the kernel reads the checkout's lib/ and node_modules/ straight from the disk
-            argv[-1] += f" && test -r {job['repo']}/node_modules/.bin/tslab && test -r {job['repo']}/lib"
+        argv, prefix = launcher(mode, job, probe, uid, {}, probe, private_dir=probe)
+        argv += ["/bin/sh", "-c", PROBE]
+        if mode == "uid":  # the kernel reads lib/ and node_modules/ from the stage or the checkout
+            argv[-1] += f" && test -r {prefix}{job['repo']}/node_modules/.bin/tslab && test -r {prefix}{job['repo']}/lib"
         r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
         if r.returncode == 0:
             return mode, "; ".join(why)
@@ -122,16 +123,15 @@ def start_kernel(job, private_dir, mode, uid, cgroup):
         os.makedirs(os.path.dirname(files[name]), exist_ok=True)
         shutil.copyfile(host, files[name])
         os.chmod(files[name], 0o644)
-    if mode == "uid":  # no namespaces: the working folder is a real one the kernel's uid owns
+    if mode == "uid":  # no sandbox: the working folder is a real one the kernel's uid owns
         for name, host in files.items():
             shutil.copyfile(host, os.path.join(workdir, name))
-        os.symlink(os.path.join(repo, "node_modules"), os.path.join(workdir, "node_modules"))
     for d in (private_dir, os.path.dirname(runtime_dir), runtime_dir, workdir):
         os.chmod(d, 0o711 if d != runtime_dir and d != workdir else 0o700)
         if os.geteuid() == 0 and d in (runtime_dir, workdir):
             os.chown(d, uid, uid)
-    argv = launcher(mode, job, runtime_dir, uid, files, workdir, cgroup, private_dir)
-    spec = {"argv": argv + [tslab, "kernel", "--config-path", "{connection_file}"],
+    argv, prefix = launcher(mode, job, runtime_dir, uid, files, workdir, cgroup, private_dir)
+    spec = {"argv": argv + [prefix + tslab, "kernel", "--config-path", "{connection_file}"],
             "display_name": "tslab (grader)", "language": "typescript"}
     with open(os.path.join(spec_dir, "kernel.json"), "w") as f:
         json.dump(spec, f)

@@ -10,13 +10,14 @@ Modes, strongest first (run_notebook.py uses the first one this machine allows, 
   resource limits, but sees the network and every world-readable file.
 
 A checkout may live under a folder the run's uid cannot traverse (a 0700 parent such as /root):
-in mode "userns" started by root, the launcher first enters a mount namespace of its own, mounts a
-small tmpfs and bind-mounts, read-only, exactly lib/, node_modules/ and the preload into it at
-traversable paths (the "stage"); the unprivileged bubblewrap binds them from there. Nothing is
-copied, no folder of the TA's changes mode, and only those parts are reachable (the stage exists
-only in that namespace). bubblewrap's --ro-bind-fd does not work here: an unprivileged bubblewrap
-cannot follow /proc/self/fd in its new user namespace. Mode "uid" needs lib/ and node_modules/
-readable by any uid, so it cannot run from such a checkout.
+started by root, the launcher first enters a mount namespace of its own, mounts a small tmpfs and
+bind-mounts, read-only, exactly lib/, node_modules/ and the preload into it at traversable paths
+(the "stage"); in mode "userns" the unprivileged bubblewrap binds them from there, in mode "uid"
+the kernel reads them there. Nothing is copied, no folder of the TA's changes mode, and only those
+parts are reachable (the stage exists only in that namespace). bubblewrap's --ro-bind-fd does not
+work here: an unprivileged bubblewrap cannot follow /proc/self/fd in its new user namespace. Where
+namespaces are refused (mode "uid" in a container), the kernel reads the checkout's own paths,
+which must then be readable by any uid.
 
 Whole-kernel limits come from a control group per kernel where the machine has one the grader can
 create (cgroup v2, else v1; as root): memory across all its processes, tmpfs pages included; a CPU
@@ -133,17 +134,21 @@ def bwrap_argv(mode, job, runtime_dir, files, stage=None):
 
 
 # Runs as root (when the grader is root) before the kernel drops its privileges: joins the
-# kernel's control groups, builds the stage (mode userns), sets the rlimits, ignores SIGINT
-# (jupyter interrupts the whole process group; node installs its own handler, so tslab still gets
+# kernel's control groups, builds the stage (below), sets the rlimits, ignores SIGINT (jupyter
+# interrupts the whole process group; node installs its own handler, so tslab still gets
 # interrupts) and execs with an empty environment (what a PID namespace's /proc/1/environ shows).
+# The stage: a mount namespace of the launcher's own with a small tmpfs in which lib/,
+# node_modules/ and the preload are bind-mounted read-only at traversable paths. In mode uid it
+# is optional: where namespaces are refused, the kernel reads the checkout's own paths.
 STUB = r"""
 import ctypes, os, resource, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 cfg = CONFIG
+argv = sys.argv[1:]
 for procs in cfg["cgroup_procs"]:
     with open(procs, "w") as f:
         f.write(str(os.getpid()))
-if cfg["stage"]:
+def build_stage(stage):
     libc = ctypes.CDLL(None, use_errno=True)
     def check(r, what):
         if r != 0:
@@ -151,10 +156,9 @@ if cfg["stage"]:
     B, REC, PRIVATE, RDONLY, REMOUNT, NOSUID, NODEV = 4096, 16384, 262144, 1, 32, 2, 4
     check(libc.unshare(0x00020000), "unshare")
     check(libc.mount(b"none", b"/", None, REC | PRIVATE, None), "private /")
-    stage = cfg["stage"].encode()
-    check(libc.mount(b"tmpfs", stage, b"tmpfs", NOSUID | NODEV, b"size=1m,mode=0755"), "tmpfs")
+    check(libc.mount(b"tmpfs", stage.encode(), b"tmpfs", NOSUID | NODEV, b"size=1m,mode=0755"), "tmpfs")
     for part in cfg["parts"]:
-        dest = cfg["stage"] + part
+        dest = stage + part
         os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
         if os.path.isdir(part):
             os.makedirs(dest, mode=0o755, exist_ok=True)
@@ -162,18 +166,29 @@ if cfg["stage"]:
             open(dest, "w").close()
         check(libc.mount(part.encode(), dest.encode(), None, B | REC, None), "bind " + part)
         check(libc.mount(b"none", dest.encode(), None, REMOUNT | B | RDONLY | NOSUID | NODEV, None), "read-only " + part)
+if cfg["stage"]:
+    try:
+        build_stage(cfg["stage"])
+    except OSError:
+        if cfg["chdir"] is None:
+            raise
+        argv = [a.replace(cfg["stage"], "") for a in argv]
+        cfg["link"] = [p.replace(cfg["stage"], "") for p in cfg["link"]] if cfg["link"] else None
+if cfg["link"]:
+    os.symlink(cfg["link"][1], cfg["link"][0])
 for k, v in cfg["limits"].items():
     resource.setrlimit(int(k), (v, v))
 if cfg["chdir"]:
     os.chdir(cfg["chdir"])
-os.execve(sys.argv[1], sys.argv[1:], {})
+os.execve(argv[0], argv, {})
 """
 
 
 def launcher(mode, job, runtime_dir, uid, files, workdir, cgroup=None, private_dir=None):
-    """argv that starts a command in the sandbox of `mode`, through STUB."""
+    """argv that starts a command in the sandbox of `mode`, through STUB, and the prefix of the
+    checkout's paths (lib/, node_modules/, the preload) as the kernel sees them."""
     root = os.geteuid() == 0
-    stage = os.path.join(private_dir, "stage") if (mode == "userns" and root and private_dir) else None
+    stage = os.path.join(private_dir, "stage") if (mode != "bwrap-setpriv" and root and private_dir) else ""
     if stage:
         os.makedirs(stage, exist_ok=True)
         os.chmod(stage, 0o755)
@@ -183,11 +198,13 @@ def launcher(mode, job, runtime_dir, uid, files, workdir, cgroup=None, private_d
         inner = bwrap_argv(mode, job, runtime_dir, files) + setpriv_argv(uid)
     else:
         inner = (setpriv_argv(uid) if root else []) + ["/usr/bin/env", "-i"] + [
-            f"{k}={v}" for k, v in sandbox_env(job["preload"]).items()]
+            f"{k}={v}" for k, v in sandbox_env(stage + job["preload"]).items()]
+    uid_mode = mode == "uid"
+    link = [os.path.join(workdir, "node_modules"), stage + os.path.join(job["repo"], "node_modules")] if uid_mode else None
     config = {"cgroup_procs": cgroup.procs_files() if cgroup else [], "stage": stage,
               "parts": shared_parts(job), "limits": {int(k): v for k, v in LIMITS.items()},
-              "chdir": workdir if mode == "uid" else None}
-    return ["/usr/bin/python3", "-c", STUB.replace("CONFIG", repr(config), 1)] + inner
+              "chdir": workdir if uid_mode else None, "link": link}
+    return ["/usr/bin/python3", "-c", STUB.replace("CONFIG", repr(config), 1)] + inner, (stage if uid_mode else "")
 
 
 def _cgroup_mounts():

@@ -76,13 +76,16 @@ async function runnerPeak<T>(work: Promise<T>): Promise<[T, number]> {
 
 beforeAll(async () => {
   release([tiny], releaseDir);
-  submit('correct', { 'answer-mean': MEAN, 'answer-square': SQUARE });
-  // 200 busy shell loops, each in its own session, while the kernel waits 40 s.
+  // A right answer whose cell needs half a second of CPU (20 s allowed): a starved kernel loses it.
+  submit('correct', { 'answer-mean': `let acc = 0;\nfor (let i = 0; i < 1e8; i++) acc = (acc + i) % 1000003;\n${MEAN}`, 'answer-square': SQUARE });
+  // 200 busy shell loops, each in its own session (past the scheduler's per-session groups), for 40 s.
   submit('hog', {
-    'answer-mean': `import * as cp from "child_process";
+    'answer-mean': MEAN,
+    'answer-square': `import * as cp from "child_process";
 cp.execSync('for i in $(seq 200); do setsid sh -c "while :; do :; done" </dev/null >/dev/null 2>&1 & done');
-${MEAN}`,
-    'answer-square': `await new Promise((r) => setTimeout(r, 40000));\n${SQUARE}`,
+await new Promise((r) => setTimeout(r, 40000));
+try { cp.execFileSync("pkill", ["-f", "^sh -c while"]); } catch {}
+${SQUARE}`,
   });
   // Four processes of 300 MB each at once (each within the per-process limits).
   submit('memory-hog', {

@@ -15,6 +15,7 @@ const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'grader-private-'));
 const kit = path.join(parent, 'kit');
 const source = path.join(kit, 'source');
 const out = path.join(parent, 'grades');
+const outUid = path.join(parent, 'grades-uid');
 const submissions = path.join(parent, 'submissions');
 
 interface Results {
@@ -23,7 +24,7 @@ interface Results {
   output: string;
   tests: { name: string; score: number; output: string }[];
 }
-const results = (student: string): Results => JSON.parse(fs.readFileSync(path.join(out, 'results', student, 'tiny.json'), 'utf8'));
+const results = (student: string, dir = out): Results => JSON.parse(fs.readFileSync(path.join(dir, 'results', student, 'tiny.json'), 'utf8'));
 
 beforeAll(() => {
   fs.chmodSync(parent, 0o700);
@@ -60,11 +61,14 @@ function square(x: number): number {
   return found ? x * x : -1;
 }`,
   });
-  execFileSync(path.join(kit, 'node_modules', '.bin', 'tsx'), [path.join(kit, 'grader', 'cli.ts'), 'grade', submissions, '--source', source, '--out', out, '--jobs', '2'], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, RLHF_GRADER_SANDBOX: '' },
-    timeout: 600_000,
-  });
+  const grade = (dir: string, mode: string, ...args: string[]) =>
+    execFileSync(path.join(kit, 'node_modules', '.bin', 'tsx'), [path.join(kit, 'grader', 'cli.ts'), 'grade', submissions, '--source', source, '--out', dir, ...args], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, RLHF_GRADER_SANDBOX: mode },
+      timeout: 600_000,
+    });
+  grade(out, '', '--jobs', '2');
+  grade(outUid, 'uid', '--student', 'prowler');
 }, 900_000);
 
 afterAll(() => {
@@ -83,6 +87,12 @@ describe('a checkout under a private (0700) folder, graded as root', () => {
   it('shows the kernel nothing of the private folder but lib/ and node_modules/', () => {
     expect(results('prowler').tests.map((t) => t.score)).toEqual([2, 1, 0, 0]);
     expect(results('prowler').tests[2].output).toContain('got -1');
+  });
+
+  it('runs the fallback mode "uid" from there too, showing it only lib/ and node_modules/', () => {
+    expect(results('prowler', outUid).sandbox).toBe('uid');
+    expect(results('prowler', outUid).output).toContain('graded in the weaker sandbox mode "uid" (chosen by the TA)');
+    expect(results('prowler', outUid).tests.map((t) => t.score)).toEqual([2, 1, 0, 0]);
   });
 
   it('leaves the private folder private', () => {
