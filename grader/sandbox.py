@@ -405,18 +405,12 @@ def remove_owned(uid, places=SHARED_WRITABLE):
             except OSError:
                 continue
             # The uid can create files only in folders it owns or any uid may write to.
-            reachable = st.st_uid == uid or (st.st_mode & 0o003) == 0o003
-            if stat.S_ISDIR(st.st_mode) and depth < 32 and reachable:
+            folder = stat.S_ISDIR(st.st_mode)
+            if folder and depth < 32 and (st.st_uid == uid or (st.st_mode & 0o003) == 0o003):
                 walk(e.path, depth + 1)
-                if st.st_uid == uid:
-                    try:
-                        os.rmdir(e.path)
-                        removed += 1
-                    except OSError:
-                        pass
-            elif st.st_uid == uid:
+            if st.st_uid == uid:
                 try:
-                    os.unlink(e.path)
+                    (os.rmdir if folder else os.unlink)(e.path)
                     removed += 1
                 except OSError:
                     pass

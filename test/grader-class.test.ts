@@ -76,8 +76,8 @@ async function runnerPeak<T>(work: Promise<T>): Promise<[T, number]> {
 
 beforeAll(async () => {
   release([tiny], releaseDir);
-  // A right answer whose cell needs half a second of CPU (20 s allowed): a starved kernel loses it.
-  submit('correct', { 'answer-mean': `let acc = 0;\nfor (let i = 0; i < 1e8; i++) acc = (acc + i) % 1000003;\n${MEAN}`, 'answer-square': SQUARE });
+  // A right answer whose cell needs a quarter of a second of CPU (20 s allowed): a starved kernel loses it.
+  submit('correct', { 'answer-mean': `let acc = 0;\nfor (let i = 0; i < 5e7; i++) acc = (acc + i) % 1000003;\n${MEAN}`, 'answer-square': SQUARE });
   // 200 busy shell loops, each in its own session (past the scheduler's per-session groups), for 40 s.
   submit('hog', {
     'answer-mean': MEAN,

@@ -16,6 +16,7 @@ const kit = path.join(parent, 'kit');
 const source = path.join(kit, 'source');
 const out = path.join(parent, 'grades');
 const outUid = path.join(parent, 'grades-uid');
+const MARKER = `private-marker-${process.pid}`;
 const submissions = path.join(parent, 'submissions');
 
 interface Results {
@@ -32,13 +33,16 @@ beforeAll(() => {
   for (const dir of ['grader', 'lib']) fs.cpSync(path.join(REPO, dir), path.join(kit, dir), { recursive: true });
   fs.copyFileSync(path.join(REPO, 'assignments', 'check.ts'), path.join(kit, 'assignments', 'check.ts'));
   fs.mkdirSync(source);
-  fs.copyFileSync(tiny.file, path.join(source, 'tiny.ipynb'));
+  // The official notebook and the other submissions carry a marker found nowhere else on the machine.
+  const official = JSON.parse(fs.readFileSync(tiny.file, 'utf8'));
+  official.cells[0].source += `\n${MARKER}`;
+  fs.writeFileSync(path.join(source, 'tiny.ipynb'), JSON.stringify(official));
   // Hard links: the same files as this checkout's node_modules, reached only through `parent`.
   execFileSync('cp', ['-al', path.join(REPO, 'node_modules'), path.join(kit, 'node_modules')]);
   const releaseDir = path.join(parent, 'release');
   release([tiny], releaseDir);
   const submit = submitter(releaseDir, submissions);
-  submit('correct', { 'answer-mean': MEAN, 'answer-square': SQUARE });
+  submit('correct', { 'answer-mean': `// ${MARKER}\n${MEAN}`, 'answer-square': SQUARE });
   // Looks for the official notebook, the grades and the other submissions everywhere it can:
   // the checkout's paths, the folders above lib/ and node_modules/, and every open descriptor.
   const targets = [path.join(source, 'tiny.ipynb'), path.join(out, 'results', 'correct', 'tiny.json'), path.join(submissions, 'correct', 'tiny.ipynb')];
@@ -46,8 +50,9 @@ beforeAll(() => {
     'answer-mean': MEAN,
     'answer-square': `import * as fs from "fs";
 import * as path from "path";
+const marker = ["private", "marker", ${JSON.stringify(String(process.pid))}].join("-"); // not written out in this cell
 let found = "";
-const look = (f: string) => { try { if (fs.statSync(f).isFile() && /BEGIN SOLUTION|square\\(-1\\.5\\)|"max_score"/.test(fs.readFileSync(f, "utf8"))) found += f + " "; } catch {} };
+const look = (f: string) => { try { if (fs.statSync(f).isFile() && fs.readFileSync(f, "utf8").includes(marker)) found += f + " "; } catch {} };
 for (const f of ${JSON.stringify(targets)}) look(f);
 for (const start of [${JSON.stringify(path.join(kit, 'lib'))}, fs.realpathSync("node_modules"), fs.realpathSync("node_modules/rlhf")]) {
   for (let d = start; d !== "/"; d = path.dirname(d)) {
