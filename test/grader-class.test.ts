@@ -77,7 +77,8 @@ async function runnerPeak<T>(work: Promise<T>): Promise<[T, number]> {
 beforeAll(async () => {
   release([tiny], releaseDir);
   // A right answer whose cell needs a quarter of a second of CPU (20 s allowed): a starved kernel loses it.
-  submit('correct', { 'answer-mean': `let acc = 0;\nfor (let i = 0; i < 5e7; i++) acc = (acc + i) % 1000003;\n${MEAN}`, 'answer-square': SQUARE });
+  const work = '(() => {\n  let acc = 0;\n  for (let i = 0; i < 5e7; i++) acc = (acc + i) % 1000003;\n  return acc;\n})();';
+  submit('correct', { 'answer-mean': `${work}\n${MEAN}`, 'answer-square': SQUARE });
   // 200 busy shell loops, each in its own session (past the scheduler's per-session groups), for 40 s.
   submit('hog', {
     'answer-mean': MEAN,
