@@ -35,6 +35,7 @@ import zmq
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
+sys.dont_write_bytecode = True  # no __pycache__ of root's in the checkout
 from sandbox import (KERNEL_MEMORY, MODES, PROBE, RUNTIME_BYTES, TMPFS_BYTES, Cgroup, kill_uid, launcher,
                      mount_tmpfs, remove_owned, run_uid, unmount_under)
 
