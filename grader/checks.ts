@@ -231,3 +231,35 @@ export function judge(probe: TestProbe, record: ProbeRecord): { passed: boolean;
   if (skipped >= 0) return { passed: false, message: `assertion ${skipped + 1} of the test (${probe.checks[skipped].kind}) never ran` };
   return { passed: true, message: '' };
 }
+
+/**
+ * The values written in a test cell's code as a student's code could print them: each array of
+ * constants as JSON and as JavaScript joins it (`[1.5,-2]`, `1.5,-2` for three or more items),
+ * and numbers of five or more characters, all without whitespace. grade.ts withholds a visible
+ * message that contains one of a hidden test's (inputs a submission saved and threw later).
+ */
+export function literalForms(body: string): string[] {
+  const file = ts.createSourceFile('test.ts', body, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const forms = new Set<string>();
+  const fail = (): never => {
+    throw new Error('not a constant');
+  };
+  const visit = (node: ts.Node): void => {
+    if (ts.isArrayLiteralExpression(node) && node.elements.length >= 2) {
+      try {
+        const v = constant(node, fail) as unknown[];
+        forms.add(JSON.stringify(v));
+        if (v.length >= 3) forms.add(String(v));
+      } catch {
+        // computed items: not a literal
+      }
+    } else if (ts.isNumericLiteral(node)) {
+      const negative = ts.isPrefixUnaryExpression(node.parent) && node.parent.operator === ts.SyntaxKind.MinusToken;
+      const text = `${negative ? '-' : ''}${Number(node.text)}`;
+      if (text.length >= 5) forms.add(text);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  return [...forms].map((f) => f.replace(/\s+/g, ''));
+}

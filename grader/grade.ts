@@ -11,7 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ProbeRecord, TestProbe, judge, probeCell } from './checks';
+import { ProbeRecord, TestProbe, judge, literalForms, probeCell } from './checks';
 import { Assignment, Cell, HELPERS_FILE, HELPERS_PATH, Limits, REPO, cellSource, parseNotebook, stripSolutions } from './format';
 
 const RUNNER = path.join(__dirname, 'run_notebook.py');
@@ -59,6 +59,8 @@ interface RunnerResult {
   message: string;
   sandbox: string;
   sandbox_note: string;
+  /** "" if the kernel had a control group, else why not. */
+  cgroup?: string;
   cells: RunnerCell[];
 }
 
@@ -233,8 +235,10 @@ export function readSubmission(file: string): string {
 
 /**
  * Distinctive text found only in hidden test cells (lines and string literals of the cell and of
- * its probe, minus anything that also occurs in the other cells): a message a student sees must
- * not quote it, e.g. a visible test's error thrown with text the submission read somehow.
+ * its probe, the arrays and long numbers written in it in any spacing, minus anything that also
+ * occurs in the other cells): a message a student sees must not quote it, e.g. a visible test's
+ * error thrown with a hidden test's inputs the submission saved. Values a hidden test computes,
+ * or text the submission encodes, are not recognized (README "Limits").
  */
 function hiddenText(a: Assignment): string[] {
   const secret = new Set<string>();
@@ -248,10 +252,12 @@ function hiddenText(a: Assignment): string[] {
       return;
     }
     for (const line of `${src}\n${probe}`.split('\n')) if (line.trim().length >= 12) secret.add(line.trim());
+    for (const form of literalForms(src)) secret.add(form);
     for (const arg of a.probes[i]!.probed) if (arg.length >= 12) secret.add(arg);
     for (const m of src.matchAll(/"([^"\\]{6,})"|'([^'\\]{6,})'|`([^`\\]{6,})`/g)) secret.add(m[1] ?? m[2] ?? m[3]);
   });
-  return [...secret].filter((s) => !shown.includes(s));
+  const shownFlat = shown.replace(/\s+/g, '');
+  return [...secret].filter((s) => !shown.includes(s) && !shownFlat.includes(s.replace(/\s+/g, '')));
 }
 
 const hiddenTexts = new WeakMap<Assignment, string[]>();
@@ -259,8 +265,8 @@ const hiddenTexts = new WeakMap<Assignment, string[]>();
 /** A message for a visible test as the student may see it: withheld if it quotes a hidden test. */
 export function visibleMessage(a: Assignment, message: string): string {
   if (!hiddenTexts.has(a)) hiddenTexts.set(a, hiddenText(a));
-  const flat = message.replace(/\s+/g, ' ');
-  const quotes = hiddenTexts.get(a)!.some((s) => message.includes(s) || flat.includes(s.replace(/\s+/g, ' ')));
+  const flat = message.replace(/\s+/g, '');
+  const quotes = hiddenTexts.get(a)!.some((s) => message.includes(s) || flat.includes(s.replace(/\s+/g, '')));
   return quotes ? '[message withheld: it quotes a hidden test]' : message;
 }
 
@@ -294,6 +300,7 @@ export function ungradedResult(a: Assignment, student: string, note: string): Su
 
 /** The sandbox every run used, once per process, for the TA's log. */
 let reportedSandbox = '';
+let reportedCgroup = false;
 
 /** Grades one submission file into a result; never throws for problems of the submission itself. */
 export async function gradeSubmission(
@@ -301,7 +308,7 @@ export async function gradeSubmission(
   student: string,
   file: string,
   limits: Limits = a.limits,
-  options: { sandbox?: string } = {},
+  options: { sandbox?: string; kernelMemory?: number } = {},
 ): Promise<SubmissionResult> {
   const started = Date.now();
   const notes: string[] = [];
@@ -344,7 +351,8 @@ export async function gradeSubmission(
       cell_timeout: limits.cellTimeout,
       notebook_timeout: limits.notebookTimeout,
       max_output: MAX_OUTPUT,
-      sandbox: options.sandbox ?? process.env.RLHF_GRADER_SANDBOX ?? 'auto',
+      sandbox: options.sandbox || process.env.RLHF_GRADER_SANDBOX || 'auto',
+      kernel_memory: options.kernelMemory,
     };
     const run = await runKernel(job, limits);
     sandbox = run.sandbox ?? '';
@@ -355,6 +363,10 @@ export async function gradeSubmission(
     if (sandbox && sandbox !== reportedSandbox) {
       reportedSandbox = sandbox;
       console.error(`grader: kernels run in sandbox mode "${sandbox}"${run.sandbox_note ? ` (${run.sandbox_note})` : ''}`);
+    }
+    if (run.cgroup && !reportedCgroup) {
+      reportedCgroup = true;
+      console.error(`grader: ${run.cgroup}: memory is limited per process only, and kernels graded at once do not share the CPU fairly (README "Sandbox")`);
     }
     planned.forEach((p, i) => {
       if (!p.test) return;

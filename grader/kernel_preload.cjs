@@ -132,35 +132,108 @@ Module._load = function (request, parent, isMain) {
   return call.call(originalLoad, this, request, parent, isMain);
 };
 
-// Built-ins whose replacement could watch the kernel compile later cells or bend values.
+// Built-ins whose replacement could watch the kernel compile later cells or bend values: their
+// own properties, symbol-keyed ones (iterators) included, and the global object's own properties.
+const protoOf = Object.getPrototypeOf;
+const ownKeys = Reflect.ownKeys;
 const watched = [
-  ['Array.prototype', Array.prototype], ['String.prototype', String.prototype], ['Object', Object],
-  ['Object.prototype', Object.prototype], ['Function.prototype', Function.prototype], ['JSON', JSON],
-  ['Math', Math], ['Number', Number], ['Reflect', Reflect], ['Error', Error], ['Promise.prototype', Promise.prototype],
+  ['globalThis', globalThis], ['Object', Object], ['Object.prototype', Object.prototype], ['Function', Function],
+  ['Function.prototype', Function.prototype], ['Array', Array], ['Array.prototype', Array.prototype],
+  ['String', String], ['String.prototype', String.prototype], ['Number', Number], ['Number.prototype', Number.prototype],
+  ['Boolean.prototype', Boolean.prototype], ['BigInt.prototype', BigInt.prototype], ['Symbol', Symbol],
+  ['Symbol.prototype', Symbol.prototype], ['RegExp.prototype', RegExp.prototype], ['Date.prototype', Date.prototype],
+  ['Map.prototype', Map.prototype], ['Set.prototype', Set.prototype], ['WeakMap.prototype', WeakMap.prototype],
+  ['Iterator.prototype', protoOf(protoOf([][Symbol.iterator]()))], ['ArrayIterator', protoOf([][Symbol.iterator]())],
+  ['StringIterator', protoOf(''[Symbol.iterator]())], ['MapIterator', protoOf(new Map()[Symbol.iterator]())],
+  ['SetIterator', protoOf(new Set()[Symbol.iterator]())], ['TypedArray', protoOf(Float32Array)],
+  ['TypedArray.prototype', protoOf(Float32Array.prototype)], ['Float32Array.prototype', Float32Array.prototype],
+  ['Float64Array.prototype', Float64Array.prototype], ['Int32Array.prototype', Int32Array.prototype],
+  ['JSON', JSON], ['Math', Math], ['Reflect', Reflect], ['Error', Error], ['Error.prototype', Error.prototype],
+  ['Promise', Promise], ['Promise.prototype', Promise.prototype], ['Buffer', Buffer], ['Buffer.prototype', Buffer.prototype],
   ['Module', Module], ['Module.prototype', Module.prototype], ['vm', vm],
 ];
+// Globals the kernel itself sets or replaces after this file runs (tslab, Node's lazy getters).
+const KERNEL_GLOBALS = new Set(['exports', 'require', 'module', '__filename', '__dirname', 'rlhfGraderProbe']);
+const keyName = (key) => (typeof key === 'symbol' ? `[${key.description}]` : key);
 const snapshot = [];
 for (const [label, obj] of watched) {
-  const names = ownNames(obj);
-  for (let i = 0; i < names.length; i++) {
-    const d = getOwn(obj, names[i]);
-    snapshot.push([label, obj, names[i], d.value, d.get, d.set]);
+  const keys = ownKeys(obj);
+  for (let i = 0; i < keys.length; i++) {
+    if (obj === globalThis && KERNEL_GLOBALS.has(keys[i])) continue;
+    const d = getOwn(obj, keys[i]);
+    if (obj === globalThis && d.get) continue; // Node's lazy globals turn into values when first read
+    snapshot.push([label, obj, keys[i], d.value, d.get, d.set]);
   }
 }
 const prepareStackTrace = getOwn(Error, 'prepareStackTrace');
 function changedBuiltins() {
   let out = '';
   for (let i = 0; i < snapshot.length; i++) {
-    const [label, obj, name, value, get, set] = snapshot[i];
-    const d = getOwn(obj, name);
+    const [label, obj, key, value, get, set] = snapshot[i];
+    const d = getOwn(obj, key);
     if (d === undefined || !same(d.value, value) || d.get !== get || d.set !== set) {
-      if (out.length < 1000) out += (out ? ', ' : '') + `${label}.${name}`;
+      if (out.length < 1000) out += (out ? ', ' : '') + `${label}.${keyName(key)}`;
     }
   }
   const p = getOwn(Error, 'prepareStackTrace');
   if ((p && p.value) !== (prepareStackTrace && prepareStackTrace.value)) out += (out ? ', ' : '') + 'Error.prepareStackTrace';
   return out;
 }
+
+// ---- the way out: tslab's display function, captured ----------------------------------------
+// The kernel's messages carry the records and the flags. tslab hands each cell's display function
+// to handleExecuteImpl and keeps it in a writable module export: the function is captured here
+// as tslab passes it, the export answers with it, and the methods on its path cannot be replaced.
+// (Code in the same process can still reach deeper, e.g. the socket library: README "Flags".)
+let display = null;
+const lock = (obj, name) => {
+  const d = getOwn(obj, name);
+  if (d && d.configurable) defineProperty(obj, name, { value: d.value, writable: false, configurable: false, enumerable: d.enumerable });
+};
+const isKernel = process.argv[2] === 'kernel' && /tslab/.test(process.argv[1] || '');
+if (isKernel) {
+  const jupyter = require(require.resolve('tslab/dist/jupyter.js', { paths: [process.cwd()] }));
+  const impl = jupyter.JupyterHandlerImpl.prototype;
+  const server = jupyter.ZmqServer.prototype;
+  const execute = impl.handleExecuteImpl;
+  const serverExecute = server.handleExecute;
+  let locked = false;
+  defineProperty(impl, 'handleExecuteImpl', {
+    value: function (req, writeStream, writeDisplayData) {
+      display = writeDisplayData;
+      return call.call(execute, this, req, writeStream, writeDisplayData);
+    },
+    writable: false,
+    configurable: false,
+  });
+  defineProperty(server, 'handleExecute', {
+    value: function (sock, msg) {
+      if (!locked) {
+        // The message class and the output socket are reachable only from here, before any cell.
+        locked = true;
+        const proto = protoOf(msg);
+        lock(proto, 'createReply');
+        lock(proto, 'signAndSend');
+        for (let p = this.iopub; p !== null && p !== Object.prototype; p = protoOf(p)) lock(p, 'send');
+        lock(this, 'iopub');
+      }
+      return call.call(serverExecute, this, sock, msg);
+    },
+    writable: false,
+    configurable: false,
+  });
+  for (const name of ownNames(impl)) lock(impl, name);
+  for (const name of ownNames(server)) lock(server, name);
+  defineProperty(jupyter, 'lastWriteDisplayData', {
+    get: () => display,
+    set: (fn) => {
+      if (fn !== display) notice("tried to replace tslab's display function (ignored)");
+    },
+    configurable: false,
+  });
+  lock(JSON, 'stringify');
+}
+
 // ---- values to the grader ---------------------------------------------------------------------
 /** A checked value as JSON text: numbers, strings, booleans, (nested) arrays and array-likes. */
 function encode(x, depth, budget) {
@@ -207,11 +280,9 @@ function messageOf(e) {
   }
 }
 
-let jupyter = null;
 function send(json) {
   flushOutput();
-  if (jupyter === null) jupyter = require(require.resolve('tslab/dist/jupyter.js', { paths: [process.cwd()] }));
-  jupyter.lastWriteDisplayData({ data: { [MIME]: json }, metadata: {}, transient: {} }, false);
+  if (display !== null) call.call(display, null, { data: { [MIME]: json }, metadata: {}, transient: {} }, false);
 }
 
 let current = null; // the test cell being run: its nonce and the checks recorded so far
@@ -235,15 +306,17 @@ const grader = freeze({
   /** throws: calls fn and records whether it threw, and the error's message. */
   throws(k, fn, what) {
     if (current === null) return;
-    let threw = false;
-    let message = '';
+    // Exactly assignments/check.ts: the error's message (the thrown value itself if it is not an
+    // object) must not be null, so `throw null` and an Error whose message is null do not count,
+    // and a message getter that throws fails the test cell with its error.
+    let message = null;
     try {
       fn();
     } catch (e) {
-      threw = true;
-      message = messageOf(e);
+      message = typeof e === 'object' && e !== null ? e.message : e;
     }
-    current.checks += `${current.n++ ? ',' : ''}{"k":${k | 0},"threw":${threw},"message":${stringify(message)},"what":${label(what)}}`;
+    const shown = typeof message === 'string' ? text(message) : '';
+    current.checks += `${current.n++ ? ',' : ''}{"k":${k | 0},"threw":${message !== null},"message":${stringify(shown)},"what":${label(what)}}`;
   },
   end(nonce) {
     if (current === null || current.nonce !== `${nonce}`) return;

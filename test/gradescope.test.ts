@@ -125,7 +125,7 @@ describe('autograder zip', () => {
       const zip = path.join(zips, `${a.name}.zip`);
       const listing = execFileSync('zipinfo', [zip], { encoding: 'utf8' });
       const names = execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' }).trim().split('\n');
-      expect(names).toEqual(expect.arrayContaining(['setup.sh', 'run_autograder', 'kit/package-lock.json', 'kit/lib/index.ts', 'kit/grader/grade.ts', 'kit/grader/run_notebook.py', `kit/assignments/${a.name}.ipynb`, 'kit/gradescope.json']));
+      expect(names).toEqual(expect.arrayContaining(['setup.sh', 'run_autograder', 'kit/package-lock.json', 'kit/lib/index.ts', 'kit/grader/grade.ts', 'kit/grader/run_notebook.py', 'kit/grader/sandbox.py', `kit/assignments/${a.name}.ipynb`, 'kit/gradescope.json']));
       expect(names.filter((n) => n.endsWith('.ipynb'))).toEqual([`kit/assignments/${a.name}.ipynb`]);
       expect(names.some((n) => n.includes('node_modules') || n.includes('native/build'))).toBe(false);
       expect(listing).toMatch(/-rwxr-xr-x .* run_autograder/);
