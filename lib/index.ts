@@ -29,6 +29,7 @@ export * from './feedback/populations';
 export * from './feedback/safetyLexicon';
 export * from './feedback/rmBench';
 export * from './feedback/rmBenchBuild';
+export * from './feedback/history';
 export * from './rl/kl';
 export * from './rl/rollout';
 export * from './methods/sft';
