@@ -125,9 +125,10 @@ describe('scoring a reward model per category', () => {
     const rB = [0, 1, 1, 0.5, 2, 3]; // right, right, right, tie, right, tie
     const rows = benchmarkAccuracy(records, rA, rB);
     expect(rows.map((r) => r.group)).toEqual(['parts', 'safety', 'all']);
-    expect(rows[0]).toMatchObject({ pairs: 4, accuracy: 0.75 });
+    expect(rows[0]).toMatchObject({ pairs: 4, accuracy: 0.75, ties: 1 });
+    expect(rows[2].ties).toBe(2);
     expect(rows[0].stderr).toBeCloseTo(Math.sqrt(0.25 / 4), 12); // sd of 1,1,1,0 = 0.5
-    expect(rows[1]).toMatchObject({ pairs: 2, accuracy: 0.5 });
+    expect(rows[1]).toMatchObject({ pairs: 2, accuracy: 0.5, ties: 1 });
     expect(rows[1].stderr).toBeCloseTo(Math.sqrt(0.5 / 2), 12);
     expect(rows[2].accuracy).toBeCloseTo(4 / 6, 12);
     expect(benchmarkAccuracy(records, rA, rB, 'subcategory')[0].group).toBe('parts/s');

@@ -105,6 +105,8 @@ export interface BenchRow {
   accuracy: number;
   /** Standard error of that fraction (sample sd of the 0/1 outcomes / sqrt(pairs)). */
   stderr: number;
+  /** Pairs where the two rewards are equal (counted wrong): a model blind to the difference, e.g. a bag of words on repetition. */
+  ties: number;
 }
 
 /**
@@ -118,18 +120,23 @@ export function benchmarkAccuracy(records: Comparison[], rA: ArrayLike<number>, 
   }
   const groups = new Map<string, number[]>();
   const all: number[] = [];
+  const ties = new Map<string, number>();
   records.forEach((r, i) => {
     const m = r.metadata as unknown as BenchMeta;
     const key = by === 'category' ? m.category : `${m.category}/${m.subcategory}`;
     const d = r.choice === 'A' ? rA[i] - rB[i] : rB[i] - rA[i];
     const right = d > 0 ? 1 : 0;
+    if (d === 0) {
+      ties.set(key, (ties.get(key) ?? 0) + 1);
+      ties.set('all', (ties.get('all') ?? 0) + 1);
+    }
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key)!.push(right);
     all.push(right);
   });
   const row = (group: string, xs: number[]): BenchRow => {
     const { mean, stderr } = meanStderr(xs);
-    return { group, pairs: xs.length, accuracy: mean, stderr };
+    return { group, pairs: xs.length, accuracy: mean, stderr, ties: ties.get(group) ?? 0 };
   };
   return [...[...groups].map(([g, xs]) => row(g, xs)), row('all', all)];
 }
