@@ -18,14 +18,16 @@ describe('the history of quantifying preferences', () => {
     }
   });
 
-  it('the timeline: one row per presumption, years placed as 2030 - year on a reversed log axis, hover text with the idea', () => {
+  it('the timeline: one row per presumption, years placed as 2030 - year on a log axis running right to left, hover text with the idea', () => {
     const { traces, layout } = historySpec();
     expect(traces).toHaveLength(Object.keys(PRESUMPTIONS).length);
     const bt = traces.find((t) => t.name === 'Bradley-Terry')!;
     expect(bt.x).toEqual([2030 - 1929, 2030 - 1952, 2030 - 1959, 2030 - 1969, 2030 - 2017]);
     expect((bt.hovertext as string[])[1]).toBe('1952, Bradley and Terry (founds it): Rank analysis of incomplete block designs: P(i beats j) = p_i / (p_i + p_j)');
     expect((bt.marker as { symbol: string[] }).symbol[3]).toBe('circle-open'); // Tversky 1969 challenges it
-    expect(layout.xaxis).toMatchObject({ type: 'log', autorange: 'reversed' });
+    expect(layout.xaxis).toMatchObject({ type: 'log', range: [Math.log10(480), Math.log10(3)] }); // 1550 on the left, 2027 on the right
+    expect(bt.text).toEqual(['Zermelo', 'Bradley-Terry', 'Luce', 'Tversky', 'Christiano et al.']);
+    expect(bt.textposition).toEqual(['top center', 'bottom center', 'top center', 'bottom center', 'top center']);
     const only = historySpec(HISTORY.filter((e) => e.presumption === 'aggregation'));
     expect(only.traces.map((t) => t.name)).toEqual(['aggregation']);
   });
