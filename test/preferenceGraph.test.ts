@@ -150,6 +150,29 @@ describe('the best accuracy of a scalar reward', () => {
     }
   });
 
+  it('exact beyond 10 items (the DP reads two lookup tables): a 15-cycle gives 14/15, a chain with one pair judged both ways loses one', () => {
+    const cyc: Judgement[] = [];
+    for (let a = 0; a < 15; a++) cyc.push(j(`i${a}`, `i${(a + 1) % 15}`));
+    const c = scalarCeiling(graphOf(cyc));
+    expect(c.accuracy).toBeCloseTo(14 / 15, 12);
+    expect(c.violated).toBe(1);
+    const chain: Judgement[] = [];
+    for (let a = 0; a < 18; a++) for (let b = a + 1; b < 18; b++) chain.push(j(`i${a}`, `i${b}`));
+    chain.push(j('i17', 'i3', 2)); // i17 over i3, weight 2, against the chain's i3 over i17
+    const g = graphOf(chain);
+    const best = scalarCeiling(g);
+    // moving i17 up to just above i3 breaks i4..i16 > i17 (13 judgements) and keeps the 2; leaving it last breaks the 2
+    expect(best.violated).toBe(2);
+    expect(best.accuracy).toBeCloseTo(1 - 2 / (153 + 2), 12);
+    const rng = new Rng(8);
+    for (let t = 0; t < 5; t++) {
+      const r = randomGraph(12 + rng.int(5), rng);
+      // the claimed value is reached by the returned order (an over-estimate would fail here)
+      const ex = scalarCeiling(r);
+      expect(agreementOf(r, r.items.map((x) => -ex.order.indexOf(x)))).toBeCloseTo(ex.accuracy, 12);
+    }
+  });
+
   it(`refuses a component of more than ${EXACT_ITEM_LIMIT} items, naming the limit; the bounds handle it`, () => {
     const n = EXACT_ITEM_LIMIT + 5;
     const js: Judgement[] = [];
