@@ -161,7 +161,7 @@ describe('the best accuracy of a scalar reward', () => {
     chain.push(j('i17', 'i3', 2)); // i17 over i3, weight 2, against the chain's i3 over i17
     const g = graphOf(chain);
     const best = scalarCeiling(g);
-    // moving i17 up to just above i3 breaks i4..i16 > i17 (13 judgements) and keeps the 2; leaving it last breaks the 2
+    // moving i17 above i3 breaks i3..i16 > i17 (14 judgements) to keep the 2; leaving it last breaks only the 2
     expect(best.violated).toBe(2);
     expect(best.accuracy).toBeCloseTo(1 - 2 / (153 + 2), 12);
     const rng = new Rng(8);
