@@ -2,8 +2,8 @@
  * Everything one chapter hands to a later one, in one place: the folder or file of each artifact
  * under runsDir() (runs/fast or runs/course), typed functions that write and read it, and the
  * notebook to run when it is missing. Notebooks call these and never build a runs path. Also
- * what chapters 04-08 share: the held-out evaluation prompts, the sampling settings (evaluation,
- * comparison pairs), measuring a policy, and the result files every method writes so chapter 08
+ * what chapters 04-07 and 12 share: the held-out evaluation prompts, the sampling settings (evaluation,
+ * comparison pairs), measuring a policy, and the result files every method writes so chapter 12
  * can put PPO, best-of-N and DPO on one reward-KL plot.
  *
  * Layout under runsDir():
@@ -206,7 +206,7 @@ export async function evaluatePolicy(
   };
 }
 
-/** The SFT policy measured like every other (the baseline of chapters 05-08; KL 0 to itself). */
+/** The SFT policy measured like every other (the baseline of chapters 05-07 and 12; KL 0 to itself). */
 export function evaluateSFT(sft: GPT, o: { rewardModel: RewardModel; tokenizer: Tokenizer }): Promise<MethodResult> {
   return evaluatePolicy(sft, { refPolicy: sft, rewardModel: o.rewardModel, tokenizer: o.tokenizer, method: 'SFT', label: 'SFT' });
 }
