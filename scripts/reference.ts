@@ -143,19 +143,28 @@ function commit(): string {
   }
 }
 
+/** A row of the runner's timings.json. */
+export interface RunnerTiming { notebook: string; seconds: number; mode: string; ok?: boolean; cells?: { cell: number; id?: string | null; seconds: number }[] }
+
 /**
  * Seconds per notebook from the rows of the runner's timings.json (names without .ipynb). The runner
  * names the modes 'fast' and 'default'; results files name them 'fast' and 'course'.
  */
-export function timesFromRunner(rows: { notebook: string; seconds: number; mode: string; ok?: boolean }[], mode: 'fast' | 'course'): Record<string, number> {
+export function timesFromRunner(rows: RunnerTiming[], mode: 'fast' | 'course'): Record<string, number> {
   const runnerMode = mode === 'course' ? 'default' : 'fast';
   return Object.fromEntries(rows.filter((r) => r.mode === runnerMode && r.ok !== false).map((r) => [path.basename(r.notebook, '.ipynb'), r.seconds]));
 }
 
-function readTimes(pagesDir: string, mode: 'fast' | 'course'): Record<string, number> {
+/** Seconds per code cell (by cell id) of one notebook, from the runner's rows. */
+export function cellTimesFromRunner(rows: RunnerTiming[], mode: 'fast' | 'course', notebook: string): Record<string, number> {
+  const runnerMode = mode === 'course' ? 'default' : 'fast';
+  const row = rows.find((r) => r.mode === runnerMode && r.ok !== false && path.basename(r.notebook, '.ipynb') === notebook);
+  return Object.fromEntries((row?.cells ?? []).filter((c) => c.id).map((c) => [c.id!, c.seconds]));
+}
+
+function readTimings(pagesDir: string): RunnerTiming[] {
   const file = path.join(pagesDir, 'timings.json');
-  if (!fs.existsSync(file)) return {};
-  return timesFromRunner(JSON.parse(fs.readFileSync(file, 'utf8')), mode);
+  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : [];
 }
 
 /** The work folder of a seed (or of the shared chapters) and a chapter's marker in it. */
@@ -199,7 +208,8 @@ async function runChapter(a: Args, hashes: Record<string, ChapterRecipe>, p: Pla
   const after = readRecorded(recordedFile).values;
   const values = Object.fromEntries(Object.entries(after).filter(([k, v]) => before[k]?.at !== v.at));
   const run: ChapterRun = {
-    chapter: p.chapter, seed: p.seed, hash: hashes[p.chapter].hash, mode, values, seconds: readTimes(pages, mode)[p.chapter] ?? null,
+    chapter: p.chapter, seed: p.seed, hash: hashes[p.chapter].hash, mode, values, seconds: timesFromRunner(readTimings(pages), mode)[p.chapter] ?? null,
+    cells: cellTimesFromRunner(readTimings(pages), mode, p.chapter),
     machine: machine(), date: new Date().toISOString(), commit: commit(),
   };
   writeAtomic(markerFile(a, p.chapter, p.seed), JSON.stringify(run, null, 1) + '\n');
@@ -237,9 +247,17 @@ export function buildReference(runs: ChapterRun[], mode: 'fast' | 'course'): Ref
     if (!mine.length) continue;
     chapters[c.notebook] = { hash: mine[0].hash, seeds: [...new Set(mine.map((r) => r.seed))].sort((x, y) => (x === 'shared' ? -1 : y === 'shared' ? 1 : x - y)) };
     const xs = mine.map((r) => r.seconds).filter((x): x is number => typeof x === 'number');
-    if (xs.length) {
-      const t = meanSdRange(xs);
-      times[c.notebook] = { mean: t.mean, min: t.min, max: t.max, runs: xs.length };
+    if (!xs.length) continue;
+    const t = meanSdRange(xs);
+    const ids = [...new Set(mine.flatMap((r) => Object.keys(r.cells ?? {})))];
+    const cells = Object.fromEntries(ids.map((id) => [id, meanSdRange(mine.map((r) => r.cells?.[id]).filter((x): x is number => typeof x === 'number')).mean]));
+    times[c.notebook] = { mean: t.mean, min: t.min, max: t.max, runs: xs.length, ...(ids.length ? { cells } : {}) };
+    // Times the text can quote ({{ref time.<notebook>}}, {{ref time.<notebook>.<cell id>}} for cells over a minute)
+    const timeKey = (k: string, v: number[]) => { keys[k] = { unit: 'seconds', digits: 0, ...meanSdRange(v), values: v, seeds: mine.map((r) => r.seed).slice(0, v.length) }; };
+    timeKey(`time.${c.notebook}`, xs);
+    for (const id of ids) {
+      const v = mine.map((r) => r.cells?.[id]).filter((x): x is number => typeof x === 'number');
+      if (v.length && meanSdRange(v).mean >= 60) timeKey(`time.${c.notebook}.${id}`, v);
     }
   }
   const last = [...runs].sort((x, y) => x.date.localeCompare(y.date)).pop()!;

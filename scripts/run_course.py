@@ -94,7 +94,9 @@ def execute(path, out_dir, cell_timeout, ref_texts=None):
     # default cut off the output of a cell printing thousands of lines on a busy machine (the
     # messages were all sent; this process had not read them yet); the kernel always ends a cell
     # with an idle status (patches/tslab+1.0.22.patch), so waiting longer costs nothing.
-    client = Runner(nb, name, kernel_name='tslab', timeout=cell_timeout, allow_errors=False, iopub_timeout=120,
+    # startup_timeout: a kernel took over nbclient's 60 s default to start on a machine with a load
+    # average of 76 (2026-12-06); a kernel that never starts still fails, after 5 minutes.
+    client = Runner(nb, name, kernel_name='tslab', timeout=cell_timeout, allow_errors=False, iopub_timeout=120, startup_timeout=300,
                     resources={'metadata': {'path': os.path.dirname(os.path.abspath(path))}})
     t0 = time.time()
     error = None

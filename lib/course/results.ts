@@ -78,6 +78,8 @@ export interface ChapterRun {
   /** What this chapter recorded in this run. */
   values: Record<string, RecordedValue>;
   seconds: number | null;
+  /** Seconds per code cell, by cell id (the runner's timings.json). */
+  cells?: Record<string, number>;
   machine: { cpu: string; cores: number };
   date: string;
   commit: string;
@@ -93,8 +95,8 @@ export interface ReferenceFile {
   commit: string;
   /** Per chapter (notebook name): the recipe hash its runs were made with, and their seeds. */
   chapters: Record<string, { hash: string; seeds: (number | 'shared')[] }>;
-  /** Seconds per notebook: mean, min, max over the runs that executed it. */
-  times: Record<string, { mean: number; min: number; max: number; runs: number }>;
+  /** Seconds per notebook: mean, min, max over the runs that executed it; mean seconds per code cell (by id) where recorded. */
+  times: Record<string, { mean: number; min: number; max: number; runs: number; cells?: Record<string, number> }>;
   keys: Record<string, ReferenceEntry>;
   runs: ChapterRun[];
   /** A file of format 1 (one recipe hash for the whole chain, before per-chapter recipes): that hash. */
