@@ -201,7 +201,10 @@ async function runChapter(a: Args, hashes: Record<string, ChapterRecipe>, p: Pla
   }
   const recordedFile = path.join(modeDir, 'recorded.json');
   const before = readRecorded(recordedFile).values;
-  const env: Record<string, string> = { RLHF_RUNS: path.join(dir, 'runs'), RLHF_SEED: String(p.seed === 'shared' ? 0 : p.seed), RLHF_FAST: a.fast ? '1' : '' };
+  // RLHF_REFERENCE: the file being built, so the runner's stale-chapter line speaks of it, not of data/'s.
+  const env: Record<string, string> = {
+    RLHF_RUNS: path.join(dir, 'runs'), RLHF_SEED: String(p.seed === 'shared' ? 0 : p.seed), RLHF_FAST: a.fast ? '1' : '', RLHF_REFERENCE: a.out,
+  };
   const pages = path.join(dir, 'pages');
   const t0 = Date.now();
   await runCourse([p.chapter], env, pages, `[${label}]`);
