@@ -5,7 +5,8 @@ import * as path from 'path';
 import { execFileSync } from 'child_process';
 import { buildReference, readmeBlock, timesFromRunner, writeReadmeBlock } from '../scripts/reference';
 import { refText, ChapterRun, loadReference } from '../lib/course/results';
-import { chapterHashes, planReference, staleChapters } from '../lib/course/recipe';
+import * as ts from 'typescript';
+import { chapterHashes, planReference, runtimeImports, staleChapters } from '../lib/course/recipe';
 import { CHAPTERS } from '../lib/course/chapters';
 
 const rv = (value: number | boolean, unit: 'score' | 'fraction' | 'bool' = 'score') => ({ value, unit, digits: unit === 'fraction' ? 1 : 2, seed: 0, at: '' });
@@ -133,6 +134,27 @@ describe('reference per chapter: hashes and the plan', () => {
     const moved = chapterHashes({ lib, notebooks: src });
     const changed = Object.keys(h).filter((n) => moved[n].hash !== same[n].hash);
     expect(changed).toEqual(['04-reward-model', '05-ppo', '06-best-of-n', '07-dpo', '12-evaluation']);
+  });
+
+  it("reads a lib file's runtime imports as TypeScript does, leaving out only type-only ones", () => {
+    const lib = path.resolve(__dirname, '..', 'lib');
+    const files: string[] = [];
+    const walk = (d: string): void => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) { if (e.name !== 'build') walk(path.join(d, e.name)); } else if (e.name.endsWith('.ts')) files.push(path.join(d, e.name));
+      }
+    };
+    walk(lib);
+    expect(files.length).toBeGreaterThan(30);
+    for (const f of files) {
+      const text = fs.readFileSync(f, 'utf8');
+      const all = ts.preProcessFile(text, true, true).importedFiles.map((x) => x.fileName).filter((x) => x.startsWith('.'));
+      const mine = runtimeImports(text);
+      for (const m of mine) expect(all, f).toContain(m);
+      for (const x of all.filter((y) => !mine.includes(y))) {
+        expect(new RegExp(`^\\s*(import|export)\\s+type\\s[^;]*['"]${x.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}['"]`, 'm').test(text), `${f}: ${x} is neither a runtime nor a type-only import`).toBe(true);
+      }
+    }
   });
 
   it('the committed reference (format 1) reads as stale for every chapter in it', () => {
