@@ -46,3 +46,5 @@ export * from './course/stages';
 export * from './course/basemodel';
 export * from './course/views';
 export * from './course/results';
+export * from './course/chapters';
+export * from './course/recipe';

@@ -1,81 +1,76 @@
 /**
  * npm run reference: the course's reference results, the numbers its text quotes.
  *
- * Runs the chain through the course runner (scripts/run_course.py: the notebooks themselves, through
- * Jupyter, as a student runs them; no second copy of their logic), chapters 02-03 once (pretraining
- * and SFT are not re-seeded) and chapters 04-08 once per seed with RLHF_SEED set, each seed in its
- * own runs folder. Every notebook records its quantities (rl.record -> recorded.json); this script
- * summarises them per key over the seeds (mean, sd, min, max, per-seed values) into
- * data/reference-results.json with the seeds, machine, date, commit and recipe hash, and rewrites
- * the marked block of README.md (quoted results and course times). Only this command writes them.
+ * Runs the chapters through the course runner (scripts/run_course.py: the notebooks themselves,
+ * through Jupyter, as a student runs them; no second copy of their logic), one chapter at a time:
+ * the registry's shared chapters once (pretraining and SFT are not re-seeded), its seeded chapters
+ * once per seed with RLHF_SEED set, each seed in its own runs folder (lib/course/chapters.ts says
+ * which is which). Every notebook records its quantities (rl.record -> recorded.json); what one
+ * chapter's run recorded is kept as that chapter's run. This script summarises them per key over
+ * the seeds (mean, sd, min, max, per-seed values) into data/reference-results.json with each
+ * chapter's recipe hash, seeds, machine, date and commit, and rewrites the marked block of
+ * README.md (quoted results and course times). Only this command writes them.
  *
- *   npm run reference                      # seeds 0, 1, 2 in default mode: about 24 minutes per seed of
- *                                          # chapters 04-08 on an idle 2-core machine (04 alone about 12),
- *                                          # plus about 10 minutes for 02-03 once: about 83 minutes in all
+ * Per chapter: each chapter has its own recipe hash (lib/course/recipe.ts: its code cells, the lib
+ * files it runs, the hashes of the chapters whose artifacts it loads). A run re-runs, per seed, only
+ * the chapters whose hash changed (and so those downstream) or that lack the seed, plus upstream
+ * chapters whose artifacts that seed's work folder lacks; the others keep their runs. A new chapter
+ * adds its seeds without re-running the others.
+ *
+ *   npm run reference                      # seeds 0, 1, 2 in default mode (the README block has the times)
+ *   npm run reference -- --plan            # what would run, per seed and chapter, and why; runs nothing
  *   npm run reference -- --seeds 3,4       # more seeds, merged into the existing file
  *   npm run reference -- --fast --out /tmp/ref.json --work /tmp/refwork   # fast mode (a test of the machinery)
- *   npm run reference -- --hash            # print the recipe hash (library presets and the notebooks' code)
- *   npm run reference -- --texts KEY...    # JSON: recipe hashes and each key's reference text (the course
- *                                          # build calls this to fill {{ref KEY}} and to warn on a changed recipe)
+ *   npm run reference -- --hash            # print every chapter's recipe hash
+ *   npm run reference -- --texts KEY...    # JSON: the registry's chapters, the stale ones and each key's reference
+ *                                          # text (the course build calls this to fill {{ref KEY}} and name stale chapters)
  *
- * Resumable: each finished seed leaves <work>/seed-<k>/done.json; a re-run skips finished seeds (and
- * the shared chapters) and re-runs a seed that did not finish from its start. Mergeable: seeds from
- * separate invocations (same recipe hash and mode) are combined: the output file keeps every seed's
- * values, and a seed run again replaces its old values. A finished part is re-run only when the recipe hash changes:
- * it covers the library's presets (lib/course/results.ts courseRecipe) and the code cells of the notebooks this
- * script runs, so a changed setting in a notebook (chapter 04's prompt count, say) starts the chain afresh.
+ * Resumable: each finished chapter leaves <work>/<shared|seed-k>/chapters/<notebook>.json; a re-run
+ * skips it while its hash holds. A file of format 1 (one hash for the whole chain, before per-chapter
+ * recipes) reads as stale for every chapter; writing over it needs --replace, since its seeds
+ * cannot be split by chapter.
  *
  * Options: --seeds a,b,c (default 0,1,2) | --fast | --out FILE (default data/reference-results.json;
  * fast mode: build/reference/fast-results.json) | --work DIR (default build/reference/<mode>) |
  * --readme FILE (default README.md when writing the default-mode default file, else none) |
- * --replace (start the output afresh when its recipe hash or mode differs) | --hash.
+ * --replace (start the output afresh when its mode differs or it is of format 1) | --plan | --hash.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawn, execFileSync } from 'child_process';
 import {
-  courseRecipe, hashRecipe, readRecorded, meanSdRange, loadReference, refText, formatReference, formatValue, ReferenceFile, ReferenceEntry, RecordedValue, Unit,
+  readRecorded, meanSdRange, loadReference, refText, formatReference, formatValue, ReferenceFile, ReferenceEntry, RecordedValue, Unit, ChapterRun,
 } from '../lib/course/results';
+import { CHAPTERS, ChapterEntry, chapterOf, chapterSpan, referenceChapters } from '../lib/course/chapters';
+import { chapterHashes, ChapterRecipe, PlannedRun, planReference, staleChapters } from '../lib/course/recipe';
+import { STAGES } from '../lib/course/stages';
 import { writeAtomic } from '../lib/core/files';
 
 const ROOT = path.resolve(__dirname, '..');
-const SHARED_NOTEBOOKS = ['02-transformer', '03-sft'];
-const SEED_NOTEBOOKS = ['04-reward-model', '05-ppo', '06-best-of-n', '07-dpo', '08-evaluation'];
-/** Checkpoints chapters 04-08 load from the shared run (linked into every seed's runs folder). */
-const SHARED_STAGES = ['pretrained', 'pretrained-chat', 'sft'];
 
-/**
- * The recipe hash of the reference chain: the library's presets and the code cells of the notebooks
- * it runs (their markdown is text, not recipe). The course build compares it with the reference's.
- */
-export function chainHash(notebookDir = path.join(ROOT, 'notebooks')): string {
-  const code = Object.fromEntries([...SHARED_NOTEBOOKS, ...SEED_NOTEBOOKS].map((n) => {
-    const file = path.join(notebookDir, `${n}.ipynb`);
-    if (!fs.existsSync(file)) throw new Error(`reference: notebook ${file} is missing (the recipe hash covers its code)`);
-    const cells = (JSON.parse(fs.readFileSync(file, 'utf8')) as { cells: { cell_type: string; source: string | string[] }[] }).cells;
-    return [n, cells.filter((c) => c.cell_type === 'code').map((c) => [c.source].flat().join(''))];
-  }));
-  return hashRecipe({ library: courseRecipe(), notebooks: code });
-}
-
-/** The results README.md quotes, in its marked block (key, what it is). */
+/** The results README.md quotes, in its marked block (key, what it is; the chapter comes from the registry's key prefixes). */
 export const README_KEYS: [string, string][] = [
-  ['pretrain.heldOutNatsPerChar', 'chapter 02: GPT held-out loss (nats/char)'],
-  ['sft.endRate', 'chapter 03: SFT replies that end their turn'],
-  ['rm.accVsGold', 'chapter 04: reward model, held-out accuracy vs gold (labeler noise T = 0.1)'],
-  ['rm.t1.accVsGold', 'chapter 04: reward model on the policy\'s temperature-1 samples'],
-  ['ppo.beta0.05.gold', 'chapter 05: PPO beta 0.05, gold on held-out prompts'],
-  ['ppo.beta0.05.kl', 'chapter 05: PPO beta 0.05, KL to SFT'],
-  ['ppo.beta0.005.goldFell', 'chapter 05: small beta, gold peaked and fell'],
-  ['bon.n16.gold', 'chapter 06: best-of-16, gold'],
-  ['rs.cheaperInKL', 'chapter 06: rejection sampling cheaper in KL than best-of-N'],
-  ['dpo.beta0.1.winRate', 'chapter 07: DPO beta 0.1, gold win rate vs SFT'],
-  ['eval.ppoEndsFrontier', 'chapter 08: PPO beta 0.05 ends the gold frontier'],
+  ['pretrain.heldOutNatsPerChar', 'GPT held-out loss (nats/char)'],
+  ['sft.endRate', 'SFT replies that end their turn'],
+  ['rm.accVsGold', 'reward model, held-out accuracy vs gold (labeler noise T = 0.1)'],
+  ['rm.t1.accVsGold', 'reward model on the policy\'s temperature-1 samples'],
+  ['ppo.beta0.05.gold', 'PPO beta 0.05, gold on held-out prompts'],
+  ['ppo.beta0.05.kl', 'PPO beta 0.05, KL to SFT'],
+  ['ppo.beta0.005.goldFell', 'small beta, gold peaked and fell'],
+  ['bon.n16.gold', 'best-of-16, gold'],
+  ['rs.cheaperInKL', 'rejection sampling cheaper in KL than best-of-N'],
+  ['dpo.beta0.1.winRate', 'DPO beta 0.1, gold win rate vs SFT'],
+  ['eval.ppoEndsFrontier', 'PPO beta 0.05 ends the gold frontier'],
 ];
 
+/** The chapter whose key prefixes (chapters.ts `keys`) hold `key`. */
+export function keyChapter(key: string): ChapterEntry | undefined {
+  return CHAPTERS.find((c) => c.keys.some((p) => key.startsWith(p)));
+}
+
 interface Args {
-  seeds: number[]; fast: boolean; out: string; work: string; readme: string | null; replace: boolean; hash: boolean;
+  seeds: number[]; fast: boolean; out: string; work: string; readme: string | null; replace: boolean; hash: boolean; plan: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -86,7 +81,7 @@ function parseArgs(argv: string[]): Args {
     if (v === undefined || v.startsWith('--')) throw new Error(`reference: ${name} needs a value`);
     return v;
   };
-  const known = new Set(['--seeds', '--fast', '--out', '--work', '--readme', '--replace', '--hash']);
+  const known = new Set(['--seeds', '--fast', '--out', '--work', '--readme', '--replace', '--hash', '--plan']);
   argv.forEach((a, i) => {
     if (a.startsWith('--') && !known.has(a)) throw new Error(`reference: unknown option ${a} (see the header of scripts/reference.ts)`);
     if (!a.startsWith('--') && !(i > 0 && ['--seeds', '--out', '--work', '--readme'].includes(argv[i - 1]))) throw new Error(`reference: unexpected argument ${a}`);
@@ -102,7 +97,7 @@ function parseArgs(argv: string[]): Args {
   const work = path.resolve(get('--work') ?? path.join(ROOT, 'build', 'reference', fast ? 'fast' : 'course'));
   const readmeArg = get('--readme');
   const readme = readmeArg ? path.resolve(readmeArg) : (!fast && out === path.join(ROOT, 'data', 'reference-results.json') ? path.join(ROOT, 'README.md') : null);
-  return { seeds, fast, out, work, readme, replace: argv.includes('--replace'), hash: argv.includes('--hash') };
+  return { seeds, fast, out, work, readme, replace: argv.includes('--replace'), hash: argv.includes('--hash'), plan: argv.includes('--plan') };
 }
 
 const say = (msg: string) => console.log(`reference: ${msg}`);
@@ -132,18 +127,6 @@ function runCourse(notebooks: string[], env: Record<string, string>, outDir: str
   });
 }
 
-interface DoneRun {
-  seed: number | 'shared';
-  recipeHash: string;
-  mode: 'fast' | 'course';
-  values: Record<string, RecordedValue>;
-  /** Seconds per notebook. */
-  times: Record<string, number>;
-  machine: { cpu: string; cores: number };
-  date: string;
-  commit: string;
-}
-
 function machine(): { cpu: string; cores: number } {
   const cpus = os.cpus();
   return { cpu: cpus[0]?.model.trim() ?? 'unknown', cores: cpus.length };
@@ -160,102 +143,129 @@ function commit(): string {
   }
 }
 
+/** A row of the runner's timings.json. */
+export interface RunnerTiming { notebook: string; seconds: number; mode: string; ok?: boolean; cells?: { cell: number; id?: string | null; seconds: number }[] }
+
 /**
  * Seconds per notebook from the rows of the runner's timings.json (names without .ipynb). The runner
  * names the modes 'fast' and 'default'; results files name them 'fast' and 'course'.
  */
-export function timesFromRunner(rows: { notebook: string; seconds: number; mode: string; ok?: boolean }[], mode: 'fast' | 'course'): Record<string, number> {
+export function timesFromRunner(rows: RunnerTiming[], mode: 'fast' | 'course'): Record<string, number> {
   const runnerMode = mode === 'course' ? 'default' : 'fast';
   return Object.fromEntries(rows.filter((r) => r.mode === runnerMode && r.ok !== false).map((r) => [path.basename(r.notebook, '.ipynb'), r.seconds]));
 }
 
-function readTimes(pagesDir: string, mode: 'fast' | 'course'): Record<string, number> {
-  const file = path.join(pagesDir, 'timings.json');
-  if (!fs.existsSync(file)) return {};
-  return timesFromRunner(JSON.parse(fs.readFileSync(file, 'utf8')), mode);
+/** Seconds per code cell (by cell id) of one notebook, from the runner's rows. */
+export function cellTimesFromRunner(rows: RunnerTiming[], mode: 'fast' | 'course', notebook: string): Record<string, number> {
+  const runnerMode = mode === 'course' ? 'default' : 'fast';
+  const row = rows.find((r) => r.mode === runnerMode && r.ok !== false && path.basename(r.notebook, '.ipynb') === notebook);
+  return Object.fromEntries((row?.cells ?? []).filter((c) => c.id).map((c) => [c.id!, c.seconds]));
 }
 
-/** One finished part of the chain (shared chapters or one seed): run it unless its done.json exists. */
-async function runPart(a: Args, hash: string, seed: number | 'shared', label: string): Promise<DoneRun> {
+function readTimings(pagesDir: string): RunnerTiming[] {
+  const file = path.join(pagesDir, 'timings.json');
+  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : [];
+}
+
+/** The work folder of a seed (or of the shared chapters) and a chapter's marker in it. */
+const partDir = (a: Args, seed: number | 'shared') => path.join(a.work, seed === 'shared' ? 'shared' : `seed-${seed}`);
+const markerFile = (a: Args, chapter: string, seed: number | 'shared') => path.join(partDir(a, seed), 'chapters', `${chapter}.json`);
+
+/** True if this seed's work folder holds a finished run of `chapter` at `hash` (its artifacts are there). */
+function workHas(a: Args, chapter: string, seed: number | 'shared', hash: string): boolean {
+  const f = markerFile(a, chapter, seed);
+  if (!fs.existsSync(f)) return false;
+  const run = JSON.parse(fs.readFileSync(f, 'utf8')) as ChapterRun;
+  return run.hash === hash && run.mode === (a.fast ? 'fast' : 'course');
+}
+
+/** Artifacts the shared chapters hand on (linked into every seed's runs folder). */
+const sharedStages = () => referenceChapters('shared').flatMap((c) => c.hands).map((h) => STAGES[h as keyof typeof STAGES]).filter(Boolean);
+
+/** Run one chapter for one seed; what it recorded (keys new or rewritten during its run) becomes its run. */
+async function runChapter(a: Args, hashes: Record<string, ChapterRecipe>, p: PlannedRun, label: string): Promise<ChapterRun> {
   const mode = a.fast ? 'fast' : 'course';
-  const dir = path.join(a.work, seed === 'shared' ? 'shared' : `seed-${seed}`);
-  const doneFile = path.join(dir, 'done.json');
-  if (fs.existsSync(doneFile)) {
-    const done = JSON.parse(fs.readFileSync(doneFile, 'utf8')) as DoneRun;
-    if (done.recipeHash === hash && done.mode === mode) {
-      say(`${label}: already done (${doneFile}), skipped`);
-      return done;
-    }
-    say(`${label}: ${doneFile} is of another recipe (${done.recipeHash}) or mode; running again`);
-  }
-  // A part that did not finish starts again from scratch: its partial checkpoints could be of any step.
-  fs.rmSync(dir, { recursive: true, force: true });
-  const runs = path.join(dir, 'runs');
-  const modeDir = path.join(runs, mode);
+  const dir = partDir(a, p.seed);
+  const modeDir = path.join(dir, 'runs', mode);
   fs.mkdirSync(modeDir, { recursive: true });
-  if (seed !== 'shared') {
-    const sharedMode = path.join(a.work, 'shared', 'runs', mode);
-    for (const s of SHARED_STAGES) {
-      if (fs.existsSync(path.join(sharedMode, s))) fs.symlinkSync(path.join(sharedMode, s), path.join(modeDir, s));
+  fs.rmSync(markerFile(a, p.chapter, p.seed), { force: true });
+  const c = chapterOf(p.chapter);
+  // A chapter's own artifacts start afresh (a partial checkpoint could be of any step); results and policies are per file.
+  for (const h of c.hands) if (h in STAGES && !['results', 'histories'].includes(h)) fs.rmSync(path.join(modeDir, STAGES[h as keyof typeof STAGES]), { recursive: true, force: true });
+  if (p.seed !== 'shared') {
+    const sharedMode = path.join(partDir(a, 'shared'), 'runs', mode);
+    for (const st of sharedStages()) {
+      const link = path.join(modeDir, st);
+      if (!fs.existsSync(link) && fs.existsSync(path.join(sharedMode, st))) fs.symlinkSync(path.join(sharedMode, st), link);
     }
   }
-  const env: Record<string, string> = { RLHF_RUNS: runs, RLHF_SEED: String(seed === 'shared' ? 0 : seed), RLHF_FAST: a.fast ? '1' : '' };
+  const recordedFile = path.join(modeDir, 'recorded.json');
+  const before = readRecorded(recordedFile).values;
+  // RLHF_REFERENCE: the file being built, so the runner's stale-chapter line speaks of it, not of data/'s.
+  const env: Record<string, string> = {
+    RLHF_RUNS: path.join(dir, 'runs'), RLHF_SEED: String(p.seed === 'shared' ? 0 : p.seed), RLHF_FAST: a.fast ? '1' : '', RLHF_REFERENCE: a.out,
+  };
   const pages = path.join(dir, 'pages');
   const t0 = Date.now();
-  await runCourse(seed === 'shared' ? SHARED_NOTEBOOKS : SEED_NOTEBOOKS, env, pages, `[${label}]`);
-  const done: DoneRun = {
-    seed, recipeHash: hash, mode, values: readRecorded(path.join(modeDir, 'recorded.json')).values,
-    times: readTimes(pages, mode), machine: machine(), date: new Date().toISOString(), commit: commit(),
+  await runCourse([p.chapter], env, pages, `[${label}]`);
+  const after = readRecorded(recordedFile).values;
+  const values = Object.fromEntries(Object.entries(after).filter(([k, v]) => before[k]?.at !== v.at));
+  const run: ChapterRun = {
+    chapter: p.chapter, seed: p.seed, hash: hashes[p.chapter].hash, mode, values, seconds: timesFromRunner(readTimings(pages), mode)[p.chapter] ?? null,
+    cells: cellTimesFromRunner(readTimings(pages), mode, p.chapter),
+    machine: machine(), date: new Date().toISOString(), commit: commit(),
   };
-  writeAtomic(doneFile, JSON.stringify(done, null, 1) + '\n');
-  say(`${label}: done in ${minutes((Date.now() - t0) / 1000)}, ${Object.keys(done.values).length} quantities recorded`);
-  return done;
+  writeAtomic(markerFile(a, p.chapter, p.seed), JSON.stringify(run, null, 1) + '\n');
+  say(`${label}: done in ${minutes((Date.now() - t0) / 1000)}, ${Object.keys(values).length} quantities recorded`);
+  return run;
 }
 
-/** Per-seed runs stored in an existing output file (its `runs` section), if compatible. */
-function previousRuns(a: Args, hash: string): DoneRun[] {
-  if (!fs.existsSync(a.out)) return [];
-  const old = JSON.parse(fs.readFileSync(a.out, 'utf8')) as ReferenceFile & { runs?: DoneRun[] };
-  const mode = a.fast ? 'fast' : 'course';
-  if (old.recipeHash !== hash || old.mode !== mode) {
-    if (!a.replace) {
-      throw new Error(`reference: ${a.out} was made with recipe ${old.recipeHash} in ${old.mode} mode; this run is recipe ${hash} in ${mode} mode. `
-        + 'Seeds of different recipes must not be merged: pass --replace to start it afresh.');
-    }
-    say(`${a.out}: other recipe or mode, replaced (--replace)`);
-    return [];
+/**
+ * Summarise chapter runs into the reference file: per key over the seeds (a key recorded by two
+ * chapters of one seed takes the later chapter's value), shared keys once; per chapter its hash and
+ * seeds; times per notebook over its runs.
+ */
+export function buildReference(runs: ChapterRun[], mode: 'fast' | 'course'): ReferenceFile {
+  const order = new Map(CHAPTERS.map((c, i) => [c.notebook, i]));
+  const sorted = [...runs].sort((x, y) => order.get(x.chapter)! - order.get(y.chapter)!);
+  const perKey = new Map<string, Map<number | 'shared', RecordedValue>>();
+  for (const r of sorted) for (const [k, v] of Object.entries(r.values)) {
+    if (!perKey.has(k)) perKey.set(k, new Map());
+    perKey.get(k)!.set(r.seed, v);
   }
-  return old.runs ?? [];
-}
-
-/** Summarise runs into the reference file: per key over the seeds, shared keys once. */
-export function buildReference(runs: DoneRun[], hash: string, mode: 'fast' | 'course'): ReferenceFile & { runs: DoneRun[] } {
-  const seedRuns = runs.filter((r) => r.seed !== 'shared').sort((x, y) => (x.seed as number) - (y.seed as number));
-  const shared = runs.find((r) => r.seed === 'shared');
   const keys: Record<string, ReferenceEntry> = {};
-  const add = (key: string, seeds: (number | 'shared')[], vals: RecordedValue[]) => {
-    const unit: Unit = vals[0].unit;
+  for (const k of [...perKey.keys()].sort()) {
+    const bySeed = perKey.get(k)!;
+    const numbered = [...bySeed.keys()].filter((s): s is number => s !== 'shared').sort((x, y) => x - y);
+    const seeds: (number | 'shared')[] = numbered.length ? numbered : ['shared'];
+    const vals = seeds.map((s) => bySeed.get(s)!);
     const nums = vals.map((v) => (typeof v.value === 'boolean' ? (v.value ? 1 : 0) : v.value));
-    keys[key] = { unit, digits: vals[0].digits, ...meanSdRange(nums), values: vals.map((v) => v.value), seeds };
-  };
-  const seedKeys = new Set(seedRuns.flatMap((r) => Object.keys(r.values)));
-  for (const key of [...seedKeys].sort()) {
-    const have = seedRuns.filter((r) => r.values[key] !== undefined);
-    add(key, have.map((r) => r.seed), have.map((r) => r.values[key]));
+    const unit: Unit = vals[0].unit;
+    keys[k] = { unit, digits: vals[0].digits, ...meanSdRange(nums), values: vals.map((v) => v.value), seeds };
   }
-  if (shared) for (const key of Object.keys(shared.values).sort()) if (!seedKeys.has(key)) add(key, ['shared'], [shared.values[key]]);
+  const chapters: ReferenceFile['chapters'] = {};
   const times: ReferenceFile['times'] = {};
-  const names = new Set(runs.flatMap((r) => Object.keys(r.times)));
-  for (const n of [...names].sort()) {
-    const xs = runs.map((r) => r.times[n]).filter((x): x is number => typeof x === 'number');
-    const s = meanSdRange(xs);
-    times[n] = { mean: s.mean, min: s.min, max: s.max, runs: xs.length };
+  for (const c of CHAPTERS) {
+    const mine = sorted.filter((r) => r.chapter === c.notebook);
+    if (!mine.length) continue;
+    chapters[c.notebook] = { hash: mine[0].hash, seeds: [...new Set(mine.map((r) => r.seed))].sort((x, y) => (x === 'shared' ? -1 : y === 'shared' ? 1 : x - y)) };
+    const xs = mine.map((r) => r.seconds).filter((x): x is number => typeof x === 'number');
+    if (!xs.length) continue;
+    const t = meanSdRange(xs);
+    const ids = [...new Set(mine.flatMap((r) => Object.keys(r.cells ?? {})))];
+    const cells = Object.fromEntries(ids.map((id) => [id, meanSdRange(mine.map((r) => r.cells?.[id]).filter((x): x is number => typeof x === 'number')).mean]));
+    times[c.notebook] = { mean: t.mean, min: t.min, max: t.max, runs: xs.length, ...(ids.length ? { cells } : {}) };
+    // Times the text can quote ({{ref time.<notebook>}}, {{ref time.<notebook>.<cell id>}} for cells over a minute)
+    const timeKey = (k: string, v: number[]) => { keys[k] = { unit: 'seconds', digits: 0, ...meanSdRange(v), values: v, seeds: mine.map((r) => r.seed).slice(0, v.length) }; };
+    timeKey(`time.${c.notebook}`, xs);
+    for (const id of ids) {
+      const v = mine.map((r) => r.cells?.[id]).filter((x): x is number => typeof x === 'number');
+      if (v.length && meanSdRange(v).mean >= 60) timeKey(`time.${c.notebook}.${id}`, v);
+    }
   }
   const last = [...runs].sort((x, y) => x.date.localeCompare(y.date)).pop()!;
-  return {
-    format: 1, mode, seeds: seedRuns.map((r) => r.seed as number), machine: last.machine, date: last.date, commit: last.commit,
-    recipeHash: hash, times, keys, runs: [...(shared ? [shared] : []), ...seedRuns],
-  };
+  const seeds = [...new Set(runs.map((r) => r.seed).filter((s): s is number => s !== 'shared'))].sort((x, y) => x - y);
+  return { format: 2, mode, seeds, machine: last.machine, date: last.date, commit: last.commit, chapters, times, keys, runs: sorted };
 }
 
 const BEGIN = '<!-- reference:begin (written by npm run reference; do not edit by hand) -->';
@@ -273,24 +283,29 @@ export function meanSd(e: ReferenceEntry): string {
 export function readmeBlock(ref: ReferenceFile): string {
   const rows = README_KEYS.map(([k, what]) => {
     const e = ref.keys[k];
-    return `| ${what} | ${e ? formatReference(e) : 'not recorded'} | ${e ? meanSd(e) : ''} |`;
+    const ch = keyChapter(k);
+    return `| ${ch ? `chapter ${ch.number}: ` : ''}${what} | ${e ? formatReference(e) : 'not recorded'} | ${e ? meanSd(e) : ''} |`;
   });
   const t = (n: string) => (ref.times[n] ? `${formatValue(ref.times[n].mean, 'seconds')}` : 'n/a');
-  const all = [...SHARED_NOTEBOOKS, ...SEED_NOTEBOOKS];
-  const perSeed = SEED_NOTEBOOKS.reduce((s, n) => s + (ref.times[n]?.mean ?? 0), 0);
-  const sharedTime = SHARED_NOTEBOOKS.reduce((s, n) => s + (ref.times[n]?.mean ?? 0), 0);
+  const shared = referenceChapters('shared').filter((c) => ref.chapters[c.notebook]);
+  const seeded = referenceChapters('seeded').filter((c) => ref.chapters[c.notebook]);
+  const all = [...shared, ...seeded];
+  const sum = (cs: ChapterEntry[]) => cs.reduce((s, c) => s + (ref.times[c.notebook]?.mean ?? 0), 0);
+  const perSeed = sum(seeded), sharedTime = sum(shared);
+  const span = (cs: ChapterEntry[]) => chapterSpan(cs.map((c) => c.number));
+  const recipe = ref.legacyRecipeHash ? `recipe ${ref.legacyRecipeHash} (one for the whole chain, before per-chapter recipes)` : 'a recipe hash per chapter';
   return [
     BEGIN,
-    `Reference results (\`npm run reference\`, ${ref.mode === 'fast' ? 'fast mode' : 'default mode'}): seed${ref.seeds.length === 1 ? '' : 's'} ${ref.seeds.join(', ')} of chapters 04-08 `
-      + `(chapters 02-03 once), ${ref.date.slice(0, 10)}, commit ${ref.commit}, ${ref.machine.cpu} (${ref.machine.cores} cores), recipe ${ref.recipeHash}.`,
+    `Reference results (\`npm run reference\`, ${ref.mode === 'fast' ? 'fast mode' : 'default mode'}): seed${ref.seeds.length === 1 ? '' : 's'} ${ref.seeds.join(', ')} of chapters ${span(seeded)} `
+      + `(chapters ${span(shared)} once), ${ref.date.slice(0, 10)}, commit ${ref.commit}, ${ref.machine.cpu} (${ref.machine.cores} cores), ${recipe}.`,
     'Every number the chapters quote comes from this run, as a range over the seeds (`data/reference-results.json`).',
     '',
     '| result | reference | mean ± sd |',
     '| --- | --- | --- |',
     ...rows,
     '',
-    `Course times (mean over runs): ${all.map((n) => `${n.slice(0, 2)} ${t(n)}`).join(', ')}; chapters 04-08 ${formatValue(perSeed, 'seconds')} per seed, `
-      + `02-03 ${formatValue(sharedTime, 'seconds')}. The reference command itself: about ${formatValue(sharedTime + ref.seeds.length * perSeed, 'seconds')} for ${ref.seeds.length} seed${ref.seeds.length === 1 ? '' : 's'}.`,
+    `Course times (mean over runs): ${all.map((c) => `${c.number} ${t(c.notebook)}`).join(', ')}; chapters ${span(seeded)} ${formatValue(perSeed, 'seconds')} per seed, `
+      + `${span(shared)} ${formatValue(sharedTime, 'seconds')}. The reference command itself: about ${formatValue(sharedTime + ref.seeds.length * perSeed, 'seconds')} for ${ref.seeds.length} seed${ref.seeds.length === 1 ? '' : 's'}.`,
     END,
   ].join('\n');
 }
@@ -303,12 +318,15 @@ export function writeReadmeBlock(file: string, block: string): void {
   writeAtomic(file, next);
 }
 
-/** For the course build: the recipe hash, the reference's, and the text of each placeholder key. */
-function texts(keys: string[]): string {
-  const ref = loadReference();
+/**
+ * For the course build: the registry's chapters (number, notebook, part, title), the reference's
+ * date and seeds, its stale chapters with why, and the text of each placeholder key.
+ */
+export function texts(keys: string[], ref: ReferenceFile | null = loadReference(), hashes = chapterHashes()): string {
   return JSON.stringify({
-    recipeHash: chainHash(),
-    reference: ref ? { recipeHash: ref.recipeHash, date: ref.date, seeds: ref.seeds, mode: ref.mode } : null,
+    chapters: CHAPTERS.map((c) => ({ number: c.number, notebook: c.notebook, part: c.part, title: c.title })),
+    reference: ref ? { date: ref.date, seeds: ref.seeds, mode: ref.mode, legacyRecipeHash: ref.legacyRecipeHash ?? null } : null,
+    stale: staleChapters(ref, hashes),
     texts: Object.fromEntries(keys.map((k) => [k, refText(k, ref)])),
   });
 }
@@ -320,26 +338,38 @@ async function main(): Promise<number> {
     return 0;
   }
   const a = parseArgs(argv);
-  const hash = chainHash();
+  const hashes = chapterHashes();
   if (a.hash) {
-    console.log(hash);
+    for (const [n, r] of Object.entries(hashes)) console.log(`${r.hash}  ${n}`);
     return 0;
   }
   const mode = a.fast ? 'fast' : 'course';
-  const previous = previousRuns(a, hash);
-  say(`${mode} mode, seeds ${a.seeds.join(', ')}, recipe ${hash}; work in ${path.relative(ROOT, a.work) || a.work}, results to ${a.out}`);
-  if (!a.fast) say('expect about 24 minutes per seed of chapters 04-08 on an idle 2-core machine, plus about 10 minutes for 02-03 once (the README block has the times of the last reference run)');
-  const t0 = Date.now();
-  const runs: DoneRun[] = [await runPart(a, hash, 'shared', 'chapters 02-03')];
-  for (const [i, seed] of a.seeds.entries()) {
-    runs.push(await runPart(a, hash, seed, `seed ${seed} (${i + 1}/${a.seeds.length})`));
-    const elapsed = (Date.now() - t0) / 1000;
-    say(`${i + 1} of ${a.seeds.length} seeds finished, ${minutes(elapsed)} so far`);
+  const old = fs.existsSync(a.out) ? loadReference(a.out) : null;
+  const plan = planReference({ hashes, ref: old && old.mode === mode ? old : null, seeds: a.seeds, workHas: (c, s, h) => workHas(a, c, s, h) });
+  const seedLabel = (s: number | 'shared') => (s === 'shared' ? 'shared' : `seed ${s}`);
+  if (a.plan) {
+    if (!plan.length) say(`nothing to run: every chapter of seeds ${a.seeds.join(', ')} is in ${a.out} at its current recipe`);
+    for (const p of plan) console.log(`${seedLabel(p.seed).padEnd(8)} ${p.chapter.padEnd(18)} ${p.why}`);
+    return 0;
   }
-  // Merge: this invocation's runs replace earlier ones of the same seed.
-  const mine = new Set(runs.map((r) => String(r.seed)));
-  const merged = [...previous.filter((r) => !mine.has(String(r.seed))), ...runs];
-  const ref = buildReference(merged, hash, mode);
+  if (old && (old.mode !== mode || old.legacyRecipeHash) && !a.replace) {
+    throw new Error(`reference: ${a.out} is ${old.legacyRecipeHash ? `of format 1 (one recipe ${old.legacyRecipeHash} for the chain; its seeds cannot be split by chapter)` : `of ${old.mode} mode`}; `
+      + 'pass --replace to start it afresh.');
+  }
+  say(`${mode} mode, seeds ${a.seeds.join(', ')}; work in ${path.relative(ROOT, a.work) || a.work}, results to ${a.out}; ${plan.length} chapter run(s) to do`);
+  const t0 = Date.now();
+  const runs: ChapterRun[] = [];
+  for (const [i, p] of plan.entries()) {
+    const label = `${seedLabel(p.seed)} ${p.chapter} (${i + 1}/${plan.length}: ${p.why})`;
+    runs.push(await runChapter(a, hashes, p, label));
+    say(`${i + 1} of ${plan.length} chapter runs finished, ${minutes((Date.now() - t0) / 1000)} so far`);
+  }
+  // Merge: keep earlier runs of the current recipe that this invocation did not redo.
+  const redone = new Set(runs.map((r) => `${r.chapter}@${r.seed}`));
+  const kept = (old && !old.legacyRecipeHash && old.mode === mode ? old.runs : []).filter((r) => hashes[r.chapter]?.hash === r.hash && !redone.has(`${r.chapter}@${r.seed}`));
+  const dropped = (old?.runs ?? []).length - kept.length - (old?.runs ?? []).filter((r) => redone.has(`${r.chapter}@${r.seed}`)).length;
+  if (dropped > 0) say(`${dropped} earlier chapter run(s) of another recipe left out (their seeds must be run again)`);
+  const ref = buildReference([...kept, ...runs], mode);
   writeAtomic(a.out, JSON.stringify(ref, null, 1) + '\n');
   say(`wrote ${a.out}: seeds ${ref.seeds.join(', ')}, ${Object.keys(ref.keys).length} keys`);
   if (a.readme) {

@@ -7,7 +7,7 @@ kernel, as a student would, and render each to HTML with its plots working offli
 Stops at the first failing cell and names the notebook, the cell and its error. Writes, under
 --out: executed notebooks (signed as trusted, like `jupyter trust`, so their plots draw when opened
 in Jupyter), one HTML page each (plots load plotly.js copied beside the pages: offline, no CDN),
-index.html linking the chapters in the lecture's order, and timings.json (seconds per notebook and mode).
+index.html linking the chapters in the lecture's order, and timings.json (seconds per notebook and mode, and per code cell: `cells`).
 RLHF_FAST=1 selects fast mode (every notebook shrinks its work); the default is the students' mode.
 """
 import argparse
@@ -30,17 +30,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLOTLY = os.path.join(ROOT, 'node_modules', 'plotly.js-dist', 'plotly.js')
 FAST = os.environ.get('RLHF_FAST', '').lower() in ('1', 'true', 'yes')
 
-# The lecture's order: history, the transformer, the three phases of RLHF, then alternatives and evaluation.
-PARTS = [
-    ('01', 'Part I — Language models', 'History: Shannon\'s n-gram approximations of English'),
-    ('02', 'Part I — Language models', 'The transformer language model'),
-    ('03', 'Part II — RLHF, phase 1', 'Instruction tuning (supervised fine-tuning)'),
-    ('04', 'Part II — RLHF, phase 2', 'Preference collection and reward modeling'),
-    ('05', 'Part II — RLHF, phase 3', 'RL optimization with PPO and a KL penalty'),
-    ('06', 'Part III — Beyond PPO', 'Best-of-N and rejection sampling'),
-    ('07', 'Part III — Beyond PPO', 'Direct preference optimization (DPO)'),
-    ('08', 'Part IV — Evaluation', 'Reward-KL frontier, over-optimization, win rates'),
-]
+# The chapters, their parts and titles come from the chapter registry (lib/course/chapters.ts), through
+# scripts/reference.ts --texts (one tsx call that also fills the reference placeholders); CHAPTERS is
+# set by reference_texts().
+CHAPTERS = []
 
 
 def log(msg):
@@ -75,6 +68,7 @@ class Runner(NotebookClient):
         self.n_code = sum(1 for c in nb.cells if c.cell_type == 'code')
         self.k = 0
         self.failed_index = None
+        self.cell_seconds = []
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         if cell.cell_type != 'code' or not cell.source.strip():
@@ -88,7 +82,9 @@ class Runner(NotebookClient):
             raise
         finally:
             first = cell.source.strip().splitlines()[0][:70]
-            log(f'  {self.name} cell {cell_index} ({self.k}/{self.n_code}) {time.time() - t0:6.1f}s  {first}')
+            seconds = time.time() - t0
+            self.cell_seconds.append({'cell': cell_index, 'id': cell.get('id'), 'seconds': round(seconds, 1)})
+            log(f'  {self.name} cell {cell_index} ({self.k}/{self.n_code}) {seconds:6.1f}s  {first}')
 
 
 def execute(path, out_dir, cell_timeout, ref_texts=None):
@@ -98,7 +94,9 @@ def execute(path, out_dir, cell_timeout, ref_texts=None):
     # default cut off the output of a cell printing thousands of lines on a busy machine (the
     # messages were all sent; this process had not read them yet); the kernel always ends a cell
     # with an idle status (patches/tslab+1.0.22.patch), so waiting longer costs nothing.
-    client = Runner(nb, name, kernel_name='tslab', timeout=cell_timeout, allow_errors=False, iopub_timeout=120,
+    # startup_timeout: a kernel took over nbclient's 60 s default to start on a machine with a load
+    # average of 76 (2026-12-06); a kernel that never starts still fails, after 5 minutes.
+    client = Runner(nb, name, kernel_name='tslab', timeout=cell_timeout, allow_errors=False, iopub_timeout=120, startup_timeout=300,
                     resources={'metadata': {'path': os.path.dirname(os.path.abspath(path))}})
     t0 = time.time()
     error = None
@@ -117,17 +115,17 @@ def execute(path, out_dir, cell_timeout, ref_texts=None):
     os.makedirs(out_dir, exist_ok=True)
     write_atomic(os.path.join(out_dir, name), nbformat.writes(nb))
     write_atomic(os.path.join(out_dir, name.replace('.ipynb', '.html')), to_html(nb))
-    return seconds, error
+    return seconds, error, client.cell_seconds
 
 
 REF_PLACEHOLDER = re.compile(r'\{\{ref ([a-z][A-Za-z0-9]*(?:\.[A-Za-z0-9=_-]+)+)\}\}')
 
 
 def reference_texts(paths):
-    """Texts of the {{ref key}} placeholders of these notebooks and the recipe-hash check, from one call of
-    scripts/reference.ts (which formats them the way lib/course/results.ts does: one formatter, in the library).
-    Returns {key: text}; logs a warning when the recipe (the library's presets or the notebooks' code)
-    changed since the reference was made."""
+    """Texts of the {{ref key}} placeholders of these notebooks, the chapter registry and the stale chapters,
+    from one call of scripts/reference.ts (which formats them the way lib/course/results.ts does: one
+    formatter, in the library). Returns {key: text}, sets CHAPTERS and logs which chapters of the
+    reference were made with another recipe (their code or the library code they run changed)."""
     keys = set()
     for p in paths:
         for cell in nbformat.read(p, as_version=4).cells:
@@ -141,12 +139,16 @@ def reference_texts(paths):
     except (OSError, subprocess.SubprocessError, ValueError) as e:
         log(f'could not read the reference results ({e}); placeholders stay as written')
         return {}
-    if info['reference'] is None:
+    CHAPTERS[:] = info['chapters']
+    ref = info['reference']
+    if ref is None:
         log('no reference results yet (data/reference-results.json): the text shows pointers; run npm run reference')
-    elif info['reference']['recipeHash'] != info['recipeHash']:
-        log(f"WARNING: the recipe (library presets or the notebooks' code cells) changed since the reference results were made (recipe {info['recipeHash']}, "
-            f"reference {info['reference']['recipeHash']} of {info['reference']['date'][:10]}): the ranges the text quotes "
-            'may not describe this run; re-run npm run reference')
+    elif info['stale']:
+        names = ', '.join(s['chapter'] for s in info['stale'])
+        whys = sorted(set(s['why'] for s in info['stale']))
+        legacy = f" (one recipe {ref['legacyRecipeHash']} for the whole chain)" if ref.get('legacyRecipeHash') else ''
+        log(f"WARNING: the reference results of {ref['date'][:10]}{legacy} are stale for chapter(s) {names}: {'; '.join(whys)}. "
+            'The ranges those chapters quote may not describe this run; npm run reference -- --plan lists what it would re-run')
     return info['texts']
 
 
@@ -206,8 +208,11 @@ def trust(paths):
 
 def index_page(results):
     rows = []
-    for key, part, title in PARTS:
-        r = next((x for x in results if os.path.basename(x['notebook']).startswith(key)), None)
+    chapters = CHAPTERS or [{'number': os.path.basename(x['notebook'])[:2], 'notebook': os.path.basename(x['notebook'])[:-6],
+                             'part': '', 'title': os.path.basename(x['notebook'])[3:-6]} for x in results]
+    for c in chapters:
+        key, part, title = c['number'], c['part'], c['title']
+        r = next((x for x in results if os.path.basename(x['notebook']) == c['notebook'] + '.ipynb'), None)
         if r is None:
             rows.append(f'<tr><td>{key}</td><td>{html.escape(part)}</td><td>{html.escape(title)}</td>'
                         '<td colspan="2"><i>not executed in this build</i></td></tr>')
@@ -252,9 +257,9 @@ def main():
     failed = None
     for p in paths:
         log(f'running {os.path.relpath(p, ROOT)}')
-        seconds, error = execute(p, args.out, args.cell_timeout, ref_texts)
+        seconds, error, cells = execute(p, args.out, args.cell_timeout, ref_texts)
         results.append({'notebook': os.path.relpath(p, ROOT), 'seconds': round(seconds, 1), 'ok': error is None,
-                        'mode': 'fast' if FAST else 'default'})
+                        'mode': 'fast' if FAST else 'default', 'cells': cells})
         log(f'{"done" if error is None else "FAILED"} {os.path.basename(p)} in {seconds:.1f}s')
         if error:
             failed = error

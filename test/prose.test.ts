@@ -57,7 +57,7 @@ export function measuredNumbers(markdown: string, allowedPhrases: string[] = [])
 }
 
 const dir = path.join(__dirname, '..', 'notebooks');
-const CHAPTERS = ['02-transformer', '03-sft', '04-reward-model', '05-ppo', '06-best-of-n', '07-dpo', '08-evaluation'];
+const CHAPTERS = ['02-transformer', '03-sft', '04-reward-model', '05-ppo', '06-best-of-n', '07-dpo', '12-evaluation'];
 const markdownOf = (name: string): string[] => {
   const nb = JSON.parse(fs.readFileSync(path.join(dir, `${name}.ipynb`), 'utf8'));
   return nb.cells.filter((c: { cell_type: string }) => c.cell_type === 'markdown')

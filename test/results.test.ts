@@ -6,8 +6,9 @@ import * as crypto from 'crypto';
 import { spawn } from 'child_process';
 import {
   record, readRecorded, recordFile, formatValue, formatReference, refText, compareToReference, meanSdRange,
-  canonicalJson, hashRecipe, courseRecipe, referenceRows, REFERENCE_PENDING, ReferenceFile, ReferenceEntry,
+  referenceRows, REFERENCE_PENDING, ReferenceFile, ReferenceEntry, loadReference,
 } from '../lib/course/results';
+import { canonicalJson, hashRecipe, courseRecipe } from '../lib/course/recipe';
 import { runSeed, seedFor, SEED_STRIDE } from '../lib/core/seed';
 import { SimulatedLabeler } from '../lib/feedback/preferences';
 import { GPT } from '../lib/model/model';
@@ -27,7 +28,7 @@ const entry = (values: number[], o: Partial<ReferenceEntry> = {}): ReferenceEntr
   unit: 'score', digits: 2, ...meanSdRange(values), values, seeds: values.map((_, i) => i), ...o,
 });
 const refFile = (keys: Record<string, ReferenceEntry>, mode: 'fast' | 'course' = 'course'): ReferenceFile => ({
-  format: 1, mode, seeds: [0, 1, 2], machine: { cpu: 'test', cores: 2 }, date: '2026-11-30', commit: 'abc', recipeHash: 'x', times: {}, keys,
+  format: 2, mode, seeds: [0, 1, 2], machine: { cpu: 'test', cores: 2 }, date: '2026-11-30', commit: 'abc', chapters: {}, runs: [], times: {}, keys,
 });
 
 describe('record: the run results file', () => {
@@ -148,6 +149,30 @@ describe('recipe hash', () => {
     const changed = { ...r, ppo: { ...r.ppo, course: { ...r.ppo.course, lr: r.ppo.course.lr * 2 } } };
     expect(hashRecipe(changed)).not.toBe(h);
     expect(Object.keys(courseRecipe()).sort()).toEqual(['bpeMerges', 'comparisonTemperature', 'dpo', 'gold', 'gpt', 'ppo', 'pretrain', 'reward', 'sft', 'task', 'train']);
+  });
+});
+
+describe('reference file of format 1 (one recipe for the chain)', () => {
+  it('reads as format 2: 08-evaluation named 12-evaluation, every chapter stale ("legacy:" hash), keys kept', () => {
+    const dir = tmp();
+    const file = path.join(dir, 'ref.json');
+    const v = { '08-evaluation': 16, '05-ppo': 170 };
+    fs.writeFileSync(file, JSON.stringify({
+      format: 1, mode: 'course', seeds: [0, 1], machine: { cpu: 'x', cores: 2 }, date: '2026-11-30', commit: 'abc', recipeHash: '9ec26bdf5b8c9058',
+      times: { '08-evaluation': { mean: 16, min: 15, max: 17, runs: 2 } }, keys: { 'eval.clearPairs': entry([3, 3]) },
+      runs: [{ seed: 'shared', times: { '02-transformer': 500 } }, { seed: 0, times: v }, { seed: 1, times: v }],
+    }));
+    const ref = loadReference(file)!;
+    expect(ref.format).toBe(2);
+    expect(ref.legacyRecipeHash).toBe('9ec26bdf5b8c9058');
+    expect(Object.keys(ref.times)).toEqual(['12-evaluation']);
+    expect(ref.chapters).toEqual({
+      '02-transformer': { hash: 'legacy:9ec26bdf5b8c9058', seeds: ['shared'] },
+      '12-evaluation': { hash: 'legacy:9ec26bdf5b8c9058', seeds: [0, 1] },
+      '05-ppo': { hash: 'legacy:9ec26bdf5b8c9058', seeds: [0, 1] },
+    });
+    expect(refText('eval.clearPairs', ref)).toBe('3.00');
+    expect(ref.runs).toEqual([]);
   });
 });
 

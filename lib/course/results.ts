@@ -18,21 +18,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as crypto from 'crypto';
 import { FAST, runsDir, findRepoRoot } from '../core/mode';
 import { runSeed } from '../core/seed';
 import { writeAtomic } from '../core/files';
 import { mean, sampleSd } from '../core/stats';
-import { GPT_PRESETS } from '../model/model';
-import { TRAIN_DEFAULTS } from '../train/train';
-import { PRETRAIN_PRESETS } from '../train/pretrain';
-import { COURSE_BPE_MERGES } from '../text/bpe';
-import { SFT_PRESETS } from '../methods/sft';
-import { REWARD_PRESETS } from '../methods/reward';
-import { PPO_PRESETS } from '../methods/ppo';
-import { DPO_PRESETS } from '../methods/dpo';
-import { DEFAULT_GOLD, DEFAULT_TASK } from '../feedback/task';
-import { COMPARISON_TEMPERATURE, MethodResult } from './stages';
+import type { MethodResult } from './stages';
+import { chapterOf, policyKey } from './chapters';
 import { table } from '../view/display';
 
 /** How a value reads in text: a fraction is shown as a percentage; the rest with their unit. */
@@ -76,17 +67,59 @@ export interface ReferenceEntry {
   seeds: (number | 'shared')[];
 }
 
-export interface ReferenceFile {
-  format: 1;
+/** One chapter's run for one seed ("shared": a chapter run once, before the seeds split). */
+export interface ChapterRun {
+  /** The notebook, e.g. "05-ppo". */
+  chapter: string;
+  seed: number | 'shared';
+  /** The chapter's recipe hash when it ran (course/recipe.ts chapterHashes). */
+  hash: string;
   mode: 'fast' | 'course';
+  /** What this chapter recorded in this run. */
+  values: Record<string, RecordedValue>;
+  seconds: number | null;
+  /** Seconds per code cell, by cell id (the runner's timings.json). */
+  cells?: Record<string, number>;
+  machine: { cpu: string; cores: number };
+  date: string;
+  commit: string;
+}
+
+export interface ReferenceFile {
+  format: 2;
+  mode: 'fast' | 'course';
+  /** Every seed some chapter ran with. */
   seeds: number[];
   machine: { cpu: string; cores: number };
   date: string;
   commit: string;
-  recipeHash: string;
-  /** Seconds per notebook: mean, min, max over the runs that executed it. */
-  times: Record<string, { mean: number; min: number; max: number; runs: number }>;
+  /** Per chapter (notebook name): the recipe hash its runs were made with, and their seeds. */
+  chapters: Record<string, { hash: string; seeds: (number | 'shared')[] }>;
+  /** Seconds per notebook: mean, min, max over the runs that executed it; mean seconds per code cell (by id) where recorded. */
+  times: Record<string, { mean: number; min: number; max: number; runs: number; cells?: Record<string, number> }>;
   keys: Record<string, ReferenceEntry>;
+  runs: ChapterRun[];
+  /** A file of format 1 (one recipe hash for the whole chain, before per-chapter recipes): that hash. */
+  legacyRecipeHash?: string;
+}
+
+/**
+ * A format-1 file (one recipe hash for the chain, runs per part not per chapter) read as format 2:
+ * notebooks renamed since (08-evaluation -> 12-evaluation, chapters.ts `formerly`), each chapter's
+ * hash "legacy:<chain hash>" (no chapter hash equals it, so every chapter reads as stale until npm run
+ * reference runs it again), its keys and times kept, its per-part runs left out (they cannot be
+ * split by chapter).
+ */
+export function fromLegacy(old: { recipeHash: string; seeds: number[]; times: ReferenceFile['times']; runs?: { seed: number | 'shared'; times: Record<string, number> }[] } & Omit<ReferenceFile, 'format' | 'chapters' | 'runs' | 'times'>): ReferenceFile {
+  const name = (n: string) => chapterOf(n).notebook;
+  const chapters: ReferenceFile['chapters'] = {};
+  for (const r of old.runs ?? []) for (const n of Object.keys(r.times)) (chapters[name(n)] ??= { hash: `legacy:${old.recipeHash}`, seeds: [] }).seeds.push(r.seed);
+  const { recipeHash, runs: _runs, ...rest } = old;
+  void _runs;
+  return {
+    ...rest, format: 2, chapters, runs: [], legacyRecipeHash: recipeHash,
+    times: Object.fromEntries(Object.entries(old.times).map(([n, t]) => [name(n), t])),
+  };
 }
 
 const KEY = /^[a-z][A-Za-z0-9]*(\.[A-Za-z0-9=_-]+)+$/;
@@ -232,7 +265,9 @@ export function loadReference(file: string = referencePath()): ReferenceFile | n
   } catch (e) {
     throw new Error(`${file} is not valid JSON (${(e as Error).message}); re-create it with npm run reference`);
   }
-  if (parsed.format !== 1 || typeof parsed.keys !== 'object') throw new Error(`${file}: not a reference file of format 1`);
+  if (typeof parsed.keys !== 'object') throw new Error(`${file}: not a reference file (no keys)`);
+  if ((parsed.format as number) === 1) return fromLegacy(parsed as unknown as Parameters<typeof fromLegacy>[0]);
+  if (parsed.format !== 2) throw new Error(`${file}: a reference file of format ${parsed.format}; this library reads formats 1 and 2`);
   return parsed;
 }
 
@@ -273,20 +308,6 @@ export function referenceRows(keys: string[], ref: ReferenceFile | null = loadRe
   });
 }
 
-/**
- * The key prefix of an evaluated policy: "PPO beta=0.05" -> "ppo.beta0.05", "best-of-16" -> "bon.n16",
- * "rejection sampling N=8" -> "rs.n8", "DPO beta=0.0333" -> "dpo.beta0.0333", "SFT" -> "sftPolicy".
- */
-export function policyKey(label: string): string {
-  const m = label.match(/^(PPO|DPO|IPO) beta=([0-9.]+)$/);
-  if (m) return `${m[1].toLowerCase()}.beta${m[2]}`;
-  const n = label.match(/^best-of-(\d+)$/) ?? label.match(/^rejection sampling N=(\d+)$/);
-  if (n) return `${label.startsWith('best') ? 'bon' : 'rs'}.n${n[1]}`;
-  if (label === 'SFT') return 'sftPolicy';
-  const generic = label.toLowerCase().replace(/[^a-z0-9.=_-]+/g, '.').replace(/^\.+|\.+$/g, '');
-  return /^[a-z]/.test(generic) && generic.includes('.') ? generic : `policy.${generic}`;
-}
-
 /** Record an evaluated policy's gold, proxy, KL (nats), end rate and length under policyKey(label). */
 export function recordPolicy(r: Pick<MethodResult, 'label' | 'gold' | 'proxy' | 'klK1' | 'endRate' | 'length'>): string {
   const k = policyKey(r.label);
@@ -313,39 +334,4 @@ export function referenceTable(prefixes: string[], caption = 'your run beside th
     return;
   }
   table(referenceRows(keys, ref, recorded), { caption });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Recipe hash
-
-/** JSON with object keys sorted at every level (arrays keep their order); functions are refused. */
-export function canonicalJson(x: unknown): string {
-  if (x === null || typeof x === 'number' || typeof x === 'string' || typeof x === 'boolean') return JSON.stringify(x);
-  if (x === undefined) return 'null';
-  if (Array.isArray(x)) return `[${x.map(canonicalJson).join(',')}]`;
-  if (typeof x === 'object') {
-    const o = x as Record<string, unknown>;
-    return `{${Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
-  }
-  throw new Error(`canonicalJson: cannot hash a ${typeof x}`);
-}
-
-/** First 16 hex digits of the SHA-256 of the canonical JSON of `recipe`. */
-export function hashRecipe(recipe: unknown): string {
-  return crypto.createHash('sha256').update(canonicalJson(recipe)).digest('hex').slice(0, 16);
-}
-
-/**
- * The recipe of the chain, as the library defines it: the model, pretraining, SFT, reward-model,
- * PPO and DPO presets (tiny and course), the BPE merge count, the gold score and the chat task,
- * and the sampling temperature of chapter 04's comparisons. Settings written in a notebook's own
- * cells (e.g. chapter 04's prompt count, chapter 05's small-beta run) are added by the reference
- * script, which hashes this together with the notebooks' code cells (scripts/reference.ts chainHash).
- * The reference file keeps the hash it was made with, and the course build warns when it changed.
- */
-export function courseRecipe(): Record<string, unknown> {
-  return {
-    gpt: GPT_PRESETS, pretrain: PRETRAIN_PRESETS, train: TRAIN_DEFAULTS, bpeMerges: COURSE_BPE_MERGES, sft: SFT_PRESETS, reward: REWARD_PRESETS,
-    ppo: PPO_PRESETS, dpo: DPO_PRESETS, gold: DEFAULT_GOLD, task: DEFAULT_TASK, comparisonTemperature: COMPARISON_TEMPERATURE,
-  };
 }

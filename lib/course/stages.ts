@@ -2,8 +2,8 @@
  * Everything one chapter hands to a later one, in one place: the folder or file of each artifact
  * under runsDir() (runs/fast or runs/course), typed functions that write and read it, and the
  * notebook to run when it is missing. Notebooks call these and never build a runs path. Also
- * what chapters 04-08 share: the held-out evaluation prompts, the sampling settings (evaluation,
- * comparison pairs), measuring a policy, and the result files every method writes so chapter 08
+ * what chapters 04-07 and 12 share: the held-out evaluation prompts, the sampling settings (evaluation,
+ * comparison pairs), measuring a policy, and the result files every method writes so chapter 12
  * can put PPO, best-of-N and DPO on one reward-KL plot.
  *
  * Layout under runsDir():
@@ -31,19 +31,20 @@ import { makePrompts, goldScore } from '../feedback/task';
 import { GenSettings, rollout, scoreRollout, summarize, PolicyStats } from '../rl/rollout';
 import { BestOfNResult, bestOfNSweep, bonKL } from '../methods/bestOfN';
 import { mean, meanStderr } from '../core/stats';
+import { Artifact, artifactChapter, evaluatedMethods, methodNotebook } from './chapters';
 
-/** Every artifact passed between chapters: its path under runsDir() and the notebook that writes it. */
+/** Every artifact passed between chapters and its path under runsDir(); the notebook that writes it is the registry's (course/chapters.ts). */
 export const STAGES = {
-  pretrained: { path: 'pretrained', notebook: '02-transformer' },
-  pretrainedChat: { path: 'pretrained-chat', notebook: '03-sft' },
-  sft: { path: 'sft', notebook: '03-sft' },
-  comparisons: { path: 'comparisons.jsonl', notebook: '04-reward-model' },
-  labelPairs: { path: 'label-pairs.jsonl', notebook: '04-reward-model' },
-  labels: { path: 'labels.jsonl', notebook: '04-reward-model' },
-  rewardModel: { path: 'reward-model', notebook: '04-reward-model' },
-  results: { path: 'results', notebook: '05-ppo' },
-  histories: { path: 'histories', notebook: '05-ppo' },
-} as const;
+  pretrained: 'pretrained',
+  pretrainedChat: 'pretrained-chat',
+  sft: 'sft',
+  comparisons: 'comparisons.jsonl',
+  labelPairs: 'label-pairs.jsonl',
+  labels: 'labels.jsonl',
+  rewardModel: 'reward-model',
+  results: 'results',
+  histories: 'histories',
+} as const satisfies Partial<Record<Artifact, string>>;
 
 export type Stage = keyof typeof STAGES;
 
@@ -51,14 +52,14 @@ const modeHint = () => (FAST ? 'fast: RLHF_FAST=1' : 'course: RLHF_FAST unset');
 
 /** Where a stage's artifact lives (it may not exist yet). */
 export function stagePath(stage: Stage): string {
-  return path.join(runsDir(), STAGES[stage].path);
+  return path.join(runsDir(), STAGES[stage]);
 }
 
 /** Path of a stage's artifact; throws a message naming the notebook to run if it is missing. */
 export function requireStage(stage: Stage): string {
   const full = stagePath(stage);
   if (!fs.existsSync(full)) {
-    throw new Error(`${full} does not exist: run notebooks/${STAGES[stage].notebook}.ipynb first, in the same mode (${modeHint()})`);
+    throw new Error(`${full} does not exist: run notebooks/${artifactChapter(stage).notebook}.ipynb first, in the same mode (${modeHint()})`);
   }
   return full;
 }
@@ -91,7 +92,7 @@ export function saveSFT(contents: CheckpointContents & { tokenizer: Tokenizer })
 export function loadSFT(opts: { trainable?: boolean } = {}): { policy: GPT; tokenizer: Tokenizer; dir: string } {
   const dir = requireStage('sft');
   const ck = loadCheckpoint(dir, { trainable: opts.trainable ?? false });
-  if (!ck.tokenizer) throw new Error(`loadSFT: ${dir} has no tokenizer: re-run notebooks/${STAGES.sft.notebook}.ipynb`);
+  if (!ck.tokenizer) throw new Error(`loadSFT: ${dir} has no tokenizer: re-run notebooks/${artifactChapter('sft').notebook}.ipynb`);
   return { policy: ck.model, tokenizer: ck.tokenizer, dir };
 }
 
@@ -147,7 +148,7 @@ export function hasPolicy(r: Pick<MethodResult, 'method' | 'label' | 'params'>):
 export function loadPolicy(r: Pick<MethodResult, 'method' | 'label' | 'params'>, opts: { trainable?: boolean } = {}): LoadedCheckpoint {
   const dir = policyDir(r);
   if (!fs.existsSync(dir)) {
-    const nb = RESULT_NOTEBOOKS[r.method] ?? 'the notebook that trained it';
+    const nb = methodNotebook(r.method) ?? 'the notebook that trained it';
     throw new Error(`${dir} does not exist: the policy of "${r.label}" was not saved; run notebooks/${nb}.ipynb (same mode: ${modeHint()})`);
   }
   return loadCheckpoint(dir, { trainable: opts.trainable ?? false });
@@ -206,7 +207,7 @@ export async function evaluatePolicy(
   };
 }
 
-/** The SFT policy measured like every other (the baseline of chapters 05-08; KL 0 to itself). */
+/** The SFT policy measured like every other (the baseline of chapters 05-07 and 12; KL 0 to itself). */
 export function evaluateSFT(sft: GPT, o: { rewardModel: RewardModel; tokenizer: Tokenizer }): Promise<MethodResult> {
   return evaluatePolicy(sft, { refPolicy: sft, rewardModel: o.rewardModel, tokenizer: o.tokenizer, method: 'SFT', label: 'SFT' });
 }
@@ -244,11 +245,6 @@ export function resultRow(r: MethodResult): { policy: string; proxy: number; gol
   return { policy: r.label, proxy: r.proxy, gold: r.gold, 'KL (nats)': r.klK1, ended: r.endRate, length: r.length };
 }
 
-/** Which notebook saves the results (and policies) of each method. */
-export const RESULT_NOTEBOOKS: Record<string, string> = {
-  SFT: '05-ppo', PPO: '05-ppo', 'best-of-N': '06-best-of-n', 'rejection sampling': '06-best-of-n', DPO: '07-dpo', IPO: '07-dpo',
-};
-
 function safeName(label: string): string {
   return label.replace(/[^A-Za-z0-9.=-]+/g, '_');
 }
@@ -276,12 +272,15 @@ export function loadResults(method?: string): MethodResult[] {
     .sort((a, b) => a.method.localeCompare(b.method) || a.klK1 - b.klK1);
 }
 
-/** Every saved result, after checking that each of `methods` has one (else: which notebook to run). */
-export function requireResults(methods: string[]): MethodResult[] {
+/**
+ * Every saved result, after checking that each of `methods` (default: every method of the chapter
+ * registry) has one (else: which notebook to run).
+ */
+export function requireResults(methods: string[] = evaluatedMethods()): MethodResult[] {
   const results = loadResults();
   for (const m of methods) {
     if (!results.some((r) => r.method === m)) {
-      throw new Error(`no ${m} results in ${stagePath('results')}: run notebooks/${RESULT_NOTEBOOKS[m] ?? '05-ppo'}.ipynb first (same RLHF_FAST setting)`);
+      throw new Error(`no ${m} results in ${stagePath('results')}: run notebooks/${methodNotebook(m) ?? artifactChapter('results').notebook}.ipynb first (same RLHF_FAST setting)`);
     }
   }
   return results;

@@ -28,7 +28,7 @@
  * The gold score ignores the prompt. It is exploitable by design: a proxy reward model trained on
  * comparisons readily learns "positive words are good", and a policy that optimises the proxy can
  * pile up and repeat them; gold counts each distinct word once, saturates, and charges for the
- * repetition, invented words and run-on text, so gold first rises and then falls (chapter 08).
+ * repetition, invented words and run-on text, so gold first rises and then falls (chapter 12).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -143,7 +143,7 @@ export interface PromptOptions {
 
 /**
  * `n` distinct chat prompts, shuffled with `seed`. These are what the policy answers in chapters
- * 04-08. A prompt of at most 64 characters (~20 BPE tokens) leaves ~40 tokens for the completion
+ * 04-07 and 12. A prompt of at most 64 characters (~20 BPE tokens) leaves ~40 tokens for the completion
  * in the 64-token context.
  */
 export function makePrompts(text: string, opts: PromptOptions = {}): string[] {

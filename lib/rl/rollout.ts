@@ -1,7 +1,7 @@
 /**
  * Rollouts: sample completions of chat prompts from a policy, lay them out as right-padded batches,
  * and measure them (proxy reward, gold score, KL to a reference). Shared by PPO, best-of-N, DPO's
- * evaluation and chapter 08, so every method is measured the same way. `samplePairs` draws the
+ * evaluation and chapter 12, so every method is measured the same way. `samplePairs` draws the
  * comparison pairs of chapter 04 (feedback/preferences.ts's `Pair`) through the same rollout.
  *
  * A row is prompt ids followed by completion ids (the <end> id included when the policy stopped).
