@@ -38,6 +38,7 @@ import {
   courseRecipe, hashRecipe, readRecorded, meanSdRange, loadReference, refText, formatReference, formatValue, ReferenceFile, ReferenceEntry, RecordedValue, Unit,
 } from '../lib/course/results';
 import { writeAtomic } from '../lib/core/files';
+import { fillNotebooks } from './fill_notebooks';
 
 const ROOT = path.resolve(__dirname, '..');
 const SHARED_NOTEBOOKS = ['02-transformer', '03-sft'];
@@ -67,11 +68,13 @@ export const README_KEYS: [string, string][] = [
   ['rm.t1.accVsGold', 'chapter 04: reward model on the policy\'s temperature-1 samples'],
   ['ppo.beta0.05.gold', 'chapter 05: PPO beta 0.05, gold on held-out prompts'],
   ['ppo.beta0.05.kl', 'chapter 05: PPO beta 0.05, KL to SFT'],
-  ['ppo.beta0.005.goldFell', 'chapter 05: small beta, gold peaked and fell'],
+  ['ppo.beta0.005.gaveBack', 'chapter 05: small beta, share of its rollout gold gain given back after the peak'],
+  ['ppo.beta0.005.fellBeyondNoise', 'chapter 05: small beta, gold fell after its peak by more than 2 standard errors'],
   ['bon.n16.gold', 'chapter 06: best-of-16, gold'],
-  ['rs.cheaperInKL', 'chapter 06: rejection sampling cheaper in KL than best-of-N'],
+  ['rs.n8.cheaperThanBonSample', 'chapter 06: rejection sampling (N = 8) spent less KL than best-of-8 (sample estimates, paired over prompts), by more than 2 standard errors'],
   ['dpo.beta0.1.winRate', 'chapter 07: DPO beta 0.1, gold win rate vs SFT'],
-  ['eval.ppoEndsFrontier', 'chapter 08: PPO beta 0.05 ends the gold frontier'],
+  ['eval.ppo.beta0.05.endsFrontier', 'chapter 08: PPO beta 0.05 ends the gold frontier (the most gold of all policies)'],
+  ['eval.ppo.beta0.05.aheadOfBestOfN', 'chapter 08: PPO beta 0.05 has more gold than the best best-of-N (paired over prompts), by more than 2 standard errors'],
 ];
 
 interface Args {
@@ -273,7 +276,7 @@ export function meanSd(e: ReferenceEntry): string {
 export function readmeBlock(ref: ReferenceFile): string {
   const rows = README_KEYS.map(([k, what]) => {
     const e = ref.keys[k];
-    return `| ${what} | ${e ? formatReference(e) : 'not recorded'} | ${e ? meanSd(e) : ''} |`;
+    return `| ${what} | ${e ? formatReference(e) : 'reference pending (not in this reference run)'} | ${e ? meanSd(e) : ''} |`;
   });
   const t = (n: string) => (ref.times[n] ? `${formatValue(ref.times[n].mean, 'seconds')}` : 'n/a');
   const all = [...SHARED_NOTEBOOKS, ...SEED_NOTEBOOKS];
@@ -345,6 +348,7 @@ async function main(): Promise<number> {
   if (a.readme) {
     writeReadmeBlock(a.readme, readmeBlock(ref));
     say(`rewrote the reference block of ${a.readme}`);
+    say(`notebooks: ${fillNotebooks(path.join(ROOT, 'notebooks'), ref).length} rewritten with the new reference texts (scripts/fill_notebooks.ts)`);
   }
   return 0;
 }
