@@ -139,17 +139,30 @@ describe('conclusions: win rates, trends, divergence', () => {
     expect(v.answer.standardErrors).toBeCloseTo((68 / 128 - 0.5) / close.stderr, 10);
     expect(winVerdict('X', winRate(Array(40).fill(0), Array(40).fill(1))).answer.verdict).toBe('worse');
   });
-  it('best-of-N gold rising at every N, or not', () => {
-    expect(bestOfNTrend([{ n: 1, proxy: 0, gold: -0.09 }, { n: 2, proxy: 0.5, gold: 0.13 }, { n: 4, proxy: 1, gold: 0.35 }]).answer).toEqual({ goldRisesEveryStep: true, proxyRisesEveryStep: true, bestN: 4 });
-    const bent = bestOfNTrend([{ n: 4, proxy: 1, gold: 0.2 }, { n: 1, proxy: 0, gold: 0 }, { n: 16, proxy: 2, gold: 0.1 }]);
-    expect(bent.answer).toEqual({ goldRisesEveryStep: false, proxyRisesEveryStep: true, bestN: 4 });
-    expect(bent.sentence).toMatch(/highest at N = 4 \(0.20\)/);
+  const row = (n: number, gold: number[], proxy: number[]) => ({ n, gold: gold.reduce((a, b) => a + b, 0) / gold.length, proxy: proxy.reduce((a, b) => a + b, 0) / proxy.length, goldScores: gold, proxyScores: proxy });
+  it('best-of-N gold rising beyond noise at every step of N, falling at one, or not told apart', () => {
+    const p1 = [0, 0, 0, 0], p2 = [1, 1.2, 0.8, 1], p4 = [2, 2.2, 1.8, 2];
+    // steps of +1 with sd 0.163 (se 0.082): both rise
+    const up = bestOfNTrend([row(4, p4, p4), row(1, p1, p1), row(2, p2, p2)]);
+    expect(up.answer).toMatchObject({ goldRises: 'yes', proxyRises: 'yes', bestN: 4 });
+    const fall = bestOfNTrend([row(1, p1, p1), row(2, p2, p2), row(4, p1, p4)]);
+    expect(fall.answer.goldRises).toBe('no');
+    expect(fall.answer.steps[1]).toEqual({ from: 2, to: 4, gold: 'fell', proxy: 'rose' });
+    const flat = bestOfNTrend([row(1, p1, p1), row(2, p2, p2), row(4, [1.5, 0.7, 1.3, 0.5], p4)]); // 2 -> 4: mean 0, within noise
+    expect(flat.answer).toMatchObject({ goldRises: 'within noise', proxyRises: 'yes' });
+    expect(flat.sentence).toMatch(/did not rise beyond noise at every step of N \(2 -> 4 \(within noise\); paired over prompts, 2 standard errors\)/);
   });
-  it('the harder-pushed policy has more proxy and less gold, or not', () => {
-    const over = proxyGoldDivergence({ label: 'small', proxy: 3.09, gold: -0.02, kl: 51 }, { label: 'moderate', proxy: 2.43, gold: 1.05, kl: 7.5 }, -0.08);
-    expect(over.answer).toMatchObject({ higherProxy: true, lowerGold: true });
-    expect(over.answer.goldGainOverSFT).toBeCloseTo(0.06, 10);
-    expect(proxyGoldDivergence({ label: 'a', proxy: 3, gold: 1.2, kl: 20 }, { label: 'b', proxy: 2, gold: 1, kl: 7 }, 0).answer.lowerGold).toBe(false);
+  it('the harder-pushed policy has more proxy and less gold beyond noise, or not, or within noise', () => {
+    const pol = (label: string, proxy: number[], gold: number[], kl: number) => ({ label, kl, proxy: proxy.reduce((a, b) => a + b, 0) / 4, gold: gold.reduce((a, b) => a + b, 0) / 4, proxyScores: proxy, goldScores: gold });
+    const softer = pol('moderate', [2, 2, 2, 2], [1, 1, 1, 1], 7.5);
+    const over = proxyGoldDivergence(pol('small', [3, 3.2, 2.8, 3], [0, 0.2, -0.2, 0], 51), softer, -0.08);
+    expect(over.answer).toMatchObject({ higherProxy: 'yes', lowerGold: 'yes', goldDiff: -1 });
+    expect(over.answer.goldDiffSe).toBeCloseTo(Math.sqrt(0.08 / 3) / 2, 12);
+    expect(over.answer.goldGainOverSFT).toBeCloseTo(0.08, 10);
+    expect(proxyGoldDivergence(pol('a', [3, 3.2, 2.8, 3], [2, 2.2, 1.8, 2], 20), softer, 0).answer.lowerGold).toBe('no');
+    const noisy = proxyGoldDivergence(pol('b', [3, 3.2, 2.8, 3], [1.5, 0.5, 1.4, 0.6], 20), softer, 0);
+    expect(noisy.answer.lowerGold).toBe('within noise');
+    expect(noisy.sentence).toMatch(/more proxy, and gold not told apart from noise/);
   });
 });
 

@@ -239,7 +239,8 @@ function recordedKeyPatterns(): RegExp[] {
 const PENDING_KEYS: { keys: string[]; why: string }[] = [
   { keys: ['ppo.beta0.005.gaveBack', 'ppo.beta0.005.fellBeyondNoise', 'rs.n8.cheaperThanBonSample', 'rs.n8.klMinusBonSample', 'eval.ppo.beta0.05.endsFrontier',
     'eval.ppo.beta0.05.aheadOfBestOfN', 'eval.ppo.beta0.05.behindBestOfN', 'eval.ppo.beta0.05.goldMinusBestOfN', 'dpo.heldOut.chosenChange', 'dpo.heldOut.rejectedChange',
-    'dpo.heldOut.chosenRose', 'dpo.heldOut.chosenFell', 'dpo.heldOut.rejectedFell', 'dpo.heldOut.marginGrew', 'dpo.seconds'],
+    'dpo.heldOut.chosenRose', 'dpo.heldOut.chosenFell', 'dpo.heldOut.rejectedFell', 'dpo.heldOut.marginGrew', 'dpo.seconds',
+    'bon.goldRisesBeyondNoise', 'bon.goldFellAtSomeN', 'ppo.beta0.005.moreProxyLessGoldBeyondNoise'],
   why: 'issue 23: verdicts read against their noise, DPO time with its reference pass' },
   { keys: ['sftPolicy.part.sentiment', 'sftPolicy.part.repetition', 'sftPolicy.part.nonWords', 'ppo.beta0.05.part.sentiment', 'ppo.beta0.05.part.repetition',
     'ppo.beta0.05.part.sentiment.rose', 'ppo.beta0.005.part.repetition', 'ppo.beta0.005.part.nonWords'],

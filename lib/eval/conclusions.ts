@@ -222,32 +222,50 @@ export function winVerdict(label: string, w: WinRate, against = 'SFT', z = 2): C
   };
 }
 
-/** Did gold rise at every step of N (and the proxy)? Where was gold highest? Chapter 06. */
-export function bestOfNTrend(rows: { n: number; proxy: number; gold: number }[]): Conclusion<{ goldRisesEveryStep: boolean; proxyRisesEveryStep: boolean; bestN: number }> {
+/**
+ * Does gold rise from each N to the next (and the proxy)? Each step compares best-of-n with the next
+ * best-of-n on the same prompts (paired standard error): `goldRises` is "yes" when every step rises
+ * beyond `z` standard errors, "no" when some step falls beyond them, else "within noise" (some step
+ * is not told apart from no change). Where gold was highest is reported as measured. Chapter 06.
+ */
+export function bestOfNTrend(rows: { n: number; proxy: number; gold: number; proxyScores: number[]; goldScores: number[] }[], z = 2): Conclusion<{ goldRises: Verdict; proxyRises: Verdict; bestN: number; steps: { from: number; to: number; gold: Shift; proxy: Shift }[] }> {
   if (rows.length < 2) throw new Error('bestOfNTrend: needs at least two values of N');
   const r = [...rows].sort((a, b) => a.n - b.n);
-  const rises = (k: 'proxy' | 'gold') => r.every((x, i) => i === 0 || x[k] > r[i - 1][k]);
+  const steps = r.slice(1).map((x, i) => ({
+    from: r[i].n, to: x.n,
+    gold: pairedChange(r[i].goldScores, x.goldScores, z).shift, proxy: pairedChange(r[i].proxyScores, x.proxyScores, z).shift,
+  }));
+  const rises = (k: 'gold' | 'proxy'): Verdict => (steps.every((s) => s[k] === 'rose') ? 'yes' : steps.some((s) => s[k] === 'fell') ? 'no' : 'within noise');
   const best = r.reduce((a, b) => (b.gold > a.gold ? b : a));
-  const goldRises = rises('gold');
+  const goldRises = rises('gold'), proxyRises = rises('proxy');
+  const flat = steps.filter((s) => s.gold !== 'rose').map((s) => `${s.from} -> ${s.to} (${s.gold})`).join(', ');
   return {
-    answer: { goldRisesEveryStep: goldRises, proxyRisesEveryStep: rises('proxy'), bestN: best.n },
-    sentence: goldRises
-      ? `In this run gold rose at every N, from ${f2(r[0].gold)} (N = ${r[0].n}) to ${f2(r[r.length - 1].gold)} (N = ${r[r.length - 1].n}): selecting by this reward model kept paying in gold up to N = ${r[r.length - 1].n}.`
-      : `In this run gold did not rise at every N: it was highest at N = ${best.n} (${f2(best.gold)}) and ${f2(r[r.length - 1].gold)} at N = ${r[r.length - 1].n}, while the proxy ${rises('proxy') ? 'rose at every N' : 'also wavered'}.`,
+    answer: { goldRises, proxyRises, bestN: best.n, steps },
+    sentence: goldRises === 'yes'
+      ? `In this run gold rose beyond noise at every step of N, from ${f2(r[0].gold)} (N = ${r[0].n}) to ${f2(r[r.length - 1].gold)} (N = ${r[r.length - 1].n}): selecting by this reward model kept paying in gold up to N = ${r[r.length - 1].n}.`
+      : `In this run gold did not rise beyond noise at every step of N (${flat}; paired over prompts, ${z} standard errors); it was highest at N = ${best.n} (${f2(best.gold)}) and ${f2(r[r.length - 1].gold)} at N = ${r[r.length - 1].n}, while the proxy ${proxyRises === 'yes' ? 'rose beyond noise at every step' : 'did not rise beyond noise at every step either'}.`,
   };
 }
 
 /**
- * Over-optimization at the level of policies: does the policy with the higher proxy score (the one
- * pushed harder) have less gold than the other? Chapters 05 and 08.
+ * Over-optimization at the level of policies: does the policy pushed harder have a higher proxy
+ * score and less gold than the other? Both answered the same prompts: per prompt differences with
+ * their paired standard errors; `higherProxy` and `lowerGold` are "yes", "no" (the opposite beyond
+ * noise) or "within noise". Chapters 05 and 08.
  */
-export function proxyGoldDivergence(harder: { label: string; proxy: number; gold: number; kl: number }, softer: { label: string; proxy: number; gold: number; kl: number }, sftGold: number): Conclusion<{ higherProxy: boolean; lowerGold: boolean; goldGainOverSFT: number }> {
-  const higherProxy = harder.proxy > softer.proxy, lowerGold = harder.gold < softer.gold;
-  const verdict = higherProxy && lowerGold ? 'the reward model\'s "better" stopped meaning better'
-    : higherProxy ? 'here more proxy still meant more gold' : 'it did not even reach a higher proxy';
+export function proxyGoldDivergence(harder: { label: string; proxy: number; gold: number; kl: number; proxyScores: number[]; goldScores: number[] }, softer: { label: string; proxy: number; gold: number; kl: number; proxyScores: number[]; goldScores: number[] }, sftGold: number, z = 2): Conclusion<{ higherProxy: Verdict; lowerGold: Verdict; goldDiff: number; goldDiffSe: number; goldGainOverSFT: number }> {
+  const p = pairedChange(softer.proxyScores, harder.proxyScores, z);
+  const g = pairedChange(softer.goldScores, harder.goldScores, z);
+  const higherProxy: Verdict = p.shift === 'rose' ? 'yes' : p.shift === 'fell' ? 'no' : 'within noise';
+  const lowerGold: Verdict = g.shift === 'fell' ? 'yes' : g.shift === 'rose' ? 'no' : 'within noise';
+  const verdict = higherProxy === 'yes' && lowerGold === 'yes' ? 'the reward model\'s "better" stopped meaning better'
+    : higherProxy === 'yes' && lowerGold === 'no' ? 'here more proxy still meant more gold'
+      : higherProxy === 'yes' ? 'more proxy, and gold not told apart from noise'
+        : 'it did not reach a higher proxy beyond noise';
   return {
-    answer: { higherProxy, lowerGold, goldGainOverSFT: harder.gold - sftGold },
-    sentence: `${harder.label} (${f2(harder.kl)} nats) scored proxy ${f2(harder.proxy)} and gold ${f2(harder.gold)}; ${softer.label} (${f2(softer.kl)} nats) proxy ${f2(softer.proxy)} and gold ${f2(softer.gold)}; SFT gold ${f2(sftGold)}: ${verdict}.`,
+    answer: { higherProxy, lowerGold, goldDiff: g.change, goldDiffSe: g.stderr, goldGainOverSFT: harder.gold - sftGold },
+    sentence: `${harder.label} (${f2(harder.kl)} nats) scored proxy ${f2(harder.proxy)} and gold ${f2(harder.gold)}; ${softer.label} (${f2(softer.kl)} nats) proxy ${f2(softer.proxy)} and gold ${f2(softer.gold)}; SFT gold ${f2(sftGold)}. `
+      + `Per prompt the harder-pushed policy's proxy differs by ${pm(p.change, p.stderr)} and its gold by ${pm(g.change, g.stderr)}: ${verdict}.`,
   };
 }
 
