@@ -171,6 +171,8 @@ describe('conclusions: reward model, fits, rankings', () => {
     const rows = [{ part: 'sentiment', pairs: 263, rewardModelAgreement: 0.88 }, { part: 'repetition', pairs: 128, rewardModelAgreement: 0.54 }, { part: 'noEnd', pairs: 10, rewardModelAgreement: 0.1 }];
     expect(weakestPart(rows).answer).toEqual({ weakest: 'repetition', weakestAcc: 0.54, strongest: 'sentiment', strongestAcc: 0.88 });
     expect(weakestPart(rows, 5).answer.weakest).toBe('noEnd');
+    // sqrt(0.54 * 0.46 / 128) = 4.4 points, sqrt(0.88 * 0.12 / 263) = 2.0
+    expect(weakestPart(rows).sentence).toMatch(/repetition least \(it preferred the better reply in 54.0% ± 4.4 of 128 pairs\) and sentiment best \(88.0% ± 2.0 of 263/);
     expect(() => weakestPart(rows, 1000)).toThrow(/no part has 1000 or more pairs/);
   });
   it('an accuracy change beyond 2 binomial standard errors, or within noise', () => {

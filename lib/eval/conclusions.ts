@@ -275,9 +275,10 @@ export function weakestPart(rows: { part: string; pairs: number; rewardModelAgre
   if (ok.length === 0) throw new Error(`weakestPart: no part has ${minPairs} or more pairs`);
   const lo = ok.reduce((a, b) => (b.rewardModelAgreement < a.rewardModelAgreement ? b : a));
   const hi = ok.reduce((a, b) => (b.rewardModelAgreement > a.rewardModelAgreement ? b : a));
+  const se = (r: { pairs: number; rewardModelAgreement: number }) => (100 * Math.sqrt(Math.max(r.rewardModelAgreement * (1 - r.rewardModelAgreement), 1e-12) / r.pairs)).toFixed(1);
   return {
     answer: { weakest: lo.part, weakestAcc: lo.rewardModelAgreement, strongest: hi.part, strongestAcc: hi.rewardModelAgreement },
-    sentence: `In this run the reward model learned ${lo.part} least (it preferred the better reply in ${pct(lo.rewardModelAgreement)} of ${lo.pairs} pairs) and ${hi.part} best (${pct(hi.rewardModelAgreement)} of ${hi.pairs}); a policy optimised against it will be least held back where it is weakest.`,
+    sentence: `In this run the reward model learned ${lo.part} least (it preferred the better reply in ${pct(lo.rewardModelAgreement)} ± ${se(lo)} of ${lo.pairs} pairs) and ${hi.part} best (${pct(hi.rewardModelAgreement)} ± ${se(hi)} of ${hi.pairs}; ± one binomial standard error: parts closer than about two of them are not told apart).`,
   };
 }
 
