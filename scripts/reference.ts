@@ -7,7 +7,8 @@
  * own runs folder. Every notebook records its quantities (rl.record -> recorded.json); this script
  * summarises them per key over the seeds (mean, sd, min, max, per-seed values) into
  * data/reference-results.json with the seeds, machine, date, commit and recipe hash, and rewrites
- * the marked block of README.md (quoted results and course times). Only this command writes them.
+ * the marked block of README.md (quoted results and course times), and writes the new texts into the
+ * notebooks' markdown markers (scripts/fill_notebooks.ts). Only this command writes them.
  *
  *   npm run reference                      # seeds 0, 1, 2 in default mode: about 24 minutes per seed of
  *                                          # chapters 04-08 on an idle 2-core machine (04 alone about 12),
@@ -16,7 +17,7 @@
  *   npm run reference -- --fast --out /tmp/ref.json --work /tmp/refwork   # fast mode (a test of the machinery)
  *   npm run reference -- --hash            # print the recipe hash (library presets and the notebooks' code)
  *   npm run reference -- --texts KEY...    # JSON: recipe hashes and each key's reference text (the course
- *                                          # build calls this to fill {{ref KEY}} and to warn on a changed recipe)
+ *                                          # build calls this to fill {{ref KEY}} and <!--ref KEY--> markers and to warn on a changed recipe)
  *
  * Resumable: each finished seed leaves <work>/seed-<k>/done.json; a re-run skips finished seeds (and
  * the shared chapters) and re-runs a seed that did not finish from its start. Mergeable: seeds from
