@@ -9,7 +9,8 @@
  * chapter's run recorded is kept as that chapter's run. This script summarises them per key over
  * the seeds (mean, sd, min, max, per-seed values) into data/reference-results.json with each
  * chapter's recipe hash, seeds, machine, date and commit, and rewrites the marked block of
- * README.md (quoted results and course times). Only this command writes them.
+ * README.md (quoted results and course times), and writes the new texts into the notebooks' markdown
+ * markers (scripts/fill_notebooks.ts). Only this command writes them.
  *
  * Per chapter: each chapter has its own recipe hash (lib/course/recipe.ts: its code cells, the lib
  * files it runs, the hashes of the chapters whose artifacts it loads). A run re-runs, per seed, only
@@ -23,7 +24,7 @@
  *   npm run reference -- --fast --out /tmp/ref.json --work /tmp/refwork   # fast mode (a test of the machinery)
  *   npm run reference -- --hash            # print every chapter's recipe hash
  *   npm run reference -- --texts KEY...    # JSON: the registry's chapters, the stale ones and each key's reference
- *                                          # text (the course build calls this to fill {{ref KEY}} and name stale chapters)
+ *                                          # text (the course build calls this to fill {{ref KEY}} and <!--ref KEY--> markers and name stale chapters)
  *
  * Resumable: each finished chapter leaves <work>/<shared|seed-k>/chapters/<notebook>.json; a re-run
  * skips it while its hash holds. A file of format 1 (one hash for the whole chain, before per-chapter
@@ -46,6 +47,7 @@ import { CHAPTERS, ChapterEntry, chapterOf, chapterSpan, referenceChapters } fro
 import { chapterHashes, ChapterRecipe, PlannedRun, planReference, staleChapters } from '../lib/course/recipe';
 import { STAGES } from '../lib/course/stages';
 import { writeAtomic } from '../lib/core/files';
+import { fillNotebooks } from './fill_notebooks';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -57,11 +59,13 @@ export const README_KEYS: [string, string][] = [
   ['rm.t1.accVsGold', 'reward model on the policy\'s temperature-1 samples'],
   ['ppo.beta0.05.gold', 'PPO beta 0.05, gold on held-out prompts'],
   ['ppo.beta0.05.kl', 'PPO beta 0.05, KL to SFT'],
-  ['ppo.beta0.005.goldFell', 'small beta, gold peaked and fell'],
+  ['ppo.beta0.005.gaveBack', 'small beta, share of its rollout gold gain given back after the peak'],
+  ['ppo.beta0.005.fellBeyondNoise', 'small beta, gold fell after its peak by more than 2 standard errors'],
   ['bon.n16.gold', 'best-of-16, gold'],
-  ['rs.cheaperInKL', 'rejection sampling cheaper in KL than best-of-N'],
+  ['rs.n8.cheaperThanBonSample', 'rejection sampling (N = 8) spent less KL than best-of-8 (sample estimates, paired over prompts), by more than 2 standard errors'],
   ['dpo.beta0.1.winRate', 'DPO beta 0.1, gold win rate vs SFT'],
-  ['eval.ppoEndsFrontier', 'PPO beta 0.05 ends the gold frontier'],
+  ['eval.ppo.beta0.05.endsFrontier', 'PPO beta 0.05 ends the gold frontier (the most gold of all policies)'],
+  ['eval.ppo.beta0.05.aheadOfBestOfN', 'PPO beta 0.05 has more gold than the best best-of-N (paired over prompts), by more than 2 standard errors'],
 ];
 
 /** The chapter whose key prefixes (chapters.ts `keys`) hold `key`. */
@@ -284,7 +288,7 @@ export function readmeBlock(ref: ReferenceFile): string {
   const rows = README_KEYS.map(([k, what]) => {
     const e = ref.keys[k];
     const ch = keyChapter(k);
-    return `| ${ch ? `chapter ${ch.number}: ` : ''}${what} | ${e ? formatReference(e) : 'not recorded'} | ${e ? meanSd(e) : ''} |`;
+    return `| ${ch ? `chapter ${ch.number}: ` : ''}${what} | ${e ? formatReference(e) : 'reference pending (not in this reference run)'} | ${e ? meanSd(e) : ''} |`;
   });
   const t = (n: string) => (ref.times[n] ? `${formatValue(ref.times[n].mean, 'seconds')}` : 'n/a');
   const shared = referenceChapters('shared').filter((c) => ref.chapters[c.notebook]);
@@ -375,6 +379,7 @@ async function main(): Promise<number> {
   if (a.readme) {
     writeReadmeBlock(a.readme, readmeBlock(ref));
     say(`rewrote the reference block of ${a.readme}`);
+    say(`notebooks: ${fillNotebooks(path.join(ROOT, 'notebooks'), ref).length} rewritten with the new reference texts (scripts/fill_notebooks.ts)`);
   }
   return 0;
 }

@@ -119,6 +119,8 @@ def execute(path, out_dir, cell_timeout, ref_texts=None):
 
 
 REF_PLACEHOLDER = re.compile(r'\{\{ref ([a-z][A-Za-z0-9]*(?:\.[A-Za-z0-9=_-]+)+)\}\}')
+# A result filled into the source notebooks by scripts/fill_notebooks.ts: the key in an HTML comment, the text, a closing comment.
+REF_MARKER = re.compile(r'<!--ref ([a-z][A-Za-z0-9]*(?:\.[A-Za-z0-9=_-]+)+)-->[^<]*<!--/ref-->')
 
 
 def reference_texts(paths):
@@ -131,6 +133,7 @@ def reference_texts(paths):
         for cell in nbformat.read(p, as_version=4).cells:
             if cell.cell_type == 'markdown':
                 keys.update(REF_PLACEHOLDER.findall(cell.source))
+                keys.update(REF_MARKER.findall(cell.source))
     tsx = os.path.join(ROOT, 'node_modules', '.bin', 'tsx')
     try:
         out = subprocess.run([tsx, os.path.join(ROOT, 'scripts', 'reference.ts'), '--texts', *sorted(keys)], cwd=ROOT,
@@ -153,10 +156,13 @@ def reference_texts(paths):
 
 
 def fill_placeholders(nb, texts):
-    """Replace {{ref key}} in the markdown cells of an executed notebook (never the source file)."""
+    """Replace {{ref key}} placeholders and the text between <!--ref key--> and <!--/ref--> markers in the
+    markdown cells of an executed notebook (never the source file) with the reference's text."""
+    text = lambda key: texts.get(key, f'(reference pending: {key})')
     for cell in nb.cells:
         if cell.cell_type == 'markdown':
-            cell.source = REF_PLACEHOLDER.sub(lambda m: texts.get(m.group(1), f'(reference pending: {m.group(1)})'), cell.source)
+            cell.source = REF_PLACEHOLDER.sub(lambda m: text(m.group(1)), cell.source)
+            cell.source = REF_MARKER.sub(lambda m: f'<!--ref {m.group(1)}-->{text(m.group(1))}<!--/ref-->', cell.source)
 
 
 def write_atomic(path, text):

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
-  goldFrontier, peakAndFall, dpoLogProbShift, rejectionVsBestOfN, ppoVsBestOfN, winVerdict, bestOfNTrend,
+  goldFrontier, peakAndFall, dpoLogProbShift, rejectionVsBestOfN, ppoVsBestOfN, pairedChange, winVerdict, bestOfNTrend,
   proxyGoldDivergence, weakestPart, accuracyChange, gaoShape, ranking,
 } from '../lib/eval/conclusions';
 import { winRate } from '../lib/eval/eval';
-import { trailingMean } from '../lib/core/stats';
 
 const pt = (method: string, label: string, kl: number, gold: number, proxy = 0) => ({ method, label, kl, gold, proxy });
 const sft = pt('SFT', 'SFT', 0, -0.08);
@@ -27,59 +26,105 @@ describe('conclusions: who holds the gold frontier', () => {
   });
 });
 
-describe('conclusions: did gold peak and fall', () => {
-  it('a rise then a fall that gives back more than half the gain is a fall; smoothing is the trailing mean', () => {
-    expect(trailingMean([1, 2, 3, 4], 2)).toEqual([1, 1.5, 2.5, 3.5]);
-    const gold = [0, 0.2, 0.5, 0.9, 1.0, 0.8, 0.3, 0.1, 0];
+describe('conclusions: paired changes', () => {
+  it('mean of the per-item differences and its standard error; three answers', () => {
+    // d = [1, 0.5, 1, 0.5]: mean 0.75, sd sqrt(4 * 0.25^2 / 3) = 0.288675, se 0.144338
+    const c = pairedChange([-10, -12, -14, -16], [-9, -11.5, -13, -15.5]);
+    expect(c.change).toBeCloseTo(0.75, 12);
+    expect(c.stderr).toBeCloseTo(Math.sqrt(0.25 / 3) / 2, 12);
+    expect(c.shift).toBe('rose');
+    expect(pairedChange([0, 0, 0, 0], [-0.5, 0.5, -0.2, 0.2]).shift).toBe('within noise');
+    expect(pairedChange([0, 0, 0, 0], [-1, -1.2, -0.8, -1]).shift).toBe('fell');
+    expect(pairedChange([0, 0, 0, 0], [1, 0.5, 1, 0.5], 6).shift).toBe('within noise'); // 0.75 < 6 * 0.144
+    expect(() => pairedChange([1, 2], [1])).toThrow(/same items/);
+  });
+});
+
+describe('conclusions: did gold peak and fall, and how much did it give back', () => {
+  it('a fall beyond noise: drop 4 with standard error 1 (sigma^2 = 8 / 16 from the successive differences)', () => {
+    const gold = [0, 1, 2, 3, 4, 3, 2, 1, 0];
     const c = peakAndFall(gold, { smooth: 1, proxy: gold.map((_, i) => i) });
-    expect(c.answer).toMatchObject({ start: 0, peak: 1, peakIteration: 5, final: 0, fell: true, proxyStart: 0, proxyEnd: 8 });
-    expect(c.sentence).toMatch(/peak of 1.00 at iteration 5 and then fell to 0.00 by iteration 9: it gave back 100.0% of its gain/);
+    expect(c.answer.noiseSd).toBeCloseTo(Math.sqrt(0.5), 12);
+    expect(c.answer).toMatchObject({ start: 0, peak: 4, peakIteration: 5, final: 0, drop: 4, gain: 4, gaveBack: 1, fell: 'yes', proxyStart: 0, proxyEnd: 8 });
+    expect(c.answer.dropSe).toBeCloseTo(1, 12); // sigma * sqrt(1 + 1)
+    expect(c.answer.gaveBackSe).toBeCloseTo(0.25, 12); // sigma * |e0 - e8| / gain = 1 / 4
+    expect(c.sentence).toMatch(/a drop of 4.00 ± 1.00; it gave back 100.0% ± 25.0 points of its gain of 4.00; a fall beyond noise/);
   });
-  it('a rise that keeps most of its gain is no fall (the 0.25 of the fresh run)', () => {
-    const gold = [0, 0.3, 0.6, 0.9, 0.8, 0.7];
-    const c = peakAndFall(gold, { smooth: 1 });
-    expect(c.answer.fell).toBe(false); // gave back 0.2 of 0.9
-    expect(peakAndFall(gold, { smooth: 1, giveBack: 0.2 }).answer.fell).toBe(true);
-    expect(peakAndFall([0, 1, 2, 3], { smooth: 1 }).answer).toMatchObject({ fell: false, peakIteration: 4 });
-    expect(c.sentence).toMatch(/no fall within these iterations/);
+  it('a drop within noise (the 49% of reference seed 2 is no longer a "no fall")', () => {
+    // diffs 1,1,1,1,1,0.5: sigma^2 = 5.25 / 12; drop 0.5 with se sigma * sqrt(2) = 0.935
+    const c = peakAndFall([0, 1, 0, 1, 0, 1, 0.5], { smooth: 1 });
+    const sigma = Math.sqrt(5.25 / 12);
+    expect(c.answer).toMatchObject({ peak: 1, peakIteration: 2, final: 0.5, drop: 0.5, gaveBack: 0.5, fell: 'within noise' });
+    expect(c.answer.dropSe).toBeCloseTo(sigma * Math.SQRT2, 12);
+    expect(c.answer.gaveBackSe).toBeCloseTo(sigma * Math.sqrt(1.5), 12); // c = 0.5 e0 + 0.5 e1 - e6
+    expect(c.sentence).toMatch(/its gain over the start \(1.00 ± 0.94\) is itself within noise; the drop is within 2 standard errors/);
+  });
+  it('no fall when gold ends at its peak; smoothing weights enter the standard errors', () => {
+    expect(peakAndFall([0, 1, 2, 3], { smooth: 1 }).answer).toMatchObject({ fell: 'no', drop: 0, peakIteration: 4 });
+    // smooth 2: g = [0, 1, 3, 3, 1]; sigma^2 = 16 / 8 = 2; drop weights 0.5(e1 + e2 - e3 - e4): se sqrt(2 * 1)
+    const c = peakAndFall([0, 2, 4, 2, 0], { smooth: 2 });
+    expect(c.answer).toMatchObject({ start: 0, peak: 3, peakIteration: 3, final: 1, drop: 2, gain: 3, fell: 'within noise' });
+    expect(c.answer.dropSe).toBeCloseTo(Math.SQRT2, 12);
+    expect(c.answer.gainSe).toBeCloseTo(Math.sqrt(3), 12); // -e0 + 0.5 e1 + 0.5 e2: 1.5 * 2
+    expect(peakAndFall([0, 2, 4, 2, 0], { smooth: 2, z: 1 }).answer.fell).toBe('yes'); // 2 > 1.41
   });
 });
 
-describe('conclusions: DPO log-probabilities', () => {
-  const m = { marginBefore: 0, marginAfter: 0.3 };
-  it('chosen held while rejected fell (the development run)', () => {
-    const c = dpoLogProbShift({ chosenBefore: -26.8, chosenAfter: -26.6, rejectedBefore: -28.9, rejectedAfter: -31.7, ...m });
-    expect(c.answer).toEqual({ chosen: 'held', rejected: 'fell', marginGrew: true });
-    expect(c.sentence).toMatch(/it lowered the rejected replies while the chosen ones held\. The implicit-reward margin grew \(0.00 -> 0.30\)/);
+describe('conclusions: DPO log-probabilities on the same held-out pairs', () => {
+  const chosenBefore = [-10, -12, -14, -16], rejectedBefore = [-10, -10, -10, -10];
+  it('chosen rose, rejected within noise, the margin grew (hand-computed standard errors)', () => {
+    const c = dpoLogProbShift({ chosenBefore, chosenAfter: [-9, -11.5, -13, -15.5], rejectedBefore, rejectedAfter: [-10.5, -9.5, -10.2, -9.8], beta: 0.1 });
+    expect(c.answer).toMatchObject({ chosen: 'rose', rejected: 'within noise', marginGrew: 'yes', pairs: 4 });
+    expect(c.answer.chosenSe).toBeCloseTo(Math.sqrt(0.25 / 3) / 2, 12);
+    // per-pair margin 0.1 * [1.5, 0, 1.2, 0.3]: mean 0.075, sd 0.1 * sqrt(1.53 / 3), se half of it
+    expect(c.answer.margin).toBeCloseTo(0.075, 12);
+    expect(c.answer.marginSe).toBeCloseTo(0.1 * Math.sqrt(1.53 / 3) / 2, 12);
+    expect(c.sentence).toMatch(/On the 4 held-out pairs.*log p\(chosen\) changed by \+0.75 ± 0.14 nats per pair.*it raised the chosen replies; the rejected ones moved within noise\. The implicit-reward margin went from 0 to \+0.08 ± 0.04: it grew beyond noise/);
   });
-  it('chosen rose (the fresh run of issue 16); both fell; both rose; the margin shrank', () => {
-    expect(dpoLogProbShift({ chosenBefore: -30.05, chosenAfter: -27.99, rejectedBefore: -31, rejectedAfter: -31.1, ...m }).answer).toMatchObject({ chosen: 'rose', rejected: 'held' });
-    const fell = dpoLogProbShift({ chosenBefore: -30, chosenAfter: -31, rejectedBefore: -30, rejectedAfter: -33, ...m });
-    expect(fell.answer).toMatchObject({ chosen: 'fell', rejected: 'fell' });
+  it('both fell, the chosen less; against the labels; the margin shrank or held within noise', () => {
+    const fell = dpoLogProbShift({ chosenBefore, chosenAfter: chosenBefore.map((x, i) => x - [0.4, 0.6, 0.5, 0.5][i]), rejectedBefore, rejectedAfter: rejectedBefore.map((x, i) => x - [1, 1.2, 0.8, 1][i]), beta: 0.1 });
+    expect(fell.answer).toMatchObject({ chosen: 'fell', rejected: 'fell', marginGrew: 'yes' });
     expect(fell.sentence).toMatch(/both fell, the chosen ones less\./);
-    const rose = dpoLogProbShift({ chosenBefore: -32.5, chosenAfter: -31.3, rejectedBefore: -38, rejectedAfter: -30.5, marginBefore: 0, marginAfter: -0.1 });
-    expect(rose.answer).toEqual({ chosen: 'rose', rejected: 'rose', marginGrew: false });
-    expect(rose.sentence).toMatch(/both rose, the rejected ones more: against the labels\. The implicit-reward margin did not grow/);
-    expect(dpoLogProbShift({ chosenBefore: -30, chosenAfter: -30.1, rejectedBefore: -30, rejectedAfter: -30.2, ...m }, 0.05).answer.chosen).toBe('fell');
-    expect(dpoLogProbShift({ chosenBefore: -30, chosenAfter: -30.4, rejectedBefore: -30, rejectedAfter: -30.2, ...m }).answer.chosen).toBe('held');
+    const wrong = dpoLogProbShift({ chosenBefore, chosenAfter: chosenBefore.map((x, i) => x - [1, 1.2, 0.8, 1][i]), rejectedBefore, rejectedAfter: rejectedBefore.map((x, i) => x + [1, 0.5, 1, 0.5][i]), beta: 0.1 });
+    expect(wrong.answer).toMatchObject({ chosen: 'fell', rejected: 'rose', marginGrew: 'no' });
+    expect(wrong.sentence).toMatch(/against the labels.*it shrank beyond noise/);
+    const still = dpoLogProbShift({ chosenBefore, chosenAfter: chosenBefore.map((x, i) => x + [0.5, -0.5, 0.2, -0.2][i]), rejectedBefore, rejectedAfter: [-10.5, -9.5, -10.2, -9.8], beta: 0.1 });
+    expect(still.answer).toMatchObject({ chosen: 'within noise', rejected: 'within noise', marginGrew: 'within noise' });
+    expect(still.sentence).toMatch(/neither side moved beyond noise/);
   });
 });
 
-describe('conclusions: rejection sampling vs best-of-N, PPO vs best-of-N', () => {
-  it('cheaper in KL (0.95 < 1.2) or not (1.46 > 1.2), and the share of the gain kept', () => {
-    const a = rejectionVsBestOfN({ n: 8, rs: { kl: 0.95, gold: 0.18 }, bon: { kl: 1.2, gold: 0.68 }, sftGold: -0.08 });
-    expect(a.answer.cheaperInKL).toBe(true);
+describe('conclusions: rejection sampling vs best-of-N (sample KL on both sides), PPO vs best-of-N', () => {
+  const bonKL = [1.0, 1.1, 1.2, 0.9];
+  const o = { n: 8, bonKL, rsGold: 0.18, bonGold: 0.68, sftGold: -0.08 };
+  it('cheaper beyond noise: difference -0.40 with standard error sqrt(0.14 / 3) / 2', () => {
+    const a = rejectionVsBestOfN({ ...o, rsKL: [0.5, 0.7, 0.6, 0.8] });
+    expect(a.answer.cheaper).toBe('yes');
+    expect(a.answer.klDiff).toBeCloseTo(-0.4, 12);
+    expect(a.answer.klDiffSe).toBeCloseTo(Math.sqrt(0.14 / 3) / 2, 12);
     expect(a.answer.keptGain).toBeCloseTo(0.26 / 0.76, 10);
-    expect(a.sentence).toMatch(/spent 0.95 nats of KL, less than best-of-8 itself \(1.20\); it kept 34.2%/);
-    expect(rejectionVsBestOfN({ n: 8, rs: { kl: 1.46, gold: 0.2 }, bon: { kl: 1.2, gold: 0.68 }, sftGold: -0.08 }).answer.cheaperInKL).toBe(false);
+    expect(a.sentence).toMatch(/spent 0.65 nats of KL per reply \(sample estimate\) against 1.05 for best-of-8 itself \(sample estimate, same 4 prompts\): a difference of -0.40 ± 0.11 nats, less KL, beyond noise; it kept 34.2%/);
   });
-  it('PPO ahead of the best best-of-N point or behind it', () => {
-    const ahead = ppoVsBestOfN(pt('PPO', 'PPO beta=0.05', 7.5, 1.05), bon);
-    expect(ahead.answer).toMatchObject({ ppoAhead: true, bestBoN: 'best-of-16', bestBoNGold: 0.92 });
-    expect(ahead.sentence).toMatch(/paying 4.10 times its KL/);
-    const behind = ppoVsBestOfN(pt('PPO', 'PPO beta=0.05', 9.99, 0.88), bon);
-    expect(behind.answer.ppoAhead).toBe(false);
-    expect(behind.sentence).toMatch(/less than the best best-of-N point \(best-of-16: 0.92 at 1.83 nats\), although it spent more KL/);
+  it('within noise (a 0.005-nat difference, as in reference seed 2) and dearer beyond noise', () => {
+    const close = rejectionVsBestOfN({ ...o, rsKL: bonKL.map((x, i) => x + [0.3, -0.3, 0.2, -0.18][i]) });
+    expect(close.answer.cheaper).toBe('within noise');
+    expect(close.answer.klDiff).toBeCloseTo(0.005, 12);
+    expect(close.sentence).toMatch(/no difference beyond 2 standard errors/);
+    expect(rejectionVsBestOfN({ ...o, rsKL: bonKL.map((x, i) => x + [0.5, 0.6, 0.4, 0.5][i]) }).answer.cheaper).toBe('no');
+    expect(() => rejectionVsBestOfN({ ...o, rsKL: [1, 2] })).toThrow(/same prompts/);
+  });
+  const sp = (label: string, method: string, kl: number, goldScores: number[]) => ({ method, label, kl, proxy: 0, gold: goldScores.reduce((a, b) => a + b, 0) / goldScores.length, goldScores });
+  const bonPts = [sp('best-of-4', 'best-of-N', 0.64, [0, 0.2, 0.4, 0.2]), sp('best-of-16', 'best-of-N', 1.83, [0.5, 0.7, 0.9, 0.7])];
+  it('PPO ahead beyond noise, behind beyond noise, or within noise of the best best-of-N point', () => {
+    // differences [0.5, 0.6, 0.4, 0.5]: mean 0.5, sd sqrt(0.02 / 3), se half of it
+    const ahead = ppoVsBestOfN(sp('PPO beta=0.05', 'PPO', 7.5, [1.0, 1.3, 1.3, 1.2]), bonPts);
+    expect(ahead.answer).toMatchObject({ ppoAhead: 'yes', bestBoN: 'best-of-16', bestBoNGold: 0.7 });
+    expect(ahead.answer.goldDiffSe).toBeCloseTo(Math.sqrt(0.02 / 3) / 2, 12);
+    expect(ahead.sentence).toMatch(/differs by \+0.50 ± 0.04 \(mean ± standard error over 4 prompts\): more gold, beyond noise, at 4.10 times its KL/);
+    expect(ppoVsBestOfN(sp('PPO beta=0.05', 'PPO', 7.5, [0.0, 0.1, 0.5, 0.2]), bonPts).answer.ppoAhead).toBe('no');
+    const close = ppoVsBestOfN(sp('PPO beta=0.05', 'PPO', 7.5, [1.0, 0.2, 1.4, 0.4]), bonPts);
+    expect(close.answer.ppoAhead).toBe('within noise');
+    expect(close.sentence).toMatch(/within 2 standard errors of it: no clear difference/);
   });
 });
 
@@ -94,17 +139,30 @@ describe('conclusions: win rates, trends, divergence', () => {
     expect(v.answer.standardErrors).toBeCloseTo((68 / 128 - 0.5) / close.stderr, 10);
     expect(winVerdict('X', winRate(Array(40).fill(0), Array(40).fill(1))).answer.verdict).toBe('worse');
   });
-  it('best-of-N gold rising at every N, or not', () => {
-    expect(bestOfNTrend([{ n: 1, proxy: 0, gold: -0.09 }, { n: 2, proxy: 0.5, gold: 0.13 }, { n: 4, proxy: 1, gold: 0.35 }]).answer).toEqual({ goldRisesEveryStep: true, proxyRisesEveryStep: true, bestN: 4 });
-    const bent = bestOfNTrend([{ n: 4, proxy: 1, gold: 0.2 }, { n: 1, proxy: 0, gold: 0 }, { n: 16, proxy: 2, gold: 0.1 }]);
-    expect(bent.answer).toEqual({ goldRisesEveryStep: false, proxyRisesEveryStep: true, bestN: 4 });
-    expect(bent.sentence).toMatch(/highest at N = 4 \(0.20\)/);
+  const row = (n: number, gold: number[], proxy: number[]) => ({ n, gold: gold.reduce((a, b) => a + b, 0) / gold.length, proxy: proxy.reduce((a, b) => a + b, 0) / proxy.length, goldScores: gold, proxyScores: proxy });
+  it('best-of-N gold rising beyond noise at every step of N, falling at one, or not told apart', () => {
+    const p1 = [0, 0, 0, 0], p2 = [1, 1.2, 0.8, 1], p4 = [2, 2.2, 1.8, 2];
+    // steps of +1 with sd 0.163 (se 0.082): both rise
+    const up = bestOfNTrend([row(4, p4, p4), row(1, p1, p1), row(2, p2, p2)]);
+    expect(up.answer).toMatchObject({ goldRises: 'yes', proxyRises: 'yes', bestN: 4 });
+    const fall = bestOfNTrend([row(1, p1, p1), row(2, p2, p2), row(4, p1, p4)]);
+    expect(fall.answer.goldRises).toBe('no');
+    expect(fall.answer.steps[1]).toEqual({ from: 2, to: 4, gold: 'fell', proxy: 'rose' });
+    const flat = bestOfNTrend([row(1, p1, p1), row(2, p2, p2), row(4, [1.5, 0.7, 1.3, 0.5], p4)]); // 2 -> 4: mean 0, within noise
+    expect(flat.answer).toMatchObject({ goldRises: 'within noise', proxyRises: 'yes' });
+    expect(flat.sentence).toMatch(/did not rise beyond noise at every step of N \(2 -> 4 \(within noise\); paired over prompts, 2 standard errors\)/);
   });
-  it('the harder-pushed policy has more proxy and less gold, or not', () => {
-    const over = proxyGoldDivergence({ label: 'small', proxy: 3.09, gold: -0.02, kl: 51 }, { label: 'moderate', proxy: 2.43, gold: 1.05, kl: 7.5 }, -0.08);
-    expect(over.answer).toMatchObject({ higherProxy: true, lowerGold: true });
-    expect(over.answer.goldGainOverSFT).toBeCloseTo(0.06, 10);
-    expect(proxyGoldDivergence({ label: 'a', proxy: 3, gold: 1.2, kl: 20 }, { label: 'b', proxy: 2, gold: 1, kl: 7 }, 0).answer.lowerGold).toBe(false);
+  it('the harder-pushed policy has more proxy and less gold beyond noise, or not, or within noise', () => {
+    const pol = (label: string, proxy: number[], gold: number[], kl: number) => ({ label, kl, proxy: proxy.reduce((a, b) => a + b, 0) / 4, gold: gold.reduce((a, b) => a + b, 0) / 4, proxyScores: proxy, goldScores: gold });
+    const softer = pol('moderate', [2, 2, 2, 2], [1, 1, 1, 1], 7.5);
+    const over = proxyGoldDivergence(pol('small', [3, 3.2, 2.8, 3], [0, 0.2, -0.2, 0], 51), softer, -0.08);
+    expect(over.answer).toMatchObject({ higherProxy: 'yes', lowerGold: 'yes', goldDiff: -1 });
+    expect(over.answer.goldDiffSe).toBeCloseTo(Math.sqrt(0.08 / 3) / 2, 12);
+    expect(over.answer.goldGainOverSFT).toBeCloseTo(0.08, 10);
+    expect(proxyGoldDivergence(pol('a', [3, 3.2, 2.8, 3], [2, 2.2, 1.8, 2], 20), softer, 0).answer.lowerGold).toBe('no');
+    const noisy = proxyGoldDivergence(pol('b', [3, 3.2, 2.8, 3], [1.5, 0.5, 1.4, 0.6], 20), softer, 0);
+    expect(noisy.answer.lowerGold).toBe('within noise');
+    expect(noisy.sentence).toMatch(/more proxy, and gold not told apart from noise/);
   });
 });
 
@@ -113,6 +171,8 @@ describe('conclusions: reward model, fits, rankings', () => {
     const rows = [{ part: 'sentiment', pairs: 263, rewardModelAgreement: 0.88 }, { part: 'repetition', pairs: 128, rewardModelAgreement: 0.54 }, { part: 'noEnd', pairs: 10, rewardModelAgreement: 0.1 }];
     expect(weakestPart(rows).answer).toEqual({ weakest: 'repetition', weakestAcc: 0.54, strongest: 'sentiment', strongestAcc: 0.88 });
     expect(weakestPart(rows, 5).answer.weakest).toBe('noEnd');
+    // sqrt(0.54 * 0.46 / 128) = 4.4 points, sqrt(0.88 * 0.12 / 263) = 2.0
+    expect(weakestPart(rows).sentence).toMatch(/repetition least \(it preferred the better reply in 54.0% ± 4.4 of 128 pairs\) and sentiment best \(88.0% ± 2.0 of 263/);
     expect(() => weakestPart(rows, 1000)).toThrow(/no part has 1000 or more pairs/);
   });
   it('an accuracy change beyond 2 binomial standard errors, or within noise', () => {
@@ -122,6 +182,10 @@ describe('conclusions: reward model, fits, rankings', () => {
     expect(up.answer.verdict).toBe('rose');
     expect(accuracyChange('second epoch', 0.8, 0.83, 400).answer.verdict).toBe('within noise');
     expect(accuracyChange('temperature 1', 0.8, 0.75, 400).answer.verdict).toBe('fell');
+    // two sets of pairs: sqrt(0.16 / 400 + 0.1875 / 300) = 0.03202; -0.05 is within 2 of them
+    const other = accuracyChange('temperature 1', 0.8, 0.75, 300, 2, 400);
+    expect(other.answer.stderr).toBeCloseTo(Math.sqrt(0.16 / 400 + 0.1875 / 300), 12);
+    expect(other.answer.verdict).toBe('within noise');
   });
   it('a Gao fit that bends inside, beyond, or not at all', () => {
     expect(gaoShape('RL', { beta: 0.3, r2: 0.76 }, 8.7, 51).answer).toEqual({ bends: true, insideRange: true });

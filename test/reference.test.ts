@@ -51,8 +51,8 @@ describe('reference: summarising chapter runs over seeds', () => {
     const block = readmeBlock(ref);
     // mean 79.75%, sd |81.3 - 78.2| / sqrt(2) = 2.19 points
     expect(block).toMatch(/\| chapter 04: reward model, held-out accuracy vs gold \(labeler noise T = 0.1\) \| 78.2% to 81.3% over 2 seeds \| 79.8% ± 2.2 \|/);
-    expect(block).toMatch(/\| chapter 05: PPO beta 0.05, gold on held-out prompts \| not recorded \|  \|/);
-    expect(block).toMatch(/\| chapter 12: PPO beta 0.05 ends the gold frontier \| not recorded/);
+    expect(block).toMatch(/\| chapter 05: PPO beta 0.05, gold on held-out prompts \| reference pending \(not in this reference run\) \|  \|/);
+    expect(block).toMatch(/\| chapter 12: PPO beta 0.05 ends the gold frontier \(the most gold of all policies\) \| reference pending/);
     expect(block).toMatch(/seeds 0, 1 of chapters 04, 12 \(chapters 02-03 once\)/);
     expect(block).toMatch(/02 6.4 min, 03 41 s, 04 5.4 min, 12 12 s/);
     expect(block).toMatch(/chapters 04, 12 5.6 min per seed, 02-03 7.1 min\. The reference command itself: about 18.3 min for 2 seeds/);
@@ -169,7 +169,7 @@ describe('course build: placeholders and the recipe check (scripts/run_course.py
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-fill-'));
     const ref = buildReference([run('04-reward-model', 0, { 'rm.accVsGold': rv(0.813, 'fraction') }, 1), run('04-reward-model', 1, { 'rm.accVsGold': rv(0.782, 'fraction') }, 1)], 'course');
     fs.writeFileSync(path.join(dir, 'ref.json'), JSON.stringify(ref));
-    const nb = { cells: [{ cell_type: 'markdown', metadata: {}, source: 'one epoch reached {{ref rm.accVsGold}}; pending: {{ref ppo.beta0.05.gold}}; not a key: `{{ref key}}`' }], metadata: {}, nbformat: 4, nbformat_minor: 5 };
+    const nb = { cells: [{ cell_type: 'markdown', metadata: {}, source: 'one epoch reached {{ref rm.accVsGold}}; pending: {{ref ppo.beta0.05.gold}}; not a key: `{{ref key}}`; filled: <!--ref rm.accVsGold-->an old text<!--/ref-->.' }], metadata: {}, nbformat: 4, nbformat_minor: 5 };
     fs.writeFileSync(path.join(dir, 'x.ipynb'), JSON.stringify(nb));
     const py = `import sys, nbformat
 sys.path.insert(0, ${JSON.stringify(path.join(__dirname, '..', 'scripts'))})
@@ -181,7 +181,7 @@ rc.fill_placeholders(nb, texts)
 print(nb.cells[0].source)`;
     const out = execFileSync('/usr/bin/python3', ['-c', py], { env: { ...process.env, RLHF_REFERENCE: path.join(dir, 'ref.json') } }).toString();
     expect(out).toMatch(/WARNING: the reference results of 2026-11-30 are stale for chapter\(s\) 01-shannon-ngrams, 02-transformer, 03-sft, 04-reward-model, 05-ppo, 06-best-of-n, 07-dpo, 12-evaluation: its code or the library code it runs changed; not in the reference/);
-    expect(out).toMatch(/one epoch reached 78\.2% to 81\.3% over 2 seeds; pending: reference pending: ppo\.beta0\.05\.gold is not in the reference results yet \(run npm run reference\); not a key: `\{\{ref key\}\}`/);
+    expect(out).toMatch(/one epoch reached 78\.2% to 81\.3% over 2 seeds; pending: reference pending: ppo\.beta0\.05\.gold is not in the reference results yet \(run npm run reference\); not a key: `\{\{ref key\}\}`; filled: <!--ref rm\.accVsGold-->78\.2% to 81\.3% over 2 seeds<!--\/ref-->\./);
     const source = JSON.parse(fs.readFileSync(path.join(dir, 'x.ipynb'), 'utf8'));
     expect(source.cells[0].source).toContain('{{ref rm.accVsGold}}'); // the source file is never rewritten
   });

@@ -98,6 +98,10 @@ describe('formatting values and reference ranges', () => {
     expect(formatReference(entry([0.782, 0.813, 0.80], { unit: 'fraction', digits: 1 }))).toBe('78.2% to 81.3% over 3 seeds');
     expect(formatReference(entry([7.5, 9.99], { unit: 'nats', digits: 1 }))).toBe('7.5 to 10.0 nats over 2 seeds');
     expect(formatReference(entry([1.83, 1.83, 1.83], { unit: 'nats' }))).toBe('1.83 nats');
+    // one unit per range, so the text reads as English: "5.1 to 6.0 min", mixed units kept
+    expect(formatReference(entry([306, 360], { unit: 'seconds', digits: 0 }))).toBe('5.1 to 6.0 min over 2 seeds');
+    expect(formatReference(entry([20, 40], { unit: 'seconds', digits: 0 }))).toBe('20 to 40 s over 2 seeds');
+    expect(formatReference(entry([58, 130], { unit: 'seconds', digits: 0 }))).toBe('58 s to 2.2 min over 2 seeds');
     const b = (vs: boolean[]) => ({ unit: 'bool' as const, digits: 0, mean: 0, sd: 0, min: 0, max: 1, values: vs, seeds: vs.map((_, i) => i) });
     expect(formatReference(b([true, false, true]))).toBe('in 2 of 3 seeds');
     expect(formatReference(b([true, true, true]))).toBe('in all 3 seeds');
@@ -111,8 +115,9 @@ describe('formatting values and reference ranges', () => {
     expect(refText('ppo.beta0.05.gold', ref)).toBe('0.88 to 1.05 over 3 seeds');
     expect(refText('ppo.beta0.05.gold', null)).toBe(REFERENCE_PENDING);
     expect(refText('dpo.gold', ref)).toMatch(/reference pending: dpo.gold is not in the reference results yet \(run npm run reference\)/);
-    expect(compareToReference('ppo.beta0.05.gold', 0.91, {}, ref)).toBe('your run: 0.91; reference: 0.88 to 1.05 over 3 seeds');
-    expect(compareToReference('ppo.beta0.05.gold', 1.2, {}, ref)).toBe('your run: 1.20; reference: 0.88 to 1.05 over 3 seeds (outside the reference range)');
+    expect(compareToReference('ppo.beta0.05.gold', 0.91, {}, ref)).toBe('your run: 0.91; reference: 0.88 to 1.05 over 3 seeds (inside the reference range of 3 seeds)');
+    expect(compareToReference('ppo.beta0.05.gold', 1.05, {}, ref)).toMatch(/\(inside the reference range of 3 seeds\)$/); // the ends belong to the range
+    expect(compareToReference('ppo.beta0.05.gold', 1.2, {}, ref)).toBe('your run: 1.20; reference: 0.88 to 1.05 over 3 seeds (outside the reference range of 3 seeds)');
     expect(compareToReference('ppo.beta0.05.gold', 0.9, {}, refFile({ 'ppo.beta0.05.gold': entry([1, 1.1]) }, 'fast')))
       .toMatch(/reference is of fast mode, this run of default mode: not comparable/);
     expect(compareToReference('dpo.gold', 0.3, {}, null)).toBe(`your run: 0.30 (${REFERENCE_PENDING})`);

@@ -244,8 +244,10 @@ export function formatReference(e: ReferenceEntry): string {
   const hi = formatValue(e.max, e.unit, e.digits);
   if (n === 1) return `${lo} (one seed)`;
   if (lo === hi) return lo; // the same in every seed (e.g. a count fixed by the recipe): reads as a plain number
-  if (e.unit === 'nats') return `${formatValue(e.min, 'score', e.digits)} to ${hi} over ${n} seeds`;
-  return `${lo} to ${hi} over ${n} seeds`;
+  // one unit for the range: "6.23 to 8.62 nats over 3 seeds", "5.1 to 6.0 min over 3 seeds"
+  const unit = / (nats|min|s)$/.exec(hi)?.[0];
+  const loBare = unit && lo.endsWith(unit) ? lo.slice(0, -unit.length) : lo;
+  return `${loBare} to ${hi} over ${n} seeds`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -282,8 +284,9 @@ export function refText(key: string, ref: ReferenceFile | null = loadReference()
 }
 
 /**
- * "your run: 0.91; reference: 0.88 to 1.05 over 3 seeds", with a note when the value lies outside
- * the reference range or when the run and the reference are in different modes (fast vs course).
+ * "your run: 0.91; reference: 0.88 to 1.05 over 3 seeds (inside the reference range of 3 seeds)": whether
+ * the value lies inside or outside the range the text quotes, or a note when the run and the reference
+ * are in different modes (fast vs course) and cannot be compared.
  */
 export function compareToReference(key: string, value: number | boolean, opts: RecordOptions = {}, ref: ReferenceFile | null = loadReference()): string {
   checkKey(key);
@@ -295,7 +298,9 @@ export function compareToReference(key: string, value: number | boolean, opts: R
   if (!ref || !e) return `your run: ${mine} (${refText(key, ref)})`;
   let text = `your run: ${mine}; reference: ${refText(key, ref)}`;
   if (ref.mode !== mode) text += ` (the reference is of ${ref.mode === 'fast' ? 'fast' : 'default'} mode, this run of ${mode === 'fast' ? 'fast' : 'default'} mode: not comparable)`;
-  else if (typeof value === 'number' && e.unit !== 'bool' && e.values.length > 1 && (value < e.min || value > e.max)) text += ' (outside the reference range)';
+  else if (typeof value === 'number' && e.unit !== 'bool' && e.values.length > 1) {
+    text += value < e.min || value > e.max ? ` (outside the reference range of ${e.values.length} seeds)` : ` (inside the reference range of ${e.values.length} seeds)`;
+  }
   return text;
 }
 
