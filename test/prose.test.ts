@@ -57,6 +57,8 @@ const DATED_SECTIONS: { file: string; heading: string; reason: string }[] = [
   { file: 'README.md', heading: '### Throughput', reason: 'the grader\'s throughput, measured once on a named machine and date' },
   { file: 'README.md', heading: '## Benchmark', reason: 'npm run bench, latest run on a named machine and date' },
   { file: 'README.md', heading: 'Run by hand once (', reason: 'the Gradescope set-up script, run by hand once on a named date' },
+  { file: 'README.md', heading: 'Measured on 2026-12-06 on this kit', reason: 'the grader\'s sandbox limits, measured by its fixtures on a named machine and date' },
+  { file: 'README.md', heading: '**The runner.**', reason: 'the grader\'s runner memory under a huge message, measured on a named date' },
 ];
 
 const NUMBER_WORD = '(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|half|a third|a quarter)';
