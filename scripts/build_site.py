@@ -10,7 +10,8 @@ Reads every executed notebook NN-*.ipynb in --course (written by scripts/run_cou
 this at the end of a course run, with the {{ref}} placeholders already filled) and writes, in --out
 (default: the same folder): NN-*.html, index.html and _static/ (site.css, site.js, search-index.js,
 mathjax.js, plotly.js). The chapters are the notebooks present, in file order; their part names come
-from the runner's PARTS, their page titles from each notebook's first heading.
+from the runner's PARTS (by number), their titles from each notebook's own first heading, so a chapter
+renumbered or added is listed under its own name even before PARTS knows it.
 """
 import argparse
 import copy
@@ -50,7 +51,7 @@ PLOT_MIME = 'application/vnd.plotly.v1+json'
 
 def chapters(course_dir, parts):
     """The executed notebooks present, in file order, with number, part, title and page name."""
-    part_of = {key: (part, title) for key, part, title in parts}
+    part_of = {key: part for key, part, _ in parts}
     out = []
     for path in sorted(glob.glob(os.path.join(course_dir, '[0-9][0-9]-*.ipynb'))):
         name = os.path.basename(path)
@@ -62,9 +63,8 @@ def chapters(course_dir, parts):
                         if c.cell_type == 'markdown' and c.source.strip().startswith('# ')), name[:-6])
         # "Chapter 4 — Preferences and reward models" -> "Preferences and reward models"
         page_title = re.sub(r'^Chapter\s+\d+\s*[—:-]\s*', '', heading)
-        part, short = part_of.get(m.group(1), ('', page_title))
         out.append({'key': m.group(1), 'number': int(m.group(1)), 'notebook': name, 'page': name[:-6] + '.html',
-                    'title': page_title, 'short': short, 'part': part, 'nb': nb,
+                    'title': page_title, 'part': part_of.get(m.group(1), ''), 'nb': nb,
                     'run': nb.metadata.get('rlhf_run', {})})
     return out
 
@@ -140,7 +140,7 @@ def sidebar(chs, current):
             part = ch['part']
             items.append(f'<li class="part">{html.escape(part or "Chapters")}</li>')
         here = ' aria-current="page"' if ch is current else ''
-        items.append(f'<li><a href="{ch["page"]}"{here}><span class="num">{ch["number"]}</span> {html.escape(ch["short"])}</a></li>')
+        items.append(f'<li><a href="{ch["page"]}"{here}><span class="num">{ch["number"]}</span> {html.escape(ch["title"])}</a></li>')
     return '<ul>\n' + '\n'.join(items) + '\n</ul>'
 
 
@@ -157,7 +157,7 @@ def run_note(run):
 
 def page_link(ch, rel):
     return (f'<a class="{rel}" href="{ch["page"]}" rel="{rel}"><small>{"Previous" if rel == "prev" else "Next"}</small>'
-            f'Chapter {ch["number"]}: {html.escape(ch["short"])}</a>')
+            f'Chapter {ch["number"]}: {html.escape(ch["title"])}</a>')
 
 
 def write(path, text):
@@ -190,7 +190,7 @@ def build(course_dir, out_dir, parts):
     index = []
     for i, ch in enumerate(chs):
         body = render(ch['nb'])
-        toc, sections = outline(body, ch['page'], f'Chapter {ch["number"]}: {ch["short"]}')
+        toc, sections = outline(body, ch['page'], f'Chapter {ch["number"]}: {ch["title"]}')
         index.extend(sections)
         has_plots = any(PLOT_MIME in o.get('data', {}) or 'class="rlhf-plot"' in o.get('data', {}).get('text/html', '')
                         for c in ch['nb'].cells for o in c.get('outputs', []))
