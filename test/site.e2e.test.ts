@@ -83,14 +83,14 @@ async function rendered(page: Page): Promise<{ math: number; mathErrors: number;
   await page.evaluate(() => (window as any).MathJax.startup.promise);
   const plots = await page.locator('.rlhf-plot').count();
   if (plots > 0) {
-    await page.waitForFunction(() => [...document.querySelectorAll('.rlhf-plot')].every((p) => p.querySelector('svg.main-svg')),
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('.rlhf-plot')).every((p) => p.querySelector('svg.main-svg')),
       undefined, { timeout: 60_000 });
   }
   return page.evaluate(() => ({
     math: document.querySelectorAll('mjx-container svg').length,
     mathErrors: document.querySelectorAll('mjx-merror').length,
     plots: document.querySelectorAll('.rlhf-plot').length,
-    drawn: [...document.querySelectorAll('.rlhf-plot')].filter((p) => p.querySelector('svg.main-svg')).length,
+    drawn: Array.from(document.querySelectorAll('.rlhf-plot')).filter((p) => p.querySelector('svg.main-svg')).length,
   }));
 }
 
