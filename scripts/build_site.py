@@ -8,8 +8,8 @@ server or from disk, with no file:// or machine-specific path.
 
 Reads every executed notebook NN-*.ipynb in --course (written by scripts/run_course.py, which calls
 this at the end of a course run, with the {{ref}} placeholders already filled) and writes, in --out
-(default: the same folder): NN-*.html, index.html and _static/ (site.css, site.js, search-index.js,
-mathjax.js, plotly.js). The chapters are the notebooks present, in file order; their part names come
+(default: the same folder): NN-*.html, index.html, .nojekyll and _static/ (site.css, site.js,
+search-index.js, mathjax.js, plotly.js). The chapters are the notebooks present, in file order; their part names come
 from the runner's PARTS (by number), their titles from each notebook's own first heading, so a chapter
 renumbered or added is listed under its own name even before PARTS knows it.
 """
@@ -185,6 +185,9 @@ def build(course_dir, out_dir, parts):
     os.makedirs(static, exist_ok=True)
     for name, src in ASSETS.items():
         copy_asset(src, os.path.join(static, name))
+    write(os.path.join(out_dir, '.nojekyll'), '')  # GitHub Pages: serve _static/ as it is (Jekyll skips _folders)
+    if os.path.isfile(os.path.join(out_dir, 'plotly.js')):  # the copy older course runs left beside the pages
+        os.remove(os.path.join(out_dir, 'plotly.js'))
     with open(os.path.join(HERE, 'site.css'), encoding='utf-8') as f:
         write(os.path.join(static, 'site.css'), f.read() + '\n/* code colours: pygments, as nbconvert highlights the cells */\n' + pygments_css())
     index = []

@@ -255,6 +255,17 @@ describe('the reader\'s site, built from a fixture, offline in headless Chromium
     await phone.close();
   }, 60_000);
 
+  it('also works opened from disk (file://): math, plots and search', async () => {
+    const disk = await b.browser.newContext(); // not recorded: its requests are file:// ones
+    const p = await disk.newPage();
+    await p.goto(`file://${site.dir}/01-alpha.html`);
+    const r = await rendered(p);
+    expect([r.math > 0, r.mathErrors, r.plots, r.drawn]).toEqual([true, 0, 1, 1]);
+    await p.fill('#search', 'quokka');
+    await expect.poll(() => p.locator('#search-results a').count()).toBe(1);
+    await disk.close();
+  }, 60_000);
+
   it('made no request that left 127.0.0.1, and every request succeeded', () => {
     expect(b.requests.length).toBeGreaterThan(10);
     expect(leftLocalhost(b.requests, server.base)).toEqual([]);
