@@ -23,7 +23,6 @@ import re
 import shutil
 import string
 import sys
-import urllib.parse
 
 import nbformat
 
@@ -110,19 +109,20 @@ def outline(body, page, chapter_label):
         if md is None:
             code = cell.select_one('.input_area')
             if code is not None:
-                current['t'].append(code.get_text(' '))
+                current['t'].append(code.get_text(''))  # '' keeps the code's own spacing
             continue
         for el in md.children:
             if getattr(el, 'name', None) in ('h1', 'h2', 'h3', 'h4'):
                 for a in el.select('a.anchor-link'):
                     a.extract()
-                text = el.get_text(' ').strip()
+                text = el.get_text('').strip()
                 if el.name in ('h2', 'h3'):
                     toc.append((el.name, el.get('id', ''), text))
                 sections.append(current)
-                current = {'p': page, 'c': chapter_label, 'h': text, 'a': el.get('id', ''), 't': []}
+                current = {'p': page, 'c': chapter_label, 'h': chapter_label if el.name == 'h1' else text,
+                           'a': el.get('id', ''), 't': []}
             elif getattr(el, 'get_text', None):
-                current['t'].append(el.get_text(' '))
+                current['t'].append(el.get_text(''))
     sections.append(current)
     for s in sections:
         s['t'] = re.sub(r'\s+', ' ', ' '.join(s['t'])).strip()
@@ -130,7 +130,8 @@ def outline(body, page, chapter_label):
 
 
 def href(page, anchor=''):
-    return page + ('#' + urllib.parse.quote(anchor, safe='') if anchor else '')
+    """A link to a heading: nbconvert's ids are already URL-escaped (`PPO-with-a-moderate-%CE%B2`)."""
+    return html.escape(page + ('#' + anchor if anchor else ''))
 
 
 def sidebar(chs, current):

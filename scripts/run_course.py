@@ -12,7 +12,6 @@ index.html, one page per chapter, _static/ with MathJax and plotly.js: offline, 
 RLHF_FAST=1 selects fast mode (every notebook shrinks its work); the default is the students' mode.
 """
 import argparse
-import datetime
 import glob
 import json
 import os
@@ -32,7 +31,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST = os.environ.get('RLHF_FAST', '').lower() in ('1', 'true', 'yes')
 
 # The lecture's order: history, the transformer, the three phases of RLHF, then alternatives and evaluation.
-# The site (scripts/build_site.py) groups the chapters by these parts and lists them by these titles.
+# The site (scripts/build_site.py) groups the chapters by these parts, matched by number; its pages and
+# sidebar use each notebook's own first heading, so the titles here only say what each chapter is.
 PARTS = [
     ('01', 'Part I — Language models', 'History: Shannon\'s n-gram approximations of English'),
     ('02', 'Part I — Language models', 'The transformer language model'),
@@ -117,8 +117,7 @@ def execute(path, out_dir, cell_timeout, ref_texts=None):
     seconds = time.time() - t0
     fill_placeholders(nb, ref_texts or {})
     # what a reader of the page should know about this run (the site says so on the page)
-    nb.metadata['rlhf_run'] = {'mode': 'fast' if FAST else 'default', 'ok': error is None, 'seconds': round(seconds, 1),
-                               'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d')}
+    nb.metadata['rlhf_run'] = {'mode': 'fast' if FAST else 'default', 'ok': error is None}
     os.makedirs(out_dir, exist_ok=True)
     write_atomic(os.path.join(out_dir, name), nbformat.writes(nb))
     return seconds, error

@@ -118,7 +118,7 @@ function writeFixture(dir: string): void {
     md('# Chapter 1 — Alpha counts\n\nA language model is $p(y_t \\mid y_{<t})$, and\n\n$$\\mathrm{KL}(\\pi\\,\\|\\,\\pi_{\\text{ref}}) = \\sum_y \\pi(y) \\log\\frac{\\pi(y)}{\\pi_{\\text{ref}}(y)}$$'),
     md('## Smoothing the zebrafish\n\nAdd-k smoothing spreads mass over unseen pairs.'),
     code('console.log(rl.save(model));', [stream(`saved to ${ROOT}/runs/fast/sft\n`)]),
-    md('## A plot\n\nThe loss below.'),
+    md('## A plot of β\n\nThe loss below.'),
     code('rl.plot(traces);', [html(line)]),
   ], ok)));
   fs.writeFileSync(path.join(dir, '02-beta.ipynb'), JSON.stringify(notebook([
@@ -210,11 +210,10 @@ describe('the reader\'s site, built from a fixture, offline in headless Chromium
     await page.click('#sidebar a[href="01-alpha.html"]');
     await page.waitForURL(/01-alpha\.html$/);
     const toc = await page.locator('.toc a').evaluateAll((as) => as.map((a) => a.textContent));
-    expect(toc).toEqual(['Smoothing the zebrafish', 'A plot']);
-    await page.click('.toc a:text-is("A plot")');
-    await page.waitForURL(/#A-plot$/);
-    const target = await page.evaluate(() => document.getElementById(decodeURIComponent(location.hash.slice(1)))?.textContent);
-    expect(target).toContain('A plot');
+    expect(toc).toEqual(['Smoothing the zebrafish', 'A plot of β']);
+    await page.click('.toc a:text-is("A plot of β")');
+    await page.waitForURL(/#A-plot-of-/);
+    expect(await page.evaluate(() => [document.querySelector(':target')?.textContent, window.scrollY > 0])).toEqual(['A plot of β¶', true]);
   }, 60_000);
 
   it('searches across chapters: every word must match, a result opens the section in its chapter', async () => {

@@ -70,7 +70,7 @@
     if (!q) { list.hidden = true; list.innerHTML = ''; return; }
     var hits = search(q);
     list.innerHTML = hits.length ? hits.map(function (h) {
-      var url = h.s.p + (h.s.a ? '#' + encodeURIComponent(h.s.a) : '');
+      var url = h.s.p + (h.s.a ? '#' + h.s.a : ''); // ids come URL-escaped from nbconvert
       var where = h.s.h === h.s.c ? h.s.c : h.s.c + ' › ' + h.s.h;
       return '<li><a href="' + escapeHtml(url) + '"><b>' + escapeHtml(where) + '</b><span>' + snippet(h.s, h.words) + '</span></a></li>';
     }).join('') : '<li class="none">No section contains every word of “' + escapeHtml(q) + '”.</li>';
