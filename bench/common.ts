@@ -1,7 +1,7 @@
 // Shapes shared by the benchmark scripts (issue 3's configs A and B) and a
 // reproducible random batch (the benchmark measures speed, not learning).
-import { tf } from '../lib/backend';
-import { GPTConfig, gptConfig } from '../lib/model';
+import { tf } from '../lib/engine/backend';
+import { GPTConfig, gptConfig } from '../lib/model/model';
 
 export interface BenchConfig {
   name: 'A' | 'B';

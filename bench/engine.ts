@@ -1,10 +1,10 @@
 // One benchmark run in its own process (so peak memory is per engine): trains a
 // config with this library on one backend and prints `RESULT {json}`.
 // Usage: node --import tsx bench/engine.ts '{"config":"A","backend":"blas","steps":20,"sample":true}'
-import { initBackend, tf } from '../lib/backend';
-import { GPT } from '../lib/model';
-import { generate } from '../lib/sample';
-import { PRETRAIN_PRESETS, pretrain } from '../lib/pretrain';
+import { initBackend, tf } from '../lib/engine/backend';
+import { GPT } from '../lib/model/model';
+import { generate } from '../lib/model/sample';
+import { PRETRAIN_PRESETS, pretrain } from '../lib/train/pretrain';
 import { BENCH_CONFIGS, benchGPTConfig, randomBatch, tokensPerStep } from './common';
 
 export interface EngineJob {

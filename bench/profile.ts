@@ -1,8 +1,8 @@
 // Kernel-time histogram of one GPT training step (forward, backward, AdamW) on the
 // current backend: which tfjs kernels dominate. Usage: tsx bench/profile.ts [A|B]
-import { initBackend, tf } from '../lib/backend';
-import { GPT } from '../lib/model';
-import { AdamW } from '../lib/train';
+import { initBackend, tf } from '../lib/engine/backend';
+import { GPT } from '../lib/model/model';
+import { AdamW } from '../lib/train/train';
 import { BENCH_CONFIGS, benchGPTConfig, randomBatch } from './common';
 
 async function main() {

@@ -1,4 +1,4 @@
-"""PyTorch reference for `npm run bench`: the same GPT as lib/model.ts (pre-LayerNorm
+"""PyTorch reference for `npm run bench`: the same GPT as lib/model/model.ts (pre-LayerNorm
 blocks, causal multi-head attention, GELU (tanh), tied embeddings, AdamW), trained
 for a fixed number of steps on random tokens. Prints one JSON line.
 

@@ -185,4 +185,4 @@ export function loadAssignments(dir: string): Assignment[] {
 }
 
 /** Writes a file atomically (temp file in the same folder, fsync, rename): the library's own. */
-export { writeAtomic } from '../lib/preferences';
+export { writeAtomic } from '../lib/core/files';

@@ -1,11 +1,11 @@
 #!/bin/sh
-# Build the optional native kernels (lib/native: N-API addon on OpenBLAS) offline,
+# Build the optional native kernels (lib/engine/native: N-API addon on OpenBLAS) offline,
 # with npm's bundled node-gyp and the installed Node headers. Never fails the
 # set-up: without a compiler, Node headers or cblas.h it prints one line and exits 0,
 # and the library falls back to the stock tfjs backends.
 say() { echo "rlhf: native kernels $*"; }
 case "$0" in */*) here="${0%/*}" ;; *) here=. ;; esac
-cd "$here/../lib/native" 2>/dev/null || { say "not built: lib/native not found next to $0"; exit 0; }
+cd "$here/../lib/engine/native" 2>/dev/null || { say "not built: lib/engine/native not found next to $0"; exit 0; }
 
 for tool in cc make python3 node npm dirname; do
   command -v "$tool" >/dev/null 2>&1 || { say "not built: '$tool' not found"; exit 0; }
@@ -29,8 +29,8 @@ GYP="$(dirname "$(dirname "$(command -v npm)")")/lib/node_modules/npm/node_modul
 # a copy on another CPU (an illegal instruction would kill the process, not throw).
 if node "$GYP" rebuild --nodedir="$NODEDIR" >build.log 2>&1; then
   node -e "process.stdout.write(require('./cpu-id.js').cpuId())" >build/Release/cpu-id.txt
-  say "built: lib/native/build/Release/rlhf_native.node (OpenBLAS, $CBLAS)"
+  say "built: lib/engine/native/build/Release/rlhf_native.node (OpenBLAS, $CBLAS)"
 else
-  say "not built: compile failed, see lib/native/build.log"
+  say "not built: compile failed, see lib/engine/native/build.log"
 fi
 exit 0

@@ -6,8 +6,9 @@
  * to runs/<mode>/labels.jsonl, which notebook 04 trains a reward model on.
  */
 import * as fs from 'fs';
-import { loadCorpus } from '../lib/corpus';
-import { defaultLabelPaths, demoPairs, readPairs, startLabelServer } from '../lib/labelServer';
+import { loadCorpus } from '../lib/text/corpus';
+import { demoPairs, readPairs, startLabelServer } from '../lib/feedback/labelServer';
+import { defaultLabelPaths } from '../lib/course/stages';
 
 function args(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};

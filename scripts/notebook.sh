@@ -14,7 +14,7 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 args=(--notebook-dir="$PWD")
 # Jupyter refuses to run as root without --allow-root (containers, cloud machines).
 [ "$(id -u)" = 0 ] && args+=(--allow-root)
-mode=$(echo "${RLHF_FAST:-}" | grep -qiE '^(1|true|yes)$' && echo "fast mode (RLHF_FAST=$RLHF_FAST)" || echo "default mode")  # as lib/mode.ts reads it
+mode=$(echo "${RLHF_FAST:-}" | grep -qiE '^(1|true|yes)$' && echo "fast mode (RLHF_FAST=$RLHF_FAST)" || echo "default mode")  # as lib/core/mode.ts reads it
 cat <<EOF
 notebook: starting Jupyter at $PWD, $mode.
 notebook: open the http://127.0.0.1:... URL printed below (it carries a login token), then

@@ -22,7 +22,7 @@
  * the shared chapters) and re-runs a seed that did not finish from its start. Mergeable: seeds from
  * separate invocations (same recipe hash and mode) are combined: the output file keeps every seed's
  * values, and a seed run again replaces its old values. A finished part is re-run only when the recipe hash changes:
- * it covers the library's presets (lib/results.ts courseRecipe) and the code cells of the notebooks this
+ * it covers the library's presets (lib/course/results.ts courseRecipe) and the code cells of the notebooks this
  * script runs, so a changed setting in a notebook (chapter 04's prompt count, say) starts the chain afresh.
  *
  * Options: --seeds a,b,c (default 0,1,2) | --fast | --out FILE (default data/reference-results.json;
@@ -36,8 +36,8 @@ import * as path from 'path';
 import { spawn, execFileSync } from 'child_process';
 import {
   courseRecipe, hashRecipe, readRecorded, meanSdRange, loadReference, refText, formatReference, formatValue, ReferenceFile, ReferenceEntry, RecordedValue, Unit,
-} from '../lib/results';
-import { writeAtomic } from '../lib/preferences';
+} from '../lib/course/results';
+import { writeAtomic } from '../lib/core/files';
 
 const ROOT = path.resolve(__dirname, '..');
 const SHARED_NOTEBOOKS = ['02-transformer', '03-sft'];

@@ -128,7 +128,7 @@ REF_PLACEHOLDER = re.compile(r'\{\{ref ([a-z][A-Za-z0-9]*(?:\.[A-Za-z0-9=_-]+)+)
 
 def reference_texts(paths):
     """Texts of the {{ref key}} placeholders of these notebooks and the recipe-hash check, from one call of
-    scripts/reference.ts (which formats them the way lib/results.ts does: one formatter, in the library).
+    scripts/reference.ts (which formats them the way lib/course/results.ts does: one formatter, in the library).
     Returns {key: text}; logs a warning when the recipe (the library's presets or the notebooks' code)
     changed since the reference was made."""
     keys = set()

@@ -1,10 +1,10 @@
 // initBackend: fallback order (with injected module loaders), forcing, clear errors,
 // the wasm workarounds, and equal numerics on cpu, cpu+blas and wasm.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BackendLoaders, initBackend, tf } from '../lib/backend';
-import { GPT } from '../lib/model';
-import { loadNativeKernels } from '../lib/native';
-import { Rng } from '../lib/rng';
+import { BackendLoaders, initBackend, tf } from '../lib/engine/backend';
+import { GPT } from '../lib/model/model';
+import { loadNativeKernels } from '../lib/engine/native';
+import { Rng } from '../lib/core/rng';
 
 const notFound = (name: string) => {
   const e = new Error(`Cannot find module '${name}'`) as NodeJS.ErrnoException;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { bestOfN, bestOfNSweep, bonKL, bonKLEstimate, bonWinRateBound, rejectionSamplingData, selectBest } from '../lib/bestOfN';
-import { GPT, GPT_PRESETS } from '../lib/model';
-import { CharTokenizer } from '../lib/tokenizer';
-import { Rng } from '../lib/rng';
+import { bestOfN, bestOfNSweep, bonKL, bonKLEstimate, bonWinRateBound, rejectionSamplingData, selectBest } from '../lib/methods/bestOfN';
+import { GPT, GPT_PRESETS } from '../lib/model/model';
+import { CharTokenizer } from '../lib/text/tokenizer';
+import { Rng } from '../lib/core/rng';
 
 describe('best-of-N KL and win-rate bounds', () => {
   it('closed-form values', () => {

@@ -2,10 +2,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { describe, expect, it } from 'vitest';
-import { BpeTokenizer, bpeChunks } from '../lib/bpe';
-import { tokenizerFromJSON } from '../lib/checkpoint';
-import { loadCorpus, splitText } from '../lib/corpus';
-import { CharTokenizer } from '../lib/tokenizer';
+import { BpeTokenizer, bpeChunks } from '../lib/text/bpe';
+import { tokenizerFromJSON } from '../lib/train/checkpoint';
+import { loadCorpus, splitText } from '../lib/text/corpus';
+import { CharTokenizer } from '../lib/text/tokenizer';
 
 describe('BpeTokenizer', () => {
   it('learns the merges worked out by hand on "aaabdaaabac"', () => {

@@ -5,23 +5,23 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 
 // The artifacts chapters hand each other, walked in fast mode with a tiny model, through the
-// functions the notebooks call (lib/stages.ts): each one written, read back unchanged, found
+// functions the notebooks call (lib/course/stages.ts): each one written, read back unchanged, found
 // under its (unchanged) folder name, and a missing one naming the notebook to run.
-// RLHF_FAST is read when lib/mode.ts loads, so it is set before the dynamic imports below.
+// RLHF_FAST is read when lib/core/mode.ts loads, so it is set before the dynamic imports below.
 const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-chain-'));
 process.env.RLHF_FAST = '1';
 process.env.RLHF_RUNS = runs;
 
 describe('the chain of artifacts (fast mode)', () => {
   it('writes, reads and names every artifact, and says what to re-run when one is missing', async () => {
-    const st = await import('../lib/stages');
-    const { ensurePretrained } = await import('../lib/pretrain');
-    const { GPT, GPT_PRESETS } = await import('../lib/model');
-    const { CharTokenizer } = await import('../lib/tokenizer');
-    const { RewardModel } = await import('../lib/reward');
-    const { makeComparison } = await import('../lib/preferences');
-    const { defaultLabelPaths } = await import('../lib/labelServer');
-    const { FAST } = await import('../lib/mode');
+    const st = await import('../lib/course/stages');
+    const { ensurePretrained } = await import('../lib/course/basemodel');
+    const { GPT, GPT_PRESETS } = await import('../lib/model/model');
+    const { CharTokenizer } = await import('../lib/text/tokenizer');
+    const { RewardModel } = await import('../lib/methods/reward');
+    const { makeComparison } = await import('../lib/feedback/preferences');
+    const { defaultLabelPaths } = await import('../lib/course/stages');
+    const { FAST } = await import('../lib/core/mode');
     expect(FAST).toBe(true);
     const fast = path.join(runs, 'fast');
     // the folder names of earlier versions, so runs/ saved by them still load

@@ -3,11 +3,11 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { libraryVersion, loadCheckpoint, saveCheckpoint } from '../lib/checkpoint';
-import { GPT, GPTConfig, ScalarHead } from '../lib/model';
-import { Rng } from '../lib/rng';
-import { CharTokenizer } from '../lib/tokenizer';
-import { AdamW, TRAIN_DEFAULTS, trainLoop } from '../lib/train';
+import { libraryVersion, loadCheckpoint, saveCheckpoint } from '../lib/train/checkpoint';
+import { GPT, GPTConfig, ScalarHead } from '../lib/model/model';
+import { Rng } from '../lib/core/rng';
+import { CharTokenizer } from '../lib/text/tokenizer';
+import { AdamW, TRAIN_DEFAULTS, trainLoop } from '../lib/train/train';
 
 const CFG: GPTConfig = { vocabSize: 7, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, tieWeights: false, seed: 2 };
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-test-'));

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   goldFrontier, peakAndFall, dpoLogProbShift, rejectionVsBestOfN, ppoVsBestOfN, winVerdict, bestOfNTrend,
-  proxyGoldDivergence, weakestPart, accuracyChange, gaoShape, ranking, trailingMean,
-} from '../lib/conclusions';
-import { winRate } from '../lib/eval';
+  proxyGoldDivergence, weakestPart, accuracyChange, gaoShape, ranking,
+} from '../lib/eval/conclusions';
+import { winRate } from '../lib/eval/eval';
+import { trailingMean } from '../lib/core/stats';
 
 const pt = (method: string, label: string, kl: number, gold: number, proxy = 0) => ({ method, label, kl, gold, proxy });
 const sft = pt('SFT', 'SFT', 0, -0.08);

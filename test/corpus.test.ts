@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { getBatch, loadCorpus, splitText } from '../lib/corpus';
-import { Rng } from '../lib/rng';
+import { getBatch, loadCorpus, splitText } from '../lib/text/corpus';
+import { Rng } from '../lib/core/rng';
 
 describe('loadCorpus', () => {
   it('loads tiny-shakespeare from the repo root by default', () => {

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRequire } from 'module';
 import * as path from 'path';
 import * as dfd from 'danfojs-node';
-import { heatmap, inJupyter, livePlot, plot, plotHtml, progress, table, tableHtml, tableText } from '../lib/display';
+import { heatmap, inJupyter, livePlot, plot, plotHtml, progress, table, tableHtml, tableText } from '../lib/view/display';
 
 const rows = [
   { order: 0, kind: 'char', bits: 6.0223678130284544, sample: 'a<b>\nc' },

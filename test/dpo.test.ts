@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { dpoLoss, implicitRewards, ipoLoss } from '../lib/dpoLoss';
-import { DPO_PRESETS, dpoTrain, encodePreferencePairs, pairLogProbs, referenceLogProbs } from '../lib/dpo';
-import { GPT, GPT_PRESETS } from '../lib/model';
-import { CharTokenizer } from '../lib/tokenizer';
-import { padBatch, sequenceLogProbs } from '../lib/sample';
+import { dpoLoss, implicitRewards, ipoLoss } from '../lib/methods/dpoLoss';
+import { DPO_PRESETS, dpoTrain, encodePreferencePairs, pairLogProbs, referenceLogProbs } from '../lib/methods/dpo';
+import { GPT, GPT_PRESETS } from '../lib/model/model';
+import { CharTokenizer } from '../lib/text/tokenizer';
+import { padBatch, sequenceLogProbs } from '../lib/model/sample';
 
 const t1 = (x: number[]) => tf.tensor1d(x);
 

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import {
-  agreement, biasedJudge, bradleyTerry, elo, eloExpected, eloUpdate, fitGao, judgeWinRate, paretoFrontier, smooth, winRate,
-} from '../lib/eval';
-import { categoricalKL, klK1, klK3, klPerToken, meanStderr } from '../lib/kl';
-import { Rng } from '../lib/rng';
+  agreement, biasedJudge, bradleyTerry, elo, eloExpected, eloUpdate, fitGao, judgeWinRate, paretoFrontier, winRate,
+} from '../lib/eval/eval';
+import { categoricalKL, klK1, klK3, klPerToken } from '../lib/rl/kl';
+import { meanStderr, smooth } from '../lib/core/stats';
+import { Rng } from '../lib/core/rng';
 
 describe('KL estimators', () => {
   it('are zero for identical policies', () => {

@@ -29,7 +29,7 @@ interface GradescopeResults {
 }
 
 function cli(args: string[]): string {
-  return execFileSync(path.join(REPO, 'node_modules', '.bin', 'tsx'), [path.join(REPO, 'scripts', 'grader', 'cli.ts'), ...args], { cwd: REPO, encoding: 'utf8' });
+  return execFileSync(path.join(REPO, 'node_modules', '.bin', 'tsx'), [path.join(REPO, 'grader', 'cli.ts'), ...args], { cwd: REPO, encoding: 'utf8' });
 }
 
 /** The student version of `a` with answer cells replaced (by id) and the official answers elsewhere if `solve`. */

@@ -1,17 +1,17 @@
-// Kernel > Interrupt stops every kind of library loop at a step boundary (lib/interrupt.ts): the
+// Kernel > Interrupt stops every kind of library loop at a step boundary (lib/core/interrupt.ts): the
 // training loop (pretraining, SFT, reward model, DPO), PPO, and chunked sampling (rollout, and
 // through it best-of-N, evaluation and comparison pairs). The stop is asked for from inside the
 // loop (a callback, or an event queued while it yields), the way tslab's SIGINT handler runs.
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { clearInterrupt, interrupt, Interrupted, stopRequested } from '../lib/interrupt';
-import { AdamW, TRAIN_DEFAULTS, TrainConfig, trainLoop } from '../lib/train';
-import { GPT, GPT_PRESETS } from '../lib/model';
-import { CharTokenizer } from '../lib/tokenizer';
-import { rollout } from '../lib/rollout';
-import { bestOfN } from '../lib/bestOfN';
-import { PPO_PRESETS, ppoTrain } from '../lib/ppo';
-import { sftTrain, SFT_PRESETS } from '../lib/sft';
+import { clearInterrupt, interrupt, Interrupted, stopRequested } from '../lib/core/interrupt';
+import { AdamW, TRAIN_DEFAULTS, TrainConfig, trainLoop } from '../lib/train/train';
+import { GPT, GPT_PRESETS } from '../lib/model/model';
+import { CharTokenizer } from '../lib/text/tokenizer';
+import { rollout } from '../lib/rl/rollout';
+import { bestOfN } from '../lib/methods/bestOfN';
+import { PPO_PRESETS, ppoTrain } from '../lib/methods/ppo';
+import { sftTrain, SFT_PRESETS } from '../lib/methods/sft';
 
 afterEach(() => clearInterrupt());
 

@@ -6,8 +6,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { chromium, Browser, Page } from 'playwright-core';
-import { LabelPair, startLabelServer } from '../lib/labelServer';
-import { appendComparison, makeComparison, readComparisons } from '../lib/preferences';
+import { LabelPair, startLabelServer } from '../lib/feedback/labelServer';
+import { appendComparison, makeComparison, readComparisons } from '../lib/feedback/preferences';
 
 const CHROMIUM = '/usr/bin/chromium';
 

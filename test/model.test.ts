@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { GPT, GPT_PRESETS, GPTConfig, KVCache, ScalarHead, crossEntropy, embed, gelu, layerNorm, streamLoss } from '../lib/model';
-import { Rng } from '../lib/rng';
+import { GPT, GPT_PRESETS, GPTConfig, KVCache, ScalarHead, crossEntropy, embed, gelu, layerNorm, streamLoss } from '../lib/model/model';
+import { Rng } from '../lib/core/rng';
 
 // Small enough for finite differences on the plain cpu backend.
 const SMALL: GPTConfig = { vocabSize: 11, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 8, dropout: 0, tieWeights: true, seed: 3 };

@@ -1,13 +1,13 @@
-// Native kernels (lib/native) against tfjs's stock cpu kernels on random shapes,
+// Native kernels (lib/engine/native) against tfjs's stock cpu kernels on random shapes,
 // including broadcasting and transposes; fused ops against their tfjs formulas;
 // the buffer pool's aliasing rules; a tiny GPT forward/backward end to end.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GPT } from '../lib/model';
-import { ADDON_PATH, loadAddon } from '../lib/native/addon';
+import { GPT } from '../lib/model/model';
+import { ADDON_PATH, loadAddon } from '../lib/engine/native/addon';
 import { execFileSync } from 'child_process';
-import { adamwUpdate, fusedAttention, fusedGelu, fusedLayerNorm, loadNativeKernels, softmaxCrossEntropy, useNativeKernels } from '../lib/native';
-import { Rng } from '../lib/rng';
+import { adamwUpdate, fusedAttention, fusedGelu, fusedLayerNorm, loadNativeKernels, softmaxCrossEntropy, useNativeKernels } from '../lib/engine/native';
+import { Rng } from '../lib/core/rng';
 
 const native = (() => {
   (tf.findBackend('cpu') as unknown as { firstUse: boolean }).firstUse = false;

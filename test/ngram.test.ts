@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { CountMap } from '../lib/countmap';
-import { NGramCounts, NGramModel, shannonAlphabet, shannonSeries } from '../lib/ngram';
-import { Rng } from '../lib/rng';
-import { CharTokenizer } from '../lib/tokenizer';
+import { CountMap } from '../lib/text/countmap';
+import { NGramCounts, NGramModel, shannonAlphabet, shannonSeries } from '../lib/text/ngram';
+import { Rng } from '../lib/core/rng';
+import { CharTokenizer } from '../lib/text/tokenizer';
 
 const sum = (xs: ArrayLike<number>) => Array.from(xs).reduce((a, b) => a + b, 0);
 

@@ -36,7 +36,7 @@ describe('chapter notebooks', () => {
         expect(withOutputs.map((c: any) => src(c).split('\n')[0])).toEqual([]);
       });
 
-      it('leaves every path under runs/ to lib/stages.ts (no folder names, no paths built on runsDir)', () => {
+      it('leaves every path under runs/ to lib/course/stages.ts (no folder names, no paths built on runsDir)', () => {
         const all = code.map(src).join('\n');
         expect(all).not.toMatch(/runsDir\(\)\s*(\}\/|,)|path\.join\(\s*(rl\.runsDir|runs\b)/);
         expect(all).not.toMatch(/\/(pretrained|pretrained-chat|sft|reward-model|comparisons\.jsonl|results|histories|ppo-beta|dpo-beta)\b/);

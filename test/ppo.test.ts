@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import {
   AdaptiveKLController, gae, ppoPolicyLoss, ppoValueLoss, tokenRewards, whiten,
-} from '../lib/ppoMath';
-import { PPO_PRESETS, ppoConfig, ppoTrain } from '../lib/ppo';
-import { TRAIN_DEFAULTS } from '../lib/train';
-import { GPT, GPT_PRESETS } from '../lib/model';
-import { CharTokenizer } from '../lib/tokenizer';
-import { completionLogProbs, rollout } from '../lib/rollout';
-import { generate } from '../lib/sample';
+} from '../lib/methods/ppoMath';
+import { PPO_PRESETS, ppoConfig, ppoTrain } from '../lib/methods/ppo';
+import { TRAIN_DEFAULTS } from '../lib/train/train';
+import { GPT, GPT_PRESETS } from '../lib/model/model';
+import { CharTokenizer } from '../lib/text/tokenizer';
+import { completionLogProbs, rollout } from '../lib/rl/rollout';
+import { generate } from '../lib/model/sample';
 
 const t2 = (x: number[][]) => tf.tensor2d(x);
 

@@ -4,11 +4,11 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   appendComparison, appendComparisons, goldAgreement, labelerAgreement, makeComparison, parseComparisons,
-  labelPairs, readComparisons, sampledReplies, samplePairs, SimulatedLabeler, Strength, STRENGTHS, strengthLevel, strengthOf,
-} from '../lib/preferences';
-import { GPT, GPT_PRESETS } from '../lib/model';
-import { CharTokenizer } from '../lib/tokenizer';
-import { rollout } from '../lib/rollout';
+  labelPairs, readComparisons, sampledReplies, SimulatedLabeler, Strength, STRENGTHS, strengthLevel, strengthOf,
+} from '../lib/feedback/preferences';
+import { GPT, GPT_PRESETS } from '../lib/model/model';
+import { CharTokenizer } from '../lib/text/tokenizer';
+import { rollout, samplePairs } from '../lib/rl/rollout';
 
 function tmpFile(name: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prefs-'));

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { GPT, GPT_PRESETS, streamLoss } from '../lib/model';
-import { PRETRAIN_PRESETS, pretrain, pretrainConfig } from '../lib/pretrain';
-import { Rng } from '../lib/rng';
-import { getBatch } from '../lib/corpus';
-import { trainLoop } from '../lib/train';
+import { GPT, GPT_PRESETS, streamLoss } from '../lib/model/model';
+import { PRETRAIN_PRESETS, pretrain, pretrainConfig } from '../lib/train/pretrain';
+import { Rng } from '../lib/core/rng';
+import { getBatch } from '../lib/text/corpus';
+import { trainLoop } from '../lib/train/train';
 
 const V = 6;
 const rng = new Rng(4);

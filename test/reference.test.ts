@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
 import { buildReference, chainHash, readmeBlock, timesFromRunner, writeReadmeBlock } from '../scripts/reference';
-import { refText } from '../lib/results';
+import { refText } from '../lib/course/results';
 
 const rv = (value: number | boolean, unit: 'score' | 'fraction' | 'bool' = 'score') => ({ value, unit, digits: unit === 'fraction' ? 1 : 2, seed: 0, at: '' });
 const run = (seed: number | 'shared', values: Record<string, ReturnType<typeof rv>>, times: Record<string, number>, date = '2026-11-30T00:00:00Z') =>

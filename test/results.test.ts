@@ -7,12 +7,12 @@ import { spawn } from 'child_process';
 import {
   record, readRecorded, recordFile, formatValue, formatReference, refText, compareToReference, meanSdRange,
   canonicalJson, hashRecipe, courseRecipe, referenceRows, REFERENCE_PENDING, ReferenceFile, ReferenceEntry,
-} from '../lib/results';
-import { runSeed, seedFor, SEED_STRIDE } from '../lib/seed';
-import { SimulatedLabeler } from '../lib/preferences';
-import { GPT } from '../lib/model';
-import { rollout } from '../lib/rollout';
-import { CharTokenizer } from '../lib/tokenizer';
+} from '../lib/course/results';
+import { runSeed, seedFor, SEED_STRIDE } from '../lib/core/seed';
+import { SimulatedLabeler } from '../lib/feedback/preferences';
+import { GPT } from '../lib/model/model';
+import { rollout } from '../lib/rl/rollout';
+import { CharTokenizer } from '../lib/text/tokenizer';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-results-'));
 const saved = { ...process.env };
@@ -58,7 +58,7 @@ describe('record: the run results file', () => {
   it('two processes recording at the same time both keep every key (lock + atomic rename)', async () => {
     const f = path.join(tmp(), 'recorded.json');
     const tsx = path.join(__dirname, '..', 'node_modules', '.bin', 'tsx');
-    const script = (who: string) => `const r = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'results'))});
+    const script = (who: string) => `const r = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'course', 'results'))});
       for (let i = 0; i < 40; i++) r.record('test.${who}' + i, i, {}, ${JSON.stringify(f)});`;
     const run = (who: string) => new Promise<number>((resolve) => {
       const p = spawn(tsx, ['-e', script(who)], { stdio: 'inherit' });

@@ -6,12 +6,12 @@ import * as path from 'path';
 import {
   btLoss, calibration, dedupeRows, encodeComparisons, evaluateRewardModel, groupByPrompt, lastRealIndex, packBatches, rewardPairs,
   REWARD_PRESETS, RewardModel, rewardLoss, rewardTrain,
-} from '../lib/reward';
-import { compareByPart, fitWordRewards, partAgreement } from '../lib/rewardProbe';
-import { GPT, GPT_PRESETS } from '../lib/model';
-import { CharTokenizer } from '../lib/tokenizer';
-import { Comparison, goldAgreement, SimulatedLabeler } from '../lib/preferences';
-import { Rng } from '../lib/rng';
+} from '../lib/methods/reward';
+import { compareByPart, fitWordRewards, partAgreement } from '../lib/methods/rewardProbe';
+import { GPT, GPT_PRESETS } from '../lib/model/model';
+import { CharTokenizer } from '../lib/text/tokenizer';
+import { Comparison, goldAgreement, SimulatedLabeler } from '../lib/feedback/preferences';
+import { Rng } from '../lib/core/rng';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const tok = new CharTokenizer(['a', 'b', 'c']); // a=0 b=1 c=2 <end>=3 <pad>=4

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../lib/rng';
+import { Rng } from '../lib/core/rng';
 
 describe('Rng.batches', () => {
   it('covers every index exactly once per epoch, reshuffling between epochs', () => {

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { GPT, GPTConfig } from '../lib/model';
-import { Rng } from '../lib/rng';
-import { generate, logProbsFromLogits, padBatch, samplingProbs, sequenceLogProbs } from '../lib/sample';
+import { GPT, GPTConfig } from '../lib/model/model';
+import { Rng } from '../lib/core/rng';
+import { generate, logProbsFromLogits, padBatch, samplingProbs, sequenceLogProbs } from '../lib/model/sample';
 
 const CFG: GPTConfig = { vocabSize: 13, blockSize: 12, nLayer: 2, nHead: 2, nEmbd: 16, dropout: 0, tieWeights: true, seed: 5 };
 const END = 11;

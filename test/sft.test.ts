@@ -3,13 +3,13 @@ import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ensurePretrained } from '../lib/pretrain';
-import { chatBatch, disposeBatch, sftConfig, sftEval, sftLossFromLogits, sftTrain, SFT_PRESETS } from '../lib/sft';
-import { saveCheckpoint } from '../lib/checkpoint';
-import { loadCorpus } from '../lib/corpus';
-import { CharTokenizer } from '../lib/tokenizer';
-import { GPT, GPT_PRESETS } from '../lib/model';
-import { generate } from '../lib/sample';
+import { ensurePretrained } from '../lib/course/basemodel';
+import { chatBatch, disposeBatch, sftConfig, sftEval, sftLossFromLogits, sftTrain, SFT_PRESETS } from '../lib/methods/sft';
+import { saveCheckpoint } from '../lib/train/checkpoint';
+import { loadCorpus } from '../lib/text/corpus';
+import { CharTokenizer } from '../lib/text/tokenizer';
+import { GPT, GPT_PRESETS } from '../lib/model/model';
+import { generate } from '../lib/model/sample';
 
 // Vocabulary a=0, b=1, <end>=2, <pad>=3.
 const tok = new CharTokenizer(['a', 'b']);

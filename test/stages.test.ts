@@ -7,7 +7,7 @@ describe('stages: result files and missing checkpoints', () => {
   it('round-trips results, keeps histories apart and names the notebook to run', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-stages-'));
     process.env.RLHF_RUNS = dir;
-    const s = await import('../lib/stages');
+    const s = await import('../lib/course/stages');
     const base = { proxyStderr: 0, goldStderr: 0, klK3: 0, endRate: 1, length: 3, params: {}, prompts: ['p'], completions: ['c'], proxyScores: [1], goldScores: [2], klPerSample: [0] };
     s.saveResult({ ...base, method: 'PPO', label: 'PPO beta=0.05', proxy: 1, gold: 2, klK1: 3 });
     s.saveResult({ ...base, method: 'DPO', label: 'DPO beta=0.1', proxy: 0.5, gold: 1, klK1: 1 });
@@ -24,7 +24,7 @@ describe('stages: result files and missing checkpoints', () => {
 
 describe('stages: sampling settings', () => {
   it('samples comparison pairs cooler than evaluation, with the same reply length and the given seed', async () => {
-    const s = await import('../lib/stages');
+    const s = await import('../lib/course/stages');
     const ev = s.evalGen(5);
     const cmp = s.comparisonGen(5);
     expect(ev.temperature).toBe(1);
@@ -37,7 +37,7 @@ describe('stages: sampling settings', () => {
 
 describe('stages: best-of-N as a result, and table rows', () => {
   it('keeps the proxy-best of the first n samples of each prompt and measures it like any policy', async () => {
-    const s = await import('../lib/stages');
+    const s = await import('../lib/course/stages');
     const samples = {
       prompts: ['p', 'p', 'q', 'q'], promptIds: [[9], [9], [8], [8]], completionIds: [[1], [1, 2], [3], [4, 5, 6]],
       completions: ['a', 'b', 'c', 'd'], finished: [true, false, true, true],

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { buildChatData, firstSentence, formatPrompt, GoldScorer, loadAfinn, makePrompts, goldScore, parseTurns, wordsOf } from '../lib/task';
+import { buildChatData, firstSentence, formatPrompt, GoldScorer, loadAfinn, makePrompts, goldScore, parseTurns, wordsOf } from '../lib/feedback/task';
 
 const PLAY = `A:
 Good morrow, friend. How now?

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CharTokenizer, WordTokenizer } from '../lib/tokenizer';
-import { loadCorpus } from '../lib/corpus';
+import { CharTokenizer, WordTokenizer } from '../lib/text/tokenizer';
+import { loadCorpus } from '../lib/text/corpus';
 
 describe('CharTokenizer', () => {
   it('sorts distinct characters into ids and appends <end> and <pad>', () => {

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { GPT, GPTConfig } from '../lib/model';
-import { Rng } from '../lib/rng';
-import { AdamW, ProgressInfo, TRAIN_DEFAULTS, TrainConfig, globalNorm, lrAt, trainLoop } from '../lib/train';
+import { GPT, GPTConfig } from '../lib/model/model';
+import { Rng } from '../lib/core/rng';
+import { AdamW, ProgressInfo, TRAIN_DEFAULTS, TrainConfig, globalNorm, lrAt, trainLoop } from '../lib/train/train';
 
 const HP = { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0 };
 

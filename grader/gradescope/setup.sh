@@ -55,7 +55,7 @@ if [ "$(cat node_modules/.rlhf-lock-sha256 2>/dev/null)" != "$lock_sum" ]; then
   npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_sum" > node_modules/.rlhf-lock-sha256
 fi
-[ -f lib/native/build/Release/rlhf_native.node ] || bash scripts/build-native.sh
+[ -f lib/engine/native/build/Release/rlhf_native.node ] || bash scripts/build-native.sh
 
 # --- 4. official material private, self-test ----------------------------------------------------
 chmod 0700 assignments

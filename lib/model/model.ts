@@ -1,0 +1,438 @@
+/**
+ * A decoder-only transformer (GPT) written on TensorFlow.js variables and ops, so it reads like
+ * the picture in "Attention is all you need" / GPT-2:
+ *
+ *   idx [B,T] -> token embedding + position embedding -> nLayer x Block -> LayerNorm -> LM head
+ *   Block(x) = x + Attn(LN1(x));  x + MLP(LN2(x))          (pre-LayerNorm, residual stream)
+ *   Attn     = causal multi-head self-attention, softmax(Q K^T / sqrt(D) + mask) V
+ *   MLP      = Linear(C, 4C) -> GELU -> Linear(4C, C)
+ *
+ * Shapes: B batch, T time (positions in this call), Tk keys (cached + new), C = nEmbd,
+ * H = nHead, D = C / H, V = vocabSize. Logits are unnormalised natural-log scores.
+ * Also here: `ScalarHead` (value head / reward head on the same trunk) and `KVCache`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { fusedAttention, fusedGelu, fusedLayerNorm, softmaxCrossEntropy } from '../engine/native';
+import { Rng } from '../core/rng';
+
+export interface GPTConfig {
+  /** Number of token ids, including the tokenizer's <end> and <pad>. Default 67 (tiny-shakespeare chars + 2). */
+  vocabSize: number;
+  /** Longest context the model sees (number of position embeddings). */
+  blockSize: number;
+  /** Number of transformer blocks. */
+  nLayer: number;
+  /** Attention heads per block; must divide nEmbd. */
+  nHead: number;
+  /** Width C of the residual stream. */
+  nEmbd: number;
+  /** Dropout rate on embeddings, attention weights and residual branches (training only). Default 0. */
+  dropout: number;
+  /** Share the token-embedding matrix with the LM head (GPT-2 does). Default true. */
+  tieWeights: boolean;
+  /** Seed of the initialisation (and of dropout masks). Default 1337. */
+  seed: number;
+}
+
+const BASE: GPTConfig = {
+  vocabSize: 67, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128, dropout: 0, tieWeights: true, seed: 1337,
+};
+
+/**
+ * Named sizes. `tiny`: tests and fast mode. `course`: what notebook 02 pretrains on tiny-shakespeare.
+ * (The benchmark's sizes are in bench/common.ts.) Override `vocabSize` with the tokenizer's:
+ * `{ ...GPT_PRESETS.course, vocabSize: tok.vocabSize }`.
+ */
+export const GPT_PRESETS = {
+  tiny: { ...BASE, blockSize: 32, nLayer: 2, nHead: 2, nEmbd: 32 },
+  // context 64 BPE tokens (~200 characters): the chat exchanges of chapters 3-7 fit without
+  // extending the position table
+  course: { ...BASE, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128 },
+} satisfies Record<string, GPTConfig>;
+
+/** A trainable tensor with its name (stable across copies and checkpoints) and AdamW decay flag. */
+export interface NamedParam {
+  name: string;
+  variable: tf.Variable;
+  /** Weight decay applies (matmul weights) or not (biases, LayerNorm gains, embeddings), as in minGPT. */
+  decay: boolean;
+}
+
+/** Keys and values of earlier positions, per layer, so each new token costs one position. */
+export class KVCache {
+  /** Per layer: keys and values [B, H, length, D]; null before the first forward. */
+  keys: (tf.Tensor4D | null)[];
+  values: (tf.Tensor4D | null)[];
+  /** Number of positions stored. */
+  length = 0;
+
+  constructor(nLayer: number) {
+    this.keys = new Array(nLayer).fill(null);
+    this.values = new Array(nLayer).fill(null);
+  }
+
+  dispose(): void {
+    for (const t of [...this.keys, ...this.values]) t?.dispose();
+    this.keys.fill(null);
+    this.values.fill(null);
+    this.length = 0;
+  }
+}
+
+export interface ForwardOptions {
+  /** [B, Tk] 1 = real token, 0 = pad, over all keys (cached + new). Pads are never attended to. */
+  attentionMask?: tf.Tensor2D;
+  /** [B, T] int32 position of each new token. Default: cache.length + 0..T-1 for every row. */
+  positions?: tf.Tensor2D;
+  /** Append this call's keys/values to the cache and attend to the cached ones. */
+  cache?: KVCache;
+  /** Apply dropout (only if config.dropout > 0). Default false. */
+  training?: boolean;
+  /** Also return the attention weights of every layer, [B, H, T, Tk] each. */
+  returnAttention?: boolean;
+}
+
+export interface ForwardResult {
+  /** [B, T, V] next-token scores. */
+  logits: tf.Tensor3D;
+  /** [B, T, C] residual stream after the final LayerNorm (input of the LM head and scalar heads). */
+  hidden: tf.Tensor3D;
+  attention?: tf.Tensor4D[];
+}
+
+const MASKED = -1e9; // added to the scores of forbidden keys; finite so a fully masked row gives no NaN
+
+/** GELU, GPT-2's tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); one fused kernel on cpu+blas. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return fusedGelu(x);
+}
+
+/** LayerNorm over the last axis, (x - mean) / sqrt(var + 1e-5) * g + b; one fused kernel on cpu+blas. */
+export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  return fusedLayerNorm(x, g, b, 1e-5);
+}
+
+/**
+ * Embedding lookup table[ids]. The backward of tf.gather needs the UnsortedSegmentSum kernel,
+ * which the wasm backend lacks; there the gradient is one-hot(ids)^T dy instead.
+ */
+export function embed(
+  table: tf.Tensor2D, ids: tf.Tensor, oneHotGrad = !tf.getKernel('UnsortedSegmentSum', tf.getBackend()),
+): tf.Tensor {
+  if (!oneHotGrad) return tf.gather(table, ids);
+  const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [t, i, save] = args as [tf.Tensor2D, tf.Tensor, tf.GradSaveFunc];
+    save([i]);
+    return {
+      value: tf.gather(t, i),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [V, C] = t.shape;
+        const oneHot = tf.oneHot(saved[0].flatten(), V).cast('float32'); // cast: oneHot's float path is wrong on wasm
+        return [tf.matMul(oneHot, tf.reshape(dy, [-1, C]), true, false), tf.zerosLike(saved[0])];
+      },
+    };
+  });
+  return lookup(table, ids as tf.Tensor2D);
+}
+
+/** Mean cross-entropy (nats/token) of logits [B,T,V] against targets [B,T], over mask [B,T] if given. */
+export function crossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D, mask?: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const [B, T, V] = logits.shape;
+    const nll = softmaxCrossEntropy(logits.reshape([B * T, V]), targets.reshape([B * T]).cast('int32') as tf.Tensor1D);
+    if (!mask) return tf.mean(nll) as tf.Scalar;
+    const m = mask.cast('float32').reshape([B * T]);
+    return tf.div(tf.sum(tf.mul(nll, m)), tf.maximum(tf.sum(m), 1)) as tf.Scalar;
+  });
+}
+
+function checkConfig(c: GPTConfig): void {
+  for (const k of ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] <= 0) throw new Error(`GPTConfig.${k} must be a positive integer, got ${c[k]}`);
+  }
+  if (c.nEmbd % c.nHead !== 0) throw new Error(`GPTConfig.nHead (${c.nHead}) must divide nEmbd (${c.nEmbd})`);
+  if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`GPTConfig.dropout must be in [0, 1), got ${c.dropout}`);
+}
+
+/** Full config from a partial one (defaults: the course preset). */
+export function gptConfig(partial: Partial<GPTConfig> = {}): GPTConfig {
+  const c = { ...GPT_PRESETS.course, ...partial };
+  checkConfig(c);
+  return c;
+}
+
+export class GPT {
+  readonly config: GPTConfig;
+  /** name -> variable, in a fixed order (the order of `parameters()` and of checkpoints). */
+  readonly params = new Map<string, tf.Variable>();
+  private dropoutRng: Rng;
+
+  /** A freshly initialised model (GPT-2 init: N(0, 0.02), residual projections / sqrt(2 nLayer)). */
+  constructor(config: Partial<GPTConfig> = {}, init?: Map<string, tf.Tensor>, trainable = true) {
+    this.config = gptConfig(config);
+    const { vocabSize: V, blockSize, nLayer, nEmbd: C } = this.config;
+    const rng = new Rng(this.config.seed);
+    this.dropoutRng = new Rng(this.config.seed + 1);
+    const std = 0.02;
+    const residStd = std / Math.sqrt(2 * nLayer);
+    const add = (name: string, shape: number[], kind: 'normal' | 'zeros' | 'ones', s = std) => {
+      const given = init?.get(name);
+      let value: tf.Tensor;
+      if (given) {
+        if (given.shape.join() !== shape.join()) {
+          throw new Error(`GPT: weight ${name} has shape [${given.shape}], config needs [${shape}]`);
+        }
+        value = given.clone();
+      } else {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const data = new Float32Array(n);
+        if (kind === 'ones') data.fill(1);
+        if (kind === 'normal') for (let i = 0; i < n; i++) data[i] = s * rng.normal();
+        value = tf.tensor(data, shape, 'float32');
+      }
+      this.params.set(name, tf.variable(value, trainable));
+      value.dispose();
+    };
+    add('wte', [V, C], 'normal');
+    add('wpe', [blockSize, C], 'normal');
+    for (let l = 0; l < nLayer; l++) {
+      const p = `h${l}.`;
+      add(p + 'ln1.g', [C], 'ones');
+      add(p + 'ln1.b', [C], 'zeros');
+      add(p + 'attn.wqkv', [C, 3 * C], 'normal');
+      add(p + 'attn.bqkv', [3 * C], 'zeros');
+      add(p + 'attn.wo', [C, C], 'normal', residStd);
+      add(p + 'attn.bo', [C], 'zeros');
+      add(p + 'ln2.g', [C], 'ones');
+      add(p + 'ln2.b', [C], 'zeros');
+      add(p + 'mlp.w1', [C, 4 * C], 'normal');
+      add(p + 'mlp.b1', [4 * C], 'zeros');
+      add(p + 'mlp.w2', [4 * C, C], 'normal', residStd);
+      add(p + 'mlp.b2', [C], 'zeros');
+    }
+    add('lnf.g', [C], 'ones');
+    add('lnf.b', [C], 'zeros');
+    if (!this.config.tieWeights) add('lmHead', [C, V], 'normal');
+    if (init) {
+      for (const name of init.keys()) {
+        if (!this.params.has(name)) throw new Error(`GPT: unknown weight ${name} for this config`);
+      }
+    }
+  }
+
+  private p(name: string): tf.Variable {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`GPT: no parameter ${name}`);
+    return v;
+  }
+
+  /** Every parameter with its name and weight-decay flag (decay only on matmul weights). */
+  parameters(): NamedParam[] {
+    return [...this.params].map(([name, variable]) => ({
+      name, variable, decay: variable.rank === 2 && name !== 'wte' && name !== 'wpe',
+    }));
+  }
+
+  /** The variables gradients flow into (none for a frozen copy). */
+  trainableVariables(): tf.Variable[] {
+    return [...this.params.values()].filter((v) => v.trainable);
+  }
+
+  numParams(): number {
+    let n = 0;
+    for (const v of this.params.values()) n += v.size;
+    return n;
+  }
+
+  /** An independent copy with the same weights; `trainable: false` gives a frozen refPolicy. */
+  copy(opts: { trainable?: boolean } = {}): GPT {
+    return new GPT(this.config, this.params as Map<string, tf.Tensor>, opts.trainable ?? true);
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+  }
+
+  /** idx [B,T] int32 -> logits [B,T,V], hidden [B,T,C] (and attention weights if asked). */
+  forward(idx: tf.Tensor2D, opts: ForwardOptions = {}): ForwardResult {
+    if (idx.rank !== 2) throw new Error(`GPT.forward: idx must be [B, T], got shape [${idx.shape}]`);
+    if (idx.dtype !== 'int32') throw new Error(`GPT.forward: idx must be int32, got ${idx.dtype}`);
+    const [B, T] = idx.shape;
+    const { nLayer, nHead: H, nEmbd: C, blockSize, vocabSize: V, dropout } = this.config;
+    const D = C / H;
+    const cache = opts.cache;
+    const past = cache ? cache.length : 0;
+    const Tk = past + T;
+    if (!opts.positions && Tk > blockSize) {
+      throw new Error(`GPT.forward: ${Tk} positions (cached ${past} + new ${T}) exceed blockSize ${blockSize}`);
+    }
+    if (opts.attentionMask && opts.attentionMask.shape.join() !== [B, Tk].join()) {
+      throw new Error(`GPT.forward: attentionMask must be [${B}, ${Tk}] (all keys), got [${opts.attentionMask.shape}]`);
+    }
+    const drop = opts.training && dropout > 0
+      ? (x: tf.Tensor) => tf.dropout(x, dropout, undefined, this.dropoutRng.seed())
+      : (x: tf.Tensor) => x;
+
+    return tf.tidy(() => {
+      let pos: tf.Tensor;
+      if (opts.positions) {
+        if (opts.positions.shape.join() !== [B, T].join()) {
+          throw new Error(`GPT.forward: positions must be [${B}, ${T}], got [${opts.positions.shape}]`);
+        }
+        const maxPos = opts.positions.max().dataSync()[0];
+        if (maxPos >= blockSize) throw new Error(`GPT.forward: position ${maxPos} >= blockSize ${blockSize}`);
+        pos = embed(this.p('wpe') as tf.Tensor2D, opts.positions.cast('int32')); // [B,T,C]
+      } else {
+        pos = embed(this.p('wpe') as tf.Tensor2D, tf.range(past, Tk, 1, 'int32')); // [T,C], broadcast over B
+      }
+      let x = drop(tf.add(embed(this.p('wte') as tf.Tensor2D, idx), pos)) as tf.Tensor3D; // [B,T,C]
+
+      // Additive mask [B or 1, 1, T, Tk]: query t (absolute position past+t) sees keys j <= past+t.
+      const causal = new Float32Array(T * Tk);
+      for (let t = 0; t < T; t++) for (let j = past + t + 1; j < Tk; j++) causal[t * Tk + j] = MASKED;
+      let bias: tf.Tensor = tf.tensor4d(causal, [1, 1, T, Tk]);
+      if (opts.attentionMask) {
+        const padBias = tf.mul(tf.sub(1, opts.attentionMask.cast('float32')), MASKED).reshape([B, 1, 1, Tk]);
+        bias = tf.add(bias, padBias);
+      }
+
+      const attention: tf.Tensor4D[] = [];
+      const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, D]), [0, 2, 1, 3]) as tf.Tensor4D;
+      for (let l = 0; l < nLayer; l++) {
+        const p = (n: string) => this.p(`h${l}.${n}`);
+        // --- attention branch ---
+        const a = layerNorm(x, p('ln1.g'), p('ln1.b')).reshape([B * T, C]);
+        const qkv = tf.add(tf.matMul(a as tf.Tensor2D, p('attn.wqkv') as tf.Tensor2D), p('attn.bqkv'));
+        const [qRaw, kNew, vNew] = tf.split(qkv, 3, 1).map(heads); // [B,H,T,D] each
+        const q = tf.mul(qRaw, 1 / Math.sqrt(D)); // scale q ([B,H,T,D]) rather than the scores ([B,H,T,Tk])
+        let k = kNew;
+        let v = vNew;
+        if (cache) {
+          const pk = cache.keys[l];
+          const pv = cache.values[l];
+          if (pk && pv) {
+            k = tf.concat([pk, kNew], 2);
+            v = tf.concat([pv, vNew], 2);
+            pk.dispose();
+            pv.dispose();
+          }
+          cache.keys[l] = tf.keep(k);
+          cache.values[l] = tf.keep(v);
+        }
+        let y: tf.Tensor4D; // [B,H,T,D]
+        if (!opts.returnAttention && !(opts.training && dropout > 0)) {
+          y = fusedAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, bias as tf.Tensor4D, 1); // one native kernel on cpu+blas
+        } else {
+          const scores = tf.add(tf.matMul(q, k, false, true), bias); // [B,H,T,Tk]
+          const w = tf.softmax(scores) as tf.Tensor4D;
+          if (opts.returnAttention) attention.push(w);
+          y = tf.matMul(drop(w) as tf.Tensor4D, v);
+        }
+        const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D;
+        const out = tf.add(tf.matMul(merged, p('attn.wo') as tf.Tensor2D), p('attn.bo'));
+        x = tf.add(x, drop(out.reshape([B, T, C]))) as tf.Tensor3D;
+        // --- MLP branch ---
+        const m = layerNorm(x, p('ln2.g'), p('ln2.b')).reshape([B * T, C]) as tf.Tensor2D;
+        const h1 = gelu(tf.add(tf.matMul(m, p('mlp.w1') as tf.Tensor2D), p('mlp.b1'))) as tf.Tensor2D;
+        const h2 = tf.add(tf.matMul(h1, p('mlp.w2') as tf.Tensor2D), p('mlp.b2'));
+        x = tf.add(x, drop(h2.reshape([B, T, C]))) as tf.Tensor3D;
+      }
+      if (cache) cache.length = Tk;
+
+      const hidden = layerNorm(x, this.p('lnf.g'), this.p('lnf.b')) as tf.Tensor3D;
+      const h2d = hidden.reshape([B * T, C]) as tf.Tensor2D;
+      const logits2d = this.config.tieWeights
+        ? tf.matMul(h2d, this.p('wte') as tf.Tensor2D, false, true)
+        : tf.matMul(h2d, this.p('lmHead') as tf.Tensor2D);
+      const logits = logits2d.reshape([B, T, V]) as tf.Tensor3D;
+      return opts.returnAttention ? { logits, hidden, attention } : { logits, hidden };
+    });
+  }
+
+  /** Mean next-token cross-entropy (nats/token) of x [B,T] predicting y [B,T] (mask [B,T] optional). */
+  loss(x: tf.Tensor2D, y: tf.Tensor2D, opts: { mask?: tf.Tensor2D; training?: boolean } = {}): tf.Scalar {
+    return tf.tidy(() => crossEntropy(this.forward(x, { training: opts.training }).logits, y, opts.mask));
+  }
+}
+
+/**
+ * A scalar read-out w . hidden + b on the transformer's hidden states: the value head of PPO
+ * (init 'zero', so early values do not disturb the policy) or a reward head (init 'normal',
+ * std 1 / sqrt(C + 1) as in Huang et al.'s reward model).
+ */
+export class ScalarHead {
+  readonly w: tf.Variable;
+  readonly b: tf.Variable;
+
+  constructor(nEmbd: number, init: 'zero' | 'normal' = 'zero', seed = 7, trainable = true) {
+    if (!Number.isInteger(nEmbd) || nEmbd <= 0) throw new Error(`ScalarHead: nEmbd must be a positive integer, got ${nEmbd}`);
+    const data = new Float32Array(nEmbd);
+    if (init === 'normal') {
+      const rng = new Rng(seed);
+      for (let i = 0; i < nEmbd; i++) data[i] = rng.normal() / Math.sqrt(nEmbd + 1);
+    } else if (init !== 'zero') {
+      throw new Error(`ScalarHead: init must be 'zero' or 'normal', got ${init}`);
+    }
+    this.w = tf.variable(tf.tensor1d(data), trainable);
+    this.b = tf.variable(tf.scalar(0), trainable);
+  }
+
+  /** hidden [B,T,C] -> [B,T]. */
+  apply(hidden: tf.Tensor3D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const [B, T, C] = hidden.shape;
+      return tf.add(tf.matMul(hidden.reshape([B * T, C]), this.w.reshape([C, 1])), this.b).reshape([B, T]) as tf.Tensor2D;
+    });
+  }
+
+  parameters(prefix = 'head'): NamedParam[] {
+    return [
+      { name: `${prefix}.w`, variable: this.w, decay: false },
+      { name: `${prefix}.b`, variable: this.b, decay: false },
+    ];
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [this.w, this.b].filter((v) => v.trainable);
+  }
+
+  copy(opts: { trainable?: boolean } = {}): ScalarHead {
+    const h = new ScalarHead(this.w.shape[0], 'zero', 0, opts.trainable ?? true);
+    h.w.assign(this.w);
+    h.b.assign(this.b);
+    return h;
+  }
+
+  dispose(): void {
+    this.w.dispose();
+    this.b.dispose();
+  }
+}
+
+/**
+ * Mean next-token loss (nats/token) of `model` over a token stream, read as consecutive windows of
+ * blockSize + 1 tokens (each token predicted from up to blockSize - 1 earlier ones, as in
+ * training), batchSize windows per forward pass. `maxTokens` limits it to the stream's start
+ * (a quick, deterministic estimate); the last partial window is dropped.
+ */
+export function streamLoss(model: GPT, ids: Int32Array, opts: { batchSize?: number; maxTokens?: number } = {}): number {
+  const T = model.config.blockSize;
+  const B = opts.batchSize ?? 32;
+  const n = Math.min(ids.length, (opts.maxTokens ?? Infinity) + 1);
+  const windows = Math.floor((n - 1) / T);
+  if (windows < 1) throw new Error(`streamLoss: need at least blockSize + 1 = ${T + 1} tokens, got ${n}`);
+  let total = 0;
+  for (let w0 = 0; w0 < windows; w0 += B) {
+    const rows = Math.min(B, windows - w0);
+    const x = new Int32Array(rows * T);
+    const y = new Int32Array(rows * T);
+    for (let r = 0; r < rows; r++) {
+      const s = (w0 + r) * T;
+      x.set(ids.subarray(s, s + T), r * T);
+      y.set(ids.subarray(s + 1, s + T + 1), r * T);
+    }
+    total += tf.tidy(() => model.loss(tf.tensor2d(x, [rows, T], 'int32'), tf.tensor2d(y, [rows, T], 'int32')).dataSync()[0]) * rows;
+  }
+  return total / windows;
+}

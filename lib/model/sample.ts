@@ -1,0 +1,228 @@
+/**
+ * Sampling from a GPT and scoring given text with it.
+ *
+ * `generate`: batched prompts of different lengths, temperature / top-k / top-p, a seed, stop at
+ * `<end>`, and incremental decoding with a KV cache (each new token costs one position).
+ * `sequenceLogProbs`: per-token log p(token_t | tokens_<t) of right-padded sequences, the
+ * quantity KL penalties, PPO ratios and DPO losses are made of.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { GPT, KVCache } from './model';
+import { softmaxCrossEntropy } from '../engine/native';
+import { Rng } from '../core/rng';
+
+export interface GenerateOptions {
+  /** Tokens to add to every prompt (fewer if a row emits endId). */
+  maxNewTokens: number;
+  /** Logits are divided by it before sampling; 0 = greedy (argmax). Default 1. */
+  temperature?: number;
+  /** Keep only the k most likely tokens (default: all). */
+  topK?: number;
+  /** Keep the smallest set of most likely tokens whose probability reaches p (nucleus; default 1). */
+  topP?: number;
+  /** Seed of the sampler. Default 1337. */
+  seed?: number;
+  /** A row stops after emitting it (it is kept as the completion's last token). */
+  endId?: number;
+  /** Filler id for left-padding the batch internally and after a row has stopped. */
+  padId: number;
+  /** Incremental decoding with a KV cache (default true); false recomputes the whole context. */
+  useCache?: boolean;
+}
+
+export interface Generation {
+  /** Prompt followed by the completion (no pads). */
+  tokens: number[];
+  /** The new tokens, including endId if the row stopped. */
+  completion: number[];
+  /** True if the row emitted endId. */
+  finished: boolean;
+  /** Natural-log probability of each completion token under the temperature-scaled model
+   *  (before top-k/top-p filtering; temperature 1 when greedy): what `sequenceLogProbs` gives. */
+  logProbs: number[];
+}
+
+/** Probabilities of one row of logits after temperature, top-k and top-p (float64, sums to 1). */
+export function samplingProbs(logits: ArrayLike<number>, temperature: number, topK?: number, topP?: number): Float64Array {
+  const V = logits.length;
+  const p = new Float64Array(V);
+  if (temperature === 0) {
+    let best = 0;
+    for (let i = 1; i < V; i++) if (logits[i] > logits[best]) best = i;
+    p[best] = 1;
+    return p;
+  }
+  let max = -Infinity;
+  for (let i = 0; i < V; i++) max = Math.max(max, logits[i]);
+  let z = 0;
+  for (let i = 0; i < V; i++) z += (p[i] = Math.exp((logits[i] - max) / temperature));
+  for (let i = 0; i < V; i++) p[i] /= z;
+  const k = Math.min(topK ?? V, V);
+  const nucleus = topP ?? 1;
+  if (k < V || nucleus < 1) {
+    const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => p[b] - p[a]);
+    let cum = 0;
+    let keep = 0;
+    while (keep < k && (keep === 0 || cum < nucleus)) cum += p[order[keep++]];
+    for (let r = keep; r < V; r++) p[order[r]] = 0;
+    for (let i = 0; i < V; i++) p[i] /= cum;
+  }
+  return p;
+}
+
+function checkOptions(model: GPT, prompts: number[][], o: GenerateOptions): void {
+  const V = model.config.vocabSize;
+  if (!Array.isArray(prompts) || prompts.length === 0) throw new Error('generate: prompts must be a non-empty array of id arrays');
+  prompts.forEach((pr, b) => {
+    if (!Array.isArray(pr) || pr.length === 0) throw new Error(`generate: prompt ${b} is empty (start it with at least one token)`);
+    for (const id of pr) {
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`generate: prompt ${b} has id ${id} outside [0, ${V})`);
+    }
+  });
+  if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 0) throw new Error(`generate: maxNewTokens must be an integer >= 0, got ${o.maxNewTokens}`);
+  const t = o.temperature ?? 1;
+  if (!(t >= 0)) throw new Error(`generate: temperature must be >= 0, got ${t}`);
+  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 1)) throw new Error(`generate: topK must be an integer >= 1, got ${o.topK}`);
+  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new Error(`generate: topP must be in (0, 1], got ${o.topP}`);
+  if (!Number.isInteger(o.padId) || o.padId < 0 || o.padId >= V) throw new Error(`generate: padId ${o.padId} outside [0, ${V})`);
+}
+
+/**
+ * Continue each prompt. Rows are left-padded to a common length inside (attention mask hides the
+ * pads, positions count only real tokens), so a prompt's continuation does not depend on the other
+ * rows. Context window: when it would exceed blockSize, the last blockSize/2 columns are kept and
+ * decoding continues from them (the same rule with and without the cache, so both give the same
+ * tokens at any length).
+ */
+export function generate(model: GPT, prompts: number[][], opts: GenerateOptions): Generation[] {
+  checkOptions(model, prompts, opts);
+  const { maxNewTokens, padId, endId } = opts;
+  const temperature = opts.temperature ?? 1;
+  const useCache = opts.useCache ?? true;
+  const rng = new Rng(opts.seed ?? 1337);
+  const { blockSize, vocabSize: V, nLayer } = model.config;
+  const B = prompts.length;
+  const P = Math.max(...prompts.map((p) => p.length));
+  // Growing [B, L] left-padded token and mask columns (plain arrays; tensors are made per step).
+  const cols: number[][] = prompts.map((p) => [...new Array(P - p.length).fill(padId), ...p]);
+  const mask: number[][] = prompts.map((p) => [...new Array(P - p.length).fill(0), ...new Array(p.length).fill(1)]);
+  const out: Generation[] = prompts.map((p) => ({ tokens: [...p], completion: [], finished: false, logProbs: [] }));
+  const keep = Math.max(1, Math.floor(blockSize / 2));
+  let start = Math.max(0, P - blockSize); // first column of the context window
+  const cache = useCache ? new KVCache(nLayer) : null;
+
+  // Logits [B, V] for the next token given columns [start, L): full window, or only the last column.
+  const nextLogits = (): Float32Array => tf.tidy(() => {
+    const L = cols[0].length;
+    const full = !cache || cache.length === 0;
+    const from = full ? start : L - 1;
+    const win = cols.map((r) => r.slice(from, L));
+    const winMask = mask.map((r) => r.slice(start, L));
+    const positions = mask.map((r) => {
+      let n = 0;
+      const pos = r.slice(start, L).map((m) => Math.max(0, (n += m) - 1));
+      return pos.slice(from - start);
+    });
+    const { logits } = model.forward(tf.tensor2d(win, undefined, 'int32'), {
+      attentionMask: tf.tensor2d(winMask, undefined, 'float32'),
+      positions: tf.tensor2d(positions, undefined, 'int32'),
+      cache: cache ?? undefined,
+    });
+    const T = win[0].length;
+    return logits.slice([0, T - 1, 0], [B, 1, V]).dataSync() as Float32Array;
+  });
+
+  try {
+    for (let step = 0; step < maxNewTokens; step++) {
+      const L = cols[0].length;
+      if (L - start > blockSize) {
+        start = L - keep;
+        cache?.dispose();
+      }
+      const logits = nextLogits();
+      for (let b = 0; b < B; b++) {
+        const row = logits.subarray(b * V, (b + 1) * V);
+        let id = padId;
+        const active = !out[b].finished;
+        if (active) {
+          id = rng.categorical(samplingProbs(row, temperature, opts.topK, opts.topP));
+          const scaled = samplingProbs(row, temperature === 0 ? 1 : temperature);
+          out[b].logProbs.push(Math.log(scaled[id]));
+          out[b].completion.push(id);
+          out[b].tokens.push(id);
+          if (id === endId) out[b].finished = true;
+        }
+        cols[b].push(id);
+        mask[b].push(active ? 1 : 0);
+      }
+      if (out.every((g) => g.finished)) break;
+    }
+  } finally {
+    cache?.dispose();
+  }
+  return out;
+}
+
+export interface LogProbOptions {
+  /** Logits are divided by it first (use the sampling temperature, a PPO detail). Default 1. */
+  temperature?: number;
+}
+
+/**
+ * From logits [B,T,V] of tokens [B,T] (right-padded, mask [B,T]) to per-token log-probs [B,T]:
+ * out[b,t] = log softmax(logits[b,t-1] / temperature)[tokens[b,t]] for t >= 1 where mask[b,t] = 1,
+ * and 0 at t = 0 (nothing predicts the first token) and at pads. Differentiable.
+ * With `entropy`, also the entropy of the same predictive distributions, aligned the same way.
+ */
+export function logProbsFromLogits(
+  logits: tf.Tensor3D, tokens: tf.Tensor2D, mask: tf.Tensor2D, opts: LogProbOptions & { entropy?: boolean } = {},
+): { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D } {
+  const temperature = opts.temperature ?? 1;
+  if (!(temperature > 0)) throw new Error(`logProbs: temperature must be > 0, got ${temperature}`);
+  const [B, T, V] = logits.shape;
+  if (tokens.shape.join() !== [B, T].join() || mask.shape.join() !== [B, T].join()) {
+    throw new Error(`logProbs: tokens [${tokens.shape}] and mask [${mask.shape}] must both be [${B}, ${T}] like the logits`);
+  }
+  return tf.tidy(() => {
+    const m = mask.cast('float32');
+    const align = (x: tf.Tensor) => tf.mul(tf.concat([tf.zeros([B, 1]), x], 1), m) as tf.Tensor2D;
+    if (!opts.entropy) {
+      // log p(target) = -cross-entropy, by the fused (native) kernel on all B*T rows: with a
+      // 4k-token vocabulary, materialising log-softmax [B, T, V] dominated DPO's step time.
+      // The last position predicts nothing; its target (the first token, any valid id) is dropped.
+      const z = temperature === 1 ? logits : tf.div(logits, temperature);
+      const targets = tf.concat([tokens.slice([0, 1], [B, T - 1]), tokens.slice([0, 0], [B, 1])], 1).reshape([B * T]);
+      const nll = softmaxCrossEntropy(z.reshape([B * T, V]) as tf.Tensor2D, targets.cast('int32') as tf.Tensor1D);
+      return { logProbs: align(tf.neg(nll).reshape([B, T]).slice([0, 0], [B, T - 1])) };
+    }
+    const logp = tf.logSoftmax(tf.div(logits.slice([0, 0, 0], [B, T - 1, V]), temperature)); // predicts tokens 1..T-1
+    // Pick each target's log-prob by a gather from the flattened [B*(T-1)*V] tensor (a one-hot
+    // mask of the same size, and its gradient, cost twice as much).
+    const n = B * (T - 1);
+    const flat = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(V, 'int32')), tokens.slice([0, 1], [B, T - 1]).reshape([n]));
+    const logProbs = align(tf.gather(logp.reshape([n * V]), flat).reshape([B, T - 1]));
+    const entropy = align(tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)));
+    return { logProbs, entropy };
+  });
+}
+
+/** Per-token log-probs [B,T] of right-padded tokens [B,T] (mask [B,T]); see logProbsFromLogits. */
+export function sequenceLogProbs(model: GPT, tokens: tf.Tensor2D, mask: tf.Tensor2D, opts: LogProbOptions = {}): tf.Tensor2D {
+  return tf.tidy(() => logProbsFromLogits(model.forward(tokens, { attentionMask: mask }).logits, tokens, mask, opts).logProbs);
+}
+
+/**
+ * Right-pad id arrays into tokens [B,T] int32 and mask [B,T] (1 real, 0 pad): the batch layout
+ * every method uses. T = longest row (or `length`).
+ */
+export function padBatch(rows: number[][], padId: number, length?: number): { tokens: tf.Tensor2D; mask: tf.Tensor2D } {
+  const T = length ?? Math.max(...rows.map((r) => r.length));
+  const tok = new Int32Array(rows.length * T).fill(padId);
+  const m = new Float32Array(rows.length * T);
+  rows.forEach((r, b) => {
+    if (r.length > T) throw new Error(`padBatch: row ${b} has ${r.length} tokens, more than length ${T}`);
+    tok.set(r, b * T);
+    m.fill(1, b * T, b * T + r.length);
+  });
+  return { tokens: tf.tensor2d(tok, [rows.length, T], 'int32'), mask: tf.tensor2d(m, [rows.length, T], 'float32') };
+}
