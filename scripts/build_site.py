@@ -35,7 +35,7 @@ ASSETS = {
     'plotly.js': os.path.join(ROOT, 'node_modules', 'plotly.js-dist', 'plotly.js'),
     'site.js': os.path.join(HERE, 'site.js'),
 }
-# Plot outputs (lib/display.ts) draw with `window.rlhfPlotly`, a promise of plotly.js, when the page
+# Plot outputs (lib/view/display.ts) draw with `window.rlhfPlotly`, a promise of plotly.js, when the page
 # defines it: here it loads the copy beside the pages without holding up the text (11 MB).
 PLOTLY_LOADER = '''<script>window.rlhfPlotly = new Promise(function (resolve, reject) {
   var s = document.createElement('script');
