@@ -9,9 +9,9 @@ server or from disk, with no file:// or machine-specific path.
 Reads every executed notebook NN-*.ipynb in --course (written by scripts/run_course.py, which calls
 this at the end of a course run, with the {{ref}} placeholders already filled) and writes, in --out
 (default: the same folder): NN-*.html, index.html, .nojekyll and _static/ (site.css, site.js,
-search-index.js, mathjax.js, plotly.js). The chapters are the notebooks present, in file order; their part names come
-from the runner's PARTS (by number), their titles from each notebook's own first heading, so a chapter
-renumbered or added is listed under its own name even before PARTS knows it.
+search-index.js, mathjax.js, plotly.js). The chapters are the notebooks present, in file order; their
+part names come from the runner's PARTS (by number), their titles from each notebook's own first
+heading, so a chapter renumbered or added is listed under its own name even before PARTS knows it.
 """
 import argparse
 import copy
@@ -150,7 +150,7 @@ def run_note(run):
     notes = []
     if run.get('mode') == 'fast':
         notes.append('These outputs come from a fast-mode run (<code>RLHF_FAST=1</code>): small models and few '
-                     'steps, so its numbers and plots are not the course\'s; the text quotes the reference results.')
+                     'steps, so their numbers and plots are not the course\'s; the text quotes the reference results.')
     if run.get('ok') is False:
         notes.append('This notebook stopped at a failing cell in the run that built this page.')
     return ''.join(f'<p class="run-note">{n}</p>' for n in notes)

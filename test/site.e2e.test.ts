@@ -123,7 +123,7 @@ function writeFixture(dir: string): void {
   ], ok)));
   fs.writeFileSync(path.join(dir, '02-beta.ipynb'), JSON.stringify(notebook([
     md('# Chapter 2 — Beta attention\n\nSoftmax: $\\mathrm{softmax}(QK^\\top/\\sqrt{d})V$.'),
-    md('## Heads\n\nOnly this chapter mentions the quokka.'),
+    md('## Heads\n\nOnly this chapter mentions the quokka. A reply stops at `<end>` & waits.'),
     code('rl.table(rows);', [html(tableHtml([{ item: 'a price', value: '$5 and $6' }]))]),
     code('rl.heatmap(w);', [html(heat)]),
   ], { ...ok, ok: false })));
@@ -230,6 +230,10 @@ describe('the reader\'s site, built from a fixture, offline in headless Chromium
     expect(await page.locator('#search-results mark').allTextContents()).toEqual(expect.arrayContaining(['smoothing']));
     await page.press('#search', 'Enter');
     await page.waitForURL(/01-alpha\.html#Smoothing-the-zebrafish$/);
+
+    await page.fill('#search', '<end>'); // marked in the raw text, then escaped
+    await expect.poll(() => page.locator('#search-results mark').allTextContents()).toEqual(['<end>']);
+    expect(await page.locator('#search-results span').first().textContent()).toContain('stops at <end> & waits');
 
     await page.fill('#search', 'quokka zebrafish');
     await expect.poll(() => page.locator('#search-results .none').count()).toBe(1);

@@ -43,10 +43,14 @@
   function snippet(s, words) {
     var text = s.t, lower = text.toLowerCase(), at = lower.indexOf(words[0]);
     var start = Math.max(0, at - 60), piece = text.slice(start, start + 180);
-    var out = escapeHtml(piece);
-    words.forEach(function (w) {
-      out = out.replace(new RegExp(w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), function (m) { return '<mark>' + m + '</mark>'; });
-    });
+    // mark the words in the raw text, then escape each piece (marking escaped text could split an entity)
+    var re = new RegExp(words.map(function (w) { return w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'); }).join('|'), 'gi');
+    var out = '', last = 0, m;
+    while ((m = re.exec(piece))) {
+      out += escapeHtml(piece.slice(last, m.index)) + '<mark>' + escapeHtml(m[0]) + '</mark>';
+      last = m.index + m[0].length;
+    }
+    out += escapeHtml(piece.slice(last));
     return (start > 0 ? '… ' : '') + out + (start + 180 < text.length ? ' …' : '');
   }
   function search(query) {
