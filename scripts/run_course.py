@@ -6,14 +6,13 @@ kernel, as a student would, and render each to HTML with its plots working offli
 
 Stops at the first failing cell and names the notebook, the cell and its error. Writes, under
 --out: executed notebooks (signed as trusted, like `jupyter trust`, so their plots draw when opened
-in Jupyter), one HTML page each (plots load plotly.js copied beside the pages: offline, no CDN),
-index.html linking the chapters in the lecture's order, and timings.json (seconds per notebook and mode, and per code cell: `cells`).
+in Jupyter; each records its run in its metadata `rlhf_run`), timings.json (seconds per notebook and
+mode, and per code cell: `cells`), and the reader's site built from every executed chapter notebook there
+(scripts/build_site.py: index.html, one page per chapter, _static/ with MathJax and plotly.js: offline, no CDN).
 RLHF_FAST=1 selects fast mode (every notebook shrinks its work); the default is the students' mode.
 """
 import argparse
-import datetime
 import glob
-import html
 import json
 import os
 import re
@@ -26,14 +25,20 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+import build_site
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PLOTLY = os.path.join(ROOT, 'node_modules', 'plotly.js-dist', 'plotly.js')
 FAST = os.environ.get('RLHF_FAST', '').lower() in ('1', 'true', 'yes')
 
 # The chapters, their parts and titles come from the chapter registry (lib/course/chapters.ts), through
 # scripts/reference.ts --texts (one tsx call that also fills the reference placeholders); CHAPTERS is
 # set by reference_texts().
 CHAPTERS = []
+
+
+def site_parts():
+    """(number, part, title) of every registered chapter, for the site's sidebar (scripts/build_site.py)."""
+    return [(c['number'], c['part'], c['title']) for c in CHAPTERS]
 
 
 def log(msg):
@@ -112,9 +117,10 @@ def execute(path, out_dir, cell_timeout, ref_texts=None):
         error = f'{name}: the kernel died: {e}'
     seconds = time.time() - t0
     fill_placeholders(nb, ref_texts or {})
+    # what a reader of the page should know about this run (the site says so on the page)
+    nb.metadata['rlhf_run'] = {'mode': 'fast' if FAST else 'default', 'ok': error is None}
     os.makedirs(out_dir, exist_ok=True)
     write_atomic(os.path.join(out_dir, name), nbformat.writes(nb))
-    write_atomic(os.path.join(out_dir, name.replace('.ipynb', '.html')), to_html(nb))
     return seconds, error, client.cell_seconds
 
 
@@ -176,29 +182,6 @@ def write_atomic(path, text):
     os.replace(tmp, path)
 
 
-def plotly_head():
-    """The plotly bundle is copied once next to the pages (plotly.js, ~11 MB) and loaded from there:
-    offline, no CDN. require.js (loaded by the page template) would capture the UMD bundle as an
-    AMD module and leave window.Plotly undefined, so `define` is hidden while it loads."""
-    return ('<script>window.__rlhfDefine = window.define; window.define = undefined;</script>\n'
-            '<script src="plotly.js"></script>\n'
-            '<script>window.define = window.__rlhfDefine;</script>\n')
-
-
-def copy_plotly(out_dir):
-    import shutil
-    dest = os.path.join(out_dir, 'plotly.js')
-    if not os.path.isfile(dest) or os.path.getsize(dest) != os.path.getsize(PLOTLY):
-        shutil.copyfile(PLOTLY, dest)
-
-
-def to_html(nb):
-    """The page; plots find window.Plotly from <head> (outputs carry no plotly.js, lib/view/display.ts)."""
-    from nbconvert import HTMLExporter
-    body, _ = HTMLExporter(template_name='classic').from_notebook_node(nb)
-    return body.replace('<head>', '<head>\n' + plotly_head(), 1)
-
-
 def trust(paths):
     """Sign the executed notebooks (what `jupyter trust` does; Debian's Jupyter has no such command),
     so Jupyter runs their plot scripts when they are opened; outputs of an untrusted notebook show
@@ -210,33 +193,6 @@ def trust(paths):
             notary.sign(nbformat.read(p, as_version=4))
         except Exception as e:  # a course run must not fail over trust
             log(f'could not mark {os.path.basename(p)} trusted ({e}): its plots draw after re-running it')
-
-
-def index_page(results):
-    rows = []
-    chapters = CHAPTERS or [{'number': os.path.basename(x['notebook'])[:2], 'notebook': os.path.basename(x['notebook'])[:-6],
-                             'part': '', 'title': os.path.basename(x['notebook'])[3:-6]} for x in results]
-    for c in chapters:
-        key, part, title = c['number'], c['part'], c['title']
-        r = next((x for x in results if os.path.basename(x['notebook']) == c['notebook'] + '.ipynb'), None)
-        if r is None:
-            rows.append(f'<tr><td>{key}</td><td>{html.escape(part)}</td><td>{html.escape(title)}</td>'
-                        '<td colspan="2"><i>not executed in this build</i></td></tr>')
-            continue
-        page = os.path.basename(r['notebook']).replace('.ipynb', '.html')
-        status = 'ok' if r['ok'] else 'FAILED'
-        rows.append(f'<tr><td>{key}</td><td>{html.escape(part)}</td><td><a href="{page}">{html.escape(title)}</a>'
-                    f'</td><td>{status}</td><td>{r["seconds"]:.0f} s</td></tr>')
-    mode = 'fast mode (RLHF_FAST=1)' if FAST else 'default mode'
-    when = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
-    return f'''<!doctype html><html><head><meta charset="utf-8"><title>RLHF from scratch in TypeScript</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
-table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}}</style>
-</head><body><h1>RLHF from scratch in TypeScript</h1>
-<p>From Shannon's n-grams to a transformer, then the three phases of RLHF (instruction tuning, preference
-collection and reward modeling, RL optimization), best-of-N, DPO and evaluation. Built {when} in {mode}.</p>
-<table><tr><th>#</th><th>part</th><th>chapter</th><th>status</th><th>run time</th></tr>
-{''.join(rows)}</table></body></html>'''
 
 
 def main():
@@ -257,7 +213,6 @@ def main():
     log(f'{len(paths)} notebook(s), {"fast" if FAST else "default"} mode, output in {os.path.relpath(args.out, ROOT)}/')
     timings_path = os.path.join(args.out, 'timings.json')
     os.makedirs(args.out, exist_ok=True)
-    copy_plotly(args.out)
     ref_texts = reference_texts(paths)
     results = []
     failed = None
@@ -277,8 +232,10 @@ def main():
     for r in results:
         previous[r['notebook'] + r['mode']] = r
     write_atomic(timings_path, json.dumps(sorted(previous.values(), key=lambda r: (r['mode'], r['notebook'])), indent=1))
-    write_atomic(os.path.join(args.out, 'index.html'), index_page(results))
     trust([os.path.join(args.out, os.path.basename(r['notebook'])) for r in results])
+    pages = build_site.build(args.out, args.out, site_parts())
+    if pages:
+        log(f'site: {len(pages)} chapter page(s) and index.html in {os.path.relpath(args.out, ROOT)}/')
     if failed:
         print('\n' + '=' * 70 + f'\ncourse: FAILED\n{failed}\n' + '=' * 70, file=sys.stderr, flush=True)
         return 1

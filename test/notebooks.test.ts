@@ -43,6 +43,14 @@ describe('chapter notebooks', () => {
         expect(all).not.toMatch(/from\s+["']path["']/);
       });
 
+      it('points to its assignment, an existing assignments/chNN-*.ipynb, and says how to open its student version', () => {
+        const text = nb.cells.filter((c: any) => c.cell_type === 'markdown').map(src).join('\n');
+        const named = /`assignments\/(ch\d\d-[\w-]+)\.ipynb`/.exec(text);
+        expect(named, 'no `assignments/chNN-....ipynb` in the markdown').not.toBeNull();
+        expect(fs.existsSync(path.join(dir, '..', 'assignments', `${named![1]}.ipynb`))).toBe(true);
+        expect(text).toContain(`release/${named![1]}.ipynb`);
+      });
+
       it('imports the library by package name, never by a relative path', () => {
         const all = code.map(src).join('\n');
         expect(all).toMatch(/from\s+["']rlhf["']/);
