@@ -80,6 +80,14 @@ class CGroupLimits:
             self.dirs = []
             return False
 
+    def remove(self):
+        """After the server stopped: remove the (now empty) cgroup folders."""
+        for d in self.dirs:
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass  # a process is still in it, or it is gone already
+
     def enter(self):
         """Called in the child between fork and exec, before it drops root: join the cgroup(s)."""
         for d in self.dirs:
@@ -114,6 +122,12 @@ class RLHFSpawner(LocalProcessSpawner):
         if os.getuid() == 0 and (self.mem_limit or self.cpu_limit):
             self._limits.create(self.mem_limit, self.cpu_limit, self.log)
         return await super().start()
+
+    async def stop(self, now=False):
+        await super().stop(now=now)
+        limits = getattr(self, '_limits', None)
+        if limits is not None:
+            limits.remove()
 
     def make_preexec_fn(self, name):
         drop = set_user_setuid(name)

@@ -6,19 +6,20 @@
 # memory/CPU-limited cgroup (where this machine lets the hub make one), and a TA account grading a
 # student's assignment with the grader.
 #
-#   bash scripts/hub/test.sh [--students 5] [--chapters 01] [--out file.json]
+#   bash scripts/hub/test.sh [--students 5] [--chapters 01] [--out file.json] [--prefix rlhf-test]
 #   RLHF_FAST=1 is the default here (set RLHF_FAST=0 for default mode).
 # As root, on Debian with the kit set up (npm run setup). Not part of npm test (it makes system
-# accounts rlhf-test-*; a few minutes).
+# accounts <prefix>-s1... and <prefix>-ta; a few minutes).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 KIT=$(pwd)
-students=5 chapters=01 out=""
+students=5 chapters=01 out="" prefix=rlhf-test
 while [ $# -gt 0 ]; do
   case "$1" in
     --students) students=$2; shift 2 ;;
     --chapters) chapters=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --prefix) prefix=$2; shift 2 ;;
     *) echo "hub-test: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -29,8 +30,8 @@ say() { printf '\033[1mhub-test:\033[0m %s\n' "$*"; }
 fail() { printf 'hub-test: FAILED: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "run as root (the hub starts servers as the students' accounts)"
 
-users=() ; for i in $(seq 1 "$students"); do users+=("rlhf-test-s$i"); done
-ta=rlhf-test-ta
+users=() ; for i in $(seq 1 "$students"); do users+=("$prefix-s$i"); done
+ta=$prefix-ta
 # A first login every time: the test accounts start with empty homes.
 for u in "${users[@]}" "$ta"; do
   if id "$u" >/dev/null 2>&1; then find "/home/$u" -mindepth 1 -delete; fi
@@ -62,6 +63,7 @@ say "hub on http://127.0.0.1:$port ($(jupyterhub --version)), ${#users[@]} stude
 
 /usr/bin/python3 scripts/hub/simulate.py --hub "http://127.0.0.1:$port" --token "$RLHF_HUB_TEST_TOKEN" \
   --password "$RLHF_HUB_PASSWORD" --users "$RLHF_HUB_STUDENTS" --chapters "$chapters" ${out:+--out "$out"} \
+  --cell-timeout "${RLHF_CELL_TIMEOUT:-3600}" \
   || { tail -40 "$data/hub.log" >&2; fail "not every student's notebooks executed"; }
 
 # --- what the set-up promises ---------------------------------------------------------------------
