@@ -5,8 +5,8 @@
 #      debian:bookworm from Docker Hub instead; the Dockerfile is the same;
 #   2. `buildah build --isolation chroot` of the Dockerfile (Docker's and Podman's engines cannot run
 #      on this kind of machine: see the README);
-#   3. inside the image, as root in the kit (/opt/rlhf): the fast-mode course (`npm run course`) and
-#      `npm test`;
+#   3. inside the image, as root in the kit (/opt/rlhf): the fast-mode course (`npm run course`),
+#      `npm test` but for the grader's sandbox-mode files (see below) and `npm run grade:check`;
 #   4. the image's own start (entrypoint, as the student, uid 1000) with a host folder mounted as the
 #      work folder: Jupyter answers from the host over http, the student's notebook is fetched through
 #      the Contents API, a tslab kernel is started and chapter 01 executes through it
@@ -85,11 +85,21 @@ if [ "$inside" = 1 ]; then
   run "$c" --user root --env RLHF_FAST=1 -- sh -c 'cd /opt/rlhf && npm run course' >"$scratch/course.log" 2>&1 \
     || { tail -40 "$scratch/course.log" >&2; fail "the fast course failed inside the image"; }
   say "inside: RLHF_FAST=1 npm run course passed in $(( $(date +%s) - t0 )) s: $(grep -c '' "$scratch/course.log") lines, last: $(tail -1 "$scratch/course.log")"
+  # npm test, but for the three grader test files that assert the sandbox's strongest mode: Linux
+  # refuses user namespaces to a chrooted process (buildah's isolation here) and Docker's default
+  # seccomp profile refuses them to a container, so there the grader runs in its fallback mode
+  # `uid` and those assertions cannot hold (they run on the host, in CI). The grader itself is
+  # checked inside by grade:check in that fallback mode.
   t0=$(date +%s)
-  run "$c" --user root --env RLHF_REQUIRE_NATIVE=1 -- sh -c 'cd /opt/rlhf && npm test' >"$scratch/test.log" 2>&1 \
-    || { grep -E 'FAIL|✗|×|Error' "$scratch/test.log" | head -40 >&2; tail -20 "$scratch/test.log" >&2; fail "npm test failed inside the image"; }
-  say "inside: npm test passed in $(( $(date +%s) - t0 )) s: $(grep -E '^ *Tests ' "$scratch/test.log" | tr -s ' ')"
-  grep -o 'sandbox mode [a-z-]*' "$scratch/test.log" | sort | uniq -c | sed 's/^/container-test: inside: grader /' || true
+  host_only=(test/grader-attacks.test.ts test/autograder.test.ts test/gradescope.test.ts)
+  run "$c" --user root --env RLHF_REQUIRE_NATIVE=1 -- sh -c "cd /opt/rlhf && npm run typecheck && npx vitest run $(printf -- '--exclude %s ' "${host_only[@]}")" \
+    >"$scratch/test.log" 2>&1 \
+    || { grep -E 'FAIL' "$scratch/test.log" | head -40 >&2; tail -20 "$scratch/test.log" >&2; fail "npm test failed inside the image"; }
+  say "inside: typecheck and vitest (all but ${host_only[*]}) passed in $(( $(date +%s) - t0 )) s: $(grep -E '^ *Tests ' "$scratch/test.log" | tr -s ' ')"
+  t0=$(date +%s)
+  run "$c" --user root -- sh -c 'cd /opt/rlhf && npm run grade:check' >"$scratch/grade.log" 2>&1 \
+    || { tail -30 "$scratch/grade.log" >&2; fail "npm run grade:check failed inside the image"; }
+  say "inside: npm run grade:check passed in $(( $(date +%s) - t0 )) s, $(grep -o 'sandbox mode "[a-z-]*"' "$scratch/grade.log" | sort -u | tr '\n' ' ')(no message: the strongest mode)"
 fi
 
 # --- 4. the student's start: Jupyter from the host, work in a mounted folder -------------------------

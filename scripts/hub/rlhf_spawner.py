@@ -30,7 +30,8 @@ def _own_cgroup(controller):
 
 
 class CGroupLimits:
-    """A cgroup per user under the hub's own, with memory.max / cpu.max (v2) or their v1 files."""
+    """A cgroup per user next to the hub's own processes (rlhf-hub-<user>), with memory.max and
+    cpu.max (v2) or their v1 files (memory.limit_in_bytes, cpu.cfs_quota_us)."""
 
     def __init__(self, name):
         self.name = name
@@ -44,13 +45,12 @@ class CGroupLimits:
     def create(self, mem_bytes, cpus, log):
         """Make the user's cgroup(s) and set the limits; False (with a log line) if not possible."""
         try:
-            if os.path.exists('/sys/fs/cgroup/cgroup.controllers'):  # cgroup v2
+            if os.path.exists('/sys/fs/cgroup/cgroup.controllers'):  # cgroup v2 (untested here)
+                # v2 lets a cgroup hand controllers to children only while it holds no process
+                # itself: run the hub in a cgroup of its own (systemd: Delegate=yes) for this.
                 parent = '/sys/fs/cgroup' + (_own_cgroup('') or '/')
-                base = os.path.join(parent, 'rlhf-hub')
-                os.makedirs(base, exist_ok=True)
                 self._write(os.path.join(parent, 'cgroup.subtree_control'), '+memory +cpu')
-                self._write(os.path.join(base, 'cgroup.subtree_control'), '+memory +cpu')
-                d = os.path.join(base, self.name)
+                d = os.path.join(parent, f'rlhf-hub-{self.name}')
                 os.makedirs(d, exist_ok=True)
                 if mem_bytes:
                     self._write(os.path.join(d, 'memory.max'), mem_bytes)
@@ -66,7 +66,10 @@ class CGroupLimits:
                     root = f'/sys/fs/cgroup/{controller}'
                     if own is None or not os.path.isdir(root):
                         raise OSError(f'no cgroup v1 {controller} controller')
-                    d = os.path.join(root + own, 'rlhf-hub', self.name)
+                    # Directly below the hub's cgroup, not under a common parent: the CPU
+                    # scheduler weighs a cgroup like one process, so a parent would give the whole
+                    # class one process's share against everything else on the machine.
+                    d = os.path.join(root + own, f'rlhf-hub-{self.name}')
                     os.makedirs(d, exist_ok=True)
                     if controller == 'memory':
                         self._write(os.path.join(d, 'memory.limit_in_bytes'), mem_bytes)

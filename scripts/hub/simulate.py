@@ -152,12 +152,23 @@ class Student:
         r = await self.fetch(f'{self.base}/api/kernels', 'POST', {'name': 'tslab', 'path': 'notebooks'},
                              token=self.token)
         kernel = json.loads(r.body)['id']
+        # As the notebook page does: connect, and connect again while the server drops the
+        # connection (the classic Notebook closes a websocket whose kernel has not answered
+        # kernel_info within 60 s, which a tslab start, compiling TypeScript, can exceed on a
+        # crowded server), until the kernel answers kernel_info.
         ws_url = url_concat(f"{self.base.replace('http', 'ws', 1)}/api/kernels/{kernel}/channels",
                             {'session_id': uuid.uuid4().hex})
-        # The server answers the websocket once the kernel is up (tslab takes seconds, more under load).
-        ws = await websocket_connect(HTTPRequest(ws_url, headers={'Authorization': f'token {self.token}'},
-                                                 connect_timeout=600, request_timeout=600),
-                                     max_message_size=256 * 2**20)
+        t_start = time.time()
+        while True:
+            ws = await websocket_connect(HTTPRequest(ws_url, headers={'Authorization': f'token {self.token}'},
+                                                     connect_timeout=600, request_timeout=600),
+                                         max_message_size=256 * 2**20)
+            if await self.request(ws, 'kernel_info_request', {}) is not None:
+                break
+            ws.close()
+            if time.time() - t_start > 900:
+                raise RuntimeError(f'{self.name}: the kernel did not answer within 900 s')
+            await asyncio.sleep(2)
         cpu0, t0, errors, cells = self.sampler.cpu_seconds(self.name), time.time(), [], 0
         self.sampler.current[self.name] = chapter
         try:
@@ -181,16 +192,38 @@ class Student:
         self.sampler.current[self.name] = None
         return not errors
 
-    async def execute(self, ws, code):
-        """One execute_request; None when the reply is ok, else a short description of the failure."""
+    async def send(self, ws, msg_type, content):
+        """One message on the shell channel, as the notebook page sends it; returns its msg_id."""
         msg_id = uuid.uuid4().hex
         await ws.write_message(json.dumps({
             'header': {'msg_id': msg_id, 'username': self.name, 'session': uuid.uuid4().hex,
-                       'msg_type': 'execute_request', 'version': '5.3'},
-            'parent_header': {}, 'metadata': {}, 'channel': 'shell', 'buffers': [],
-            'content': {'code': code, 'silent': False, 'store_history': True, 'user_expressions': {},
-                        'allow_stdin': False, 'stop_on_error': True},
+                       'msg_type': msg_type, 'version': '5.3'},
+            'parent_header': {}, 'metadata': {}, 'channel': 'shell', 'buffers': [], 'content': content,
         }))
+        return msg_id
+
+    async def request(self, ws, msg_type, content, timeout=600):
+        """Send one shell request and wait for its reply's content; None if the websocket closed."""
+        msg_id = await self.send(ws, msg_type, content)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                raw = await asyncio.wait_for(ws.read_message(), deadline - time.time())
+            except asyncio.TimeoutError:
+                return None
+            if raw is None:
+                return None
+            msg = json.loads(raw)
+            if (msg.get('parent_header', {}).get('msg_id') == msg_id
+                    and msg['header']['msg_type'] == msg_type.replace('_request', '_reply')):
+                return msg['content']
+        return None
+
+    async def execute(self, ws, code):
+        """One execute_request; None when the reply is ok, else a short description of the failure."""
+        msg_id = await self.send(ws, 'execute_request', {
+            'code': code, 'silent': False, 'store_history': True, 'user_expressions': {},
+            'allow_stdin': False, 'stop_on_error': True})
         reply, idle, deadline = None, False, time.time() + self.args.cell_timeout
         while reply is None or not idle:
             left = deadline - time.time()

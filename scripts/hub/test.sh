@@ -85,7 +85,7 @@ say "homes: own notebooks/, assignments/ (released), runs/; lib/ read-only; offi
 curl -sf -X POST -H "Authorization: token $RLHF_HUB_TEST_TOKEN" "http://127.0.0.1:$port/hub/api/users/$s/server" >/dev/null || true
 for _ in $(seq 1 60); do pid=$(pgrep -u "$s" -f jupyterhub-singleuser | head -1 || true); [ -n "$pid" ] && break; sleep 1; done
 [ -n "${pid:-}" ] || fail "$s's server did not start again"
-if grep -q "rlhf-hub/$s" "/proc/$pid/cgroup"; then
+if grep -q "rlhf-hub-$s" "/proc/$pid/cgroup"; then
   mem=$(grep -E '(^|,)memory' "/proc/$pid/cgroup" | head -1 | cut -d: -f3)
   limit=$(cat "/sys/fs/cgroup/memory$mem/memory.limit_in_bytes" 2>/dev/null || cat "/sys/fs/cgroup$mem/memory.max")
   say "limits: $s's server runs in cgroup $mem, memory limit $((limit / 2**20)) MiB"
