@@ -50,7 +50,7 @@ ENV USER=${NB_USER} \
 COPY --from=node /opt/node/ /usr/local/
 
 # Debian's packages without their "recommends" (the usual container habit: keeps LaTeX and
-# desktop packages out). tini reaps the kernels' children when Jupyter is PID 1.
+# desktop packages out). tini reaps the kernels' children (as PID 1, or as subreaper with -s).
 RUN printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
       > /etc/apt/apt.conf.d/90-rlhf-no-recommends \
  && apt-get update \
@@ -83,5 +83,5 @@ RUN HOME=/root npm run --silent release >/dev/null \
 USER ${NB_UID}
 WORKDIR /home/${NB_USER}
 EXPOSE 8888
-ENTRYPOINT ["/usr/bin/tini", "--", "/opt/rlhf/scripts/container/entrypoint.sh"]
+ENTRYPOINT ["/usr/bin/tini", "-s", "--", "/opt/rlhf/scripts/container/entrypoint.sh"]
 CMD ["rlhf-notebook"]

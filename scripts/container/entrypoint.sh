@@ -22,9 +22,13 @@ else
 fi
 if [ "${1:-rlhf-notebook}" = rlhf-notebook ]; then
   [ $# -gt 0 ] && shift
-  set -- jupyter notebook --ip=0.0.0.0 --port=8888 --no-browser --notebook-dir="$work" "$@"
+  ip=--ip=0.0.0.0 port=--port=8888  # unless given: `docker run ... rlhf-course rlhf-notebook --port=9999`
+  for a in "$@"; do
+    case "$a" in --ip|--ip=*) ip= ;; --port|--port=*) port= ;; esac
+  done
+  set -- jupyter notebook $ip $port --no-browser --notebook-dir="$work" "$@"
   [ "$(id -u)" = 0 ] && set -- "$@" --allow-root
   echo "rlhf: the kit is in $kit (read-only); your work is in $work (notebooks/, assignments/, runs/)."
-  echo "rlhf: open the http://127.0.0.1:8888/?token=... address printed below, then notebooks/01-shannon-ngrams.ipynb."
+  echo "rlhf: open the http://127.0.0.1:...?token=... address printed below, then notebooks/01-shannon-ngrams.ipynb."
 fi
 exec "$@"

@@ -5,19 +5,19 @@
 #      debian:bookworm from Docker Hub instead; the Dockerfile is the same;
 #   2. `buildah build --isolation chroot` of the Dockerfile (Docker's and Podman's engines cannot run
 #      on this kind of machine: see the README);
-#   3. inside the image, as root in the kit (/opt/rlhf): the fast-mode course (`npm run course`),
-#      `npm test` but for the grader's sandbox-mode files (see below) and `npm run grade:check`;
-#   4. the image's own start (entrypoint, as the student, uid 1000) with a host folder mounted as the
+#   3. the image's own start (entrypoint, as the student, uid 1000) with a host folder mounted as the
 #      work folder: Jupyter answers from the host over http, the student's notebook is fetched through
 #      the Contents API, a tslab kernel is started and chapter 01 executes through it
-#      (scripts/hub/simulate.py --server), and the copies and runs/ land in the host folder.
+#      (scripts/hub/simulate.py --server), and the copies and runs/ land in the host folder;
+#   4. inside the image, as root in the kit (/opt/rlhf): the fast-mode course (`npm run course`),
+#      `npm test` but for the grader's sandbox-mode files (see below) and `npm run grade:check`.
 #
 #   bash scripts/container/test.sh [--skip-inside] [--clean]
 # The image stays (localhost/rlhf-course:test, about 3 GB; its layers make the next run quick)
 # unless --clean: then it and its build cache are removed.
 # As root on Debian (apt-get installs buildah and mmdebstrap if missing). Slow (an image build,
 # `npm ci`, the course and the tests inside: 20-40 minutes on 2 cores), so not part of npm test
-# or CI; see the README, "Containers, Binder and JupyterHub".
+# or CI; see the README, "Any laptop, any class".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 say() { printf '\033[1mcontainer-test:\033[0m %s\n' "$*"; }
@@ -31,8 +31,17 @@ image=localhost/rlhf-course:test
 scratch=$(mktemp -d /tmp/rlhf-container-test.XXXXXX)
 containers=()
 jupyter=""
+kill_tree() {  # a process and its descendants, by id, the deepest first
+  local child
+  for child in $(pgrep -P "$1" || true); do kill_tree "$child"; done
+  kill "$1" 2>/dev/null || true
+}
+stop_jupyter() {  # buildah run does not pass a signal on to the container's processes
+  [ -n "$jupyter" ] || return 0
+  kill_tree "$jupyter"; wait "$jupyter" 2>/dev/null || true; jupyter=""
+}
 cleanup() {
-  [ -n "$jupyter" ] && kill "$jupyter" 2>/dev/null
+  [ -n "$jupyter" ] && stop_jupyter
   for c in "${containers[@]}"; do buildah rm "$c" >/dev/null 2>&1 || true; done
   rm -rf "$scratch"
 }
@@ -77,7 +86,31 @@ run() {  # run CONTAINER [buildah run options] -- command...
   buildah run --isolation chroot "${opts[@]}" "$c" "$@"
 }
 
-# --- 3. the course and the tests, inside -------------------------------------------------------------
+# --- 3. the student's start: Jupyter from the host, work in a mounted folder -------------------------
+work="$scratch/work"; mkdir -p "$work"; chown 1000:1000 "$work"
+port=$((18900 + RANDOM % 100)); token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+c=$(buildah from --pull=never "$image"); containers+=("$c")
+# buildah's chroot isolation shares the host's network: the container's port is the host's
+# (`docker run -p 8888:8888` does the mapping there).
+run "$c" --env RLHF_FAST=1 -v "$work:/home/student/work" -- /usr/bin/tini -s -- /opt/rlhf/scripts/container/entrypoint.sh \
+  rlhf-notebook --port="$port" --ip=127.0.0.1 --NotebookApp.token="$token" >"$scratch/jupyter.log" 2>&1 &
+jupyter=$!
+for _ in $(seq 1 90); do
+  curl -sf "http://127.0.0.1:$port/api/status?token=$token" >/dev/null 2>&1 && break
+  kill -0 "$jupyter" 2>/dev/null || { cat "$scratch/jupyter.log" >&2; fail "Jupyter did not start in the image"; }
+  sleep 1
+done
+curl -sf "http://127.0.0.1:$port/api/kernelspecs?token=$token" | grep -q '"tslab"' || fail "no tslab kernel spec served"
+say "Jupyter in the image answers from the host at http://127.0.0.1:$port ($(grep -o "Jupyter Notebook [0-9.]*" "$scratch/jupyter.log" | head -1))"
+/usr/bin/python3 scripts/hub/simulate.py --server "http://127.0.0.1:$port" --token "$token" --uid 1000 \
+  --chapters 01 --out "$scratch/student.json" || { tail -30 "$scratch/jupyter.log" >&2; fail "chapter 01 did not execute through the image's Jupyter"; }
+[ -f "$work/notebooks/01-shannon-ngrams.ipynb" ] && [ -d "$work/runs" ] && [ -f "$work/assignments/ch01-ngram-smoothing.ipynb" ] \
+  || fail "the mounted folder did not get the student's notebooks/, assignments/ and runs/"
+[ "$(stat -c %u "$work/notebooks/01-shannon-ngrams.ipynb")" = 1000 ] || fail "the copies are not the student's (uid 1000)"
+say "the mounted work folder holds the student's copies: $(cd "$work" && ls -d */ | tr '\n' ' ')(owned by uid 1000)"
+stop_jupyter
+
+# --- 4. the course and the tests, inside -------------------------------------------------------------
 if [ "$inside" = 1 ]; then
   c=$(buildah from --pull=never "$image"); containers+=("$c")
   run "$c" --user root -- sh -c 'cd /opt/rlhf && node --version && npm --version && id -un' | tr '\n' ' ' | sed 's/^/container-test: inside: node, npm, user: /'; echo
@@ -102,27 +135,5 @@ if [ "$inside" = 1 ]; then
   say "inside: npm run grade:check passed in $(( $(date +%s) - t0 )) s, $(grep -o 'sandbox mode "[a-z-]*"' "$scratch/grade.log" | sort -u | tr '\n' ' ')(no message: the strongest mode)"
 fi
 
-# --- 4. the student's start: Jupyter from the host, work in a mounted folder -------------------------
-work="$scratch/work"; mkdir -p "$work"; chown 1000:1000 "$work"
-port=$((18900 + RANDOM % 100)); token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-c=$(buildah from --pull=never "$image"); containers+=("$c")
-# buildah's chroot isolation shares the host's network: the container's port is the host's
-# (`docker run -p 8888:8888` does the mapping there).
-run "$c" --env RLHF_FAST=1 -v "$work:/home/student/work" -- /usr/bin/tini -- /opt/rlhf/scripts/container/entrypoint.sh \
-  rlhf-notebook --port="$port" --ip=127.0.0.1 --NotebookApp.token="$token" >"$scratch/jupyter.log" 2>&1 &
-jupyter=$!
-for _ in $(seq 1 90); do
-  curl -sf "http://127.0.0.1:$port/api/status?token=$token" >/dev/null 2>&1 && break
-  kill -0 "$jupyter" 2>/dev/null || { cat "$scratch/jupyter.log" >&2; fail "Jupyter did not start in the image"; }
-  sleep 1
-done
-curl -sf "http://127.0.0.1:$port/api/kernelspecs?token=$token" | grep -q '"tslab"' || fail "no tslab kernel spec served"
-say "Jupyter in the image answers at http://127.0.0.1:$port ($(head -2 "$scratch/jupyter.log" | tail -1 | cut -c1-100))"
-/usr/bin/python3 scripts/hub/simulate.py --server "http://127.0.0.1:$port" --token "$token" --uid 1000 \
-  --chapters 01 --out "$scratch/student.json" || { tail -30 "$scratch/jupyter.log" >&2; fail "chapter 01 did not execute through the image's Jupyter"; }
-[ -f "$work/notebooks/01-shannon-ngrams.ipynb" ] && [ -d "$work/runs" ] && [ -f "$work/assignments/ch01-ngram-smoothing.ipynb" ] \
-  || fail "the mounted folder did not get the student's notebooks/, assignments/ and runs/"
-[ "$(stat -c %u "$work/notebooks/01-shannon-ngrams.ipynb")" = 1000 ] || fail "the copies are not the student's (uid 1000)"
-say "the mounted work folder holds the student's copies: $(cd "$work" && ls -d */ | tr '\n' ' ')(owned by uid 1000)"
 if [ "$clean" = 1 ]; then buildah rmi "$image" >/dev/null 2>&1 || true; buildah rmi --prune >/dev/null 2>&1 || true; fi
 say "passed"

@@ -94,7 +94,7 @@ class Student:
     def __init__(self, args, name, sampler):
         self.args, self.name, self.sampler = args, name, sampler
         self.http = AsyncHTTPClient()
-        self.hub = args.hub.rstrip('/')
+        self.hub = (args.hub or '').rstrip('/')
         self.results = {}
 
     async def fetch(self, url, method='GET', body=None, token=None, headers=None, **kw):

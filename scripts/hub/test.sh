@@ -28,6 +28,7 @@ export RLHF_FAST=${RLHF_FAST-1}
 mode=$([ -n "${RLHF_FAST:-}" ] && echo fast || echo default)
 say() { printf '\033[1mhub-test:\033[0m %s\n' "$*"; }
 fail() { printf 'hub-test: FAILED: %s\n' "$*" >&2; exit 1; }
+trap 'printf "hub-test: FAILED at line %s: %s\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
 [ "$(id -u)" = 0 ] || fail "run as root (the hub starts servers as the students' accounts)"
 
 users=() ; for i in $(seq 1 "$students"); do users+=("$prefix-s$i"); done
@@ -44,6 +45,7 @@ port=$((18000 + RANDOM % 1000))
 export RLHF_HUB_DATA=$data RLHF_HUB_PORT=$port RLHF_HUB_API_PORT=$((port + 1)) RLHF_HUB_PROXY_PORT=$((port + 2))
 export RLHF_HUB_AUTH=dummy RLHF_HUB_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export RLHF_HUB_TEST_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export RLHF_HUB_MEM=3G RLHF_HUB_CPUS=${RLHF_HUB_CPUS:-1}
 export RLHF_HUB_STUDENTS=$(IFS=,; echo "${users[*]}") RLHF_HUB_TAS=$ta
 bash scripts/hub/hub.sh start >"$data/hub.log" 2>&1 &
 hub=$!
@@ -86,9 +88,12 @@ curl -sf -X POST -H "Authorization: token $RLHF_HUB_TEST_TOKEN" "http://127.0.0.
 for _ in $(seq 1 60); do pid=$(pgrep -u "$s" -f jupyterhub-singleuser | head -1 || true); [ -n "$pid" ] && break; sleep 1; done
 [ -n "${pid:-}" ] || fail "$s's server did not start again"
 if grep -q "rlhf-hub-$s" "/proc/$pid/cgroup"; then
-  mem=$(grep -E '(^|,)memory' "/proc/$pid/cgroup" | head -1 | cut -d: -f3)
-  limit=$(cat "/sys/fs/cgroup/memory$mem/memory.limit_in_bytes" 2>/dev/null || cat "/sys/fs/cgroup$mem/memory.max")
-  say "limits: $s's server runs in cgroup $mem, memory limit $((limit / 2**20)) MiB"
+  v1=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' "/proc/$pid/cgroup" | head -1)
+  v2=$(awk -F: '$1 == 0 {print $3}' "/proc/$pid/cgroup" | head -1)
+  if [ -n "$v1" ]; then cg=$v1 limit=$(cat "/sys/fs/cgroup/memory$v1/memory.limit_in_bytes")
+  else cg=$v2 limit=$(cat "/sys/fs/cgroup$v2/memory.max"); fi
+  [ "$limit" = $((3 * 2**30)) ] || fail "$s's memory limit is $limit bytes, not RLHF_HUB_MEM=3G"
+  say "limits: $s's server runs in cgroup $cg, memory limit $((limit / 2**20)) MiB"
 else
   say "limits: NOT enforced here ($s's server is not in an rlhf-hub cgroup; see the hub log)"
 fi
