@@ -10,7 +10,8 @@ Settings come from the environment (hub.sh passes them through):
   RLHF_HUB_DATA                 the hub's own state (database, cookie secret, proxy token)
   RLHF_HUB_MEM / RLHF_HUB_CPUS  per-student limits (default 3G and 1 CPU; '' for none)
   RLHF_HUB_STUDENTS             comma-separated accounts allowed to log in (default: group rlhf-students)
-  RLHF_HUB_TAS                  comma-separated TA accounts (hub admins; they can also run the grader)
+  RLHF_HUB_TAS                  comma-separated TA accounts: hub admins (`hub.sh add ta NAME` puts them in
+                                group rlhf-ta, which may read the official assignments and run the grader)
   RLHF_HUB_AUTH=dummy           tests only: DummyAuthenticator with password RLHF_HUB_PASSWORD
   RLHF_HUB_TEST_TOKEN           tests only: an admin API token for the simulator
 """

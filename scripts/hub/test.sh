@@ -105,7 +105,10 @@ setpriv --reuid="$ta" --regid="$ta" --init-groups env HOME="/home/$ta" PATH="$PA
   npm run --silent grade -- "$sub" --assignment ch01-ngram-smoothing --out "/home/$ta/grades" >"$data/grade.log" 2>&1 \
   || { cat "$data/grade.log" >&2; fail "the TA could not run the grader"; }
 row=$(grep "^$s," "/home/$ta/grades/gradebook.csv") || fail "no gradebook row for $s"
-mode=$(grep -o 'sandbox mode [a-z-]*' "$data/grade.log" | head -1)
-say "TA $ta graded $s's unanswered ch01 assignment ($mode): $(head -1 "/home/$ta/grades/gradebook.csv" | tr ',' '\n' | grep -n '^total$' | cut -d: -f1 | xargs -I{} sh -c "echo '$row' | cut -d, -f{}") points"
+col=$(head -1 "/home/$ta/grades/gradebook.csv" | tr ',' '\n' | grep -n '^ch01-ngram-smoothing/total$' | cut -d: -f1)
+points=$(echo "$row" | cut -d, -f"$col")
+[ "$points" = 0 ] || fail "the unanswered assignment got $points points"
+mode=$(grep -o '"sandbox": *"[a-z-]*"' "/home/$ta/grades/results/$s/ch01-ngram-smoothing.json" | head -1 | cut -d'"' -f4)
+say "TA $ta graded $s's unanswered ch01 assignment with the grader: $points points, sandbox mode ${mode:-unknown}"
 rm -rf "$sub"
 say "passed"
