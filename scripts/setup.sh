@@ -26,11 +26,11 @@ if ! command -v apt-get >/dev/null 2>&1 \
   cat >&2 <<EOF
 setup: this is not Debian or Ubuntu ($(uname -s), no apt-get), and /usr/bin/python3 has no Jupyter,
        so the set-up cannot install what the course needs here. Run the course in its container
-       instead (Docker Desktop or Podman; README, "Any laptop: the container image"):
+       instead (Docker Desktop or Podman; README, "Any laptop, any class"):
          docker build -t rlhf-course .
          docker run --rm -p 8888:8888 -v "\$PWD/rlhf-work:/home/student/work" rlhf-course
        then open the http://127.0.0.1:8888/?token=... address it prints. In VS Code: "Reopen in
-       Container" (.devcontainer/). Inside the container, npm test and npm run course work.
+       Container" (.devcontainer/).
 EOF
   exit 1
 fi
