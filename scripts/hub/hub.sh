@@ -6,7 +6,7 @@
 #   bash scripts/hub/hub.sh add ta carol                a TA: group rlhf-ta, may read the official
 #                                                        assignments and run the grader
 #   bash scripts/hub/hub.sh lock         make what only TAs may read (official assignments with their
-#                                        solutions, the grader, tests, git history) unreadable to
+#                                        solutions, tests, git history) unreadable to
 #                                        students; `start` does it too
 #
 # The checkout must be where every student can read it (e.g. /opt/rlhf or /srv/rlhf, not under
@@ -20,7 +20,8 @@ say() { printf '\033[1mhub:\033[0m %s\n' "$*"; }
 die() { printf 'hub: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root: the hub starts each student's server as that student's account"
 
-TA_ONLY=(assignments test grader bench .git .ci grades submissions build/gradescope)
+# Not grader/: the graded kernel, an unused uid, loads grader/kernel_preload.cjs.
+TA_ONLY=(assignments test .git grades submissions build/gradescope)
 
 lock() {
   getent group rlhf-ta >/dev/null || groupadd --system rlhf-ta

@@ -9,7 +9,8 @@
 #   bash scripts/hub/test.sh [--students 5] [--chapters 01] [--out file.json] [--prefix rlhf-test]
 #   RLHF_FAST=1 is the default here (set RLHF_FAST=0 for default mode).
 # As root, on Debian with the kit set up (npm run setup). Not part of npm test (it makes system
-# accounts <prefix>-s1... and <prefix>-ta; a few minutes).
+# accounts <prefix>-s1... and <prefix>-ta; a few minutes). While it runs, the checkout's official
+# assignments, tests and git history are unreadable to other users (hub.sh lock); it restores them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 KIT=$(pwd)
@@ -50,6 +51,9 @@ export RLHF_HUB_STUDENTS=$(IFS=,; echo "${users[*]}") RLHF_HUB_TAS=$ta
 bash scripts/hub/hub.sh start >"$data/hub.log" 2>&1 &
 hub=$!
 cleanup() {
+  # hub.sh locked the TA-only files of this checkout (official assignments, tests, git history):
+  # a test leaves them as it found them, readable, for npm test's graded kernels.
+  for p in assignments test .git; do [ -e "$p" ] && chmod -R o+rX "$p" && chgrp -R root "$p"; done
   kill "$hub" 2>/dev/null || true
   for _ in $(seq 1 30); do kill -0 "$hub" 2>/dev/null || break; sleep 1; done
   cp "$data/hub.log" "${out:-/tmp/rlhf-hub-test}.hub.log" 2>/dev/null || true
