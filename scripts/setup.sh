@@ -18,6 +18,23 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
+# --- 0. not Debian or Ubuntu: say what to do instead ---------------------------------------------
+# macOS, Windows, Fedora...: no apt-get for the packages below, and usually no Jupyter on
+# /usr/bin/python3 (the course runner and the kernel spec use that one).
+if ! command -v apt-get >/dev/null 2>&1 \
+   && ! /usr/bin/python3 -c 'import nbclient, nbconvert, notebook, ipykernel' 2>/dev/null; then
+  cat >&2 <<EOF
+setup: this is not Debian or Ubuntu ($(uname -s), no apt-get), and /usr/bin/python3 has no Jupyter,
+       so the set-up cannot install what the course needs here. Run the course in its container
+       instead (Docker Desktop or Podman; README, "Any laptop, any class"):
+         docker build -t rlhf-course .
+         docker run --rm -p 8888:8888 -v "\$PWD/rlhf-work:/home/student/work" rlhf-course
+       then open the http://127.0.0.1:8888/?token=... address it prints. In VS Code: "Reopen in
+       Container" (.devcontainer/).
+EOF
+  exit 1
+fi
+
 # --- 1. Debian packages -----------------------------------------------------------------------
 need=()
 /usr/bin/python3 -c 'import nbclient, nbconvert, nbformat, jupyter_client' 2>/dev/null \
