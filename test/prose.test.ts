@@ -58,6 +58,9 @@ const DATED_SECTIONS: { file: string; heading: string; reason: string }[] = [
   { file: 'README.md', heading: '## Benchmark', reason: 'npm run bench, latest run on a named machine and date' },
   { file: 'README.md', heading: 'Run by hand once (', reason: 'the Gradescope set-up script, run by hand once on a named date' },
   { file: 'README.md', heading: 'Measured on 2026-12-06 on this kit', reason: 'the grader\'s sandbox limits, measured by its fixtures on a named machine and date' },
+  { file: 'README.md', heading: 'Run here 2026-12-06 (the machine shared with other jobs', reason: 'the class hub\'s test with five students, run once on a named date' },
+  { file: 'README.md', heading: '#### How many students one server holds (measured 2026-12-06)', reason: 'a class server\'s capacity, measured through the hub on a named machine and date' },
+  { file: 'README.md', heading: '### What was tested here, and how', reason: 'the container image\'s build and test, run by hand on a named date' },
   { file: 'README.md', heading: '**The runner.**', reason: 'the grader\'s runner memory under a huge message, measured on a named date' },
 ];
 
