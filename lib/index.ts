@@ -22,6 +22,7 @@ export * from './train/checkpoint';
 export * from './train/pretrain';
 export * from './feedback/task';
 export * from './feedback/preferences';
+export * from './feedback/labeler';
 export * from './feedback/labelServer';
 export * from './rl/kl';
 export * from './rl/rollout';

@@ -9,7 +9,7 @@ import {
   canonicalJson, hashRecipe, courseRecipe, referenceRows, REFERENCE_PENDING, ReferenceFile, ReferenceEntry,
 } from '../lib/course/results';
 import { runSeed, seedFor, SEED_STRIDE } from '../lib/core/seed';
-import { SimulatedLabeler } from '../lib/feedback/preferences';
+import { SimulatedLabeler } from '../lib/feedback/labeler';
 import { GPT } from '../lib/model/model';
 import { rollout } from '../lib/rl/rollout';
 import { CharTokenizer } from '../lib/text/tokenizer';
