@@ -17,6 +17,7 @@ export * from './text/countmap';
 export * from './text/ngram';
 export * from './model/model';
 export * from './model/sample';
+export * from './model/logprobs';
 export * from './train/train';
 export * from './train/checkpoint';
 export * from './train/pretrain';

@@ -7,7 +7,7 @@ import { PPO_PRESETS, ppoConfig, ppoTrain } from '../lib/methods/ppo';
 import { TRAIN_DEFAULTS } from '../lib/train/train';
 import { GPT, GPT_PRESETS } from '../lib/model/model';
 import { CharTokenizer } from '../lib/text/tokenizer';
-import { completionLogProbs, rollout } from '../lib/rl/rollout';
+import { rollout, rolloutLogProbs } from '../lib/rl/rollout';
 import { generate } from '../lib/model/sample';
 
 const t2 = (x: number[][]) => tf.tensor2d(x);
@@ -139,7 +139,7 @@ describe('ppoTrain on a tiny model', () => {
     const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, seed: 4 });
     const r = await rollout(policy, tok, prompts, { maxNewTokens: 8, temperature: 0.7, seed: 1 });
     const gens = generate(policy, r.promptIds, { maxNewTokens: 8, temperature: 0.7, seed: 1, endId: tok.endId, padId: tok.padId });
-    const lp = completionLogProbs(policy, r, tok.padId, 0.7);
+    const lp = rolloutLogProbs(policy, r, tok.padId, 0.7);
     gens.forEach((g, i) => g.logProbs.forEach((x, t) => expect(lp[i][t]).toBeCloseTo(x, 4)));
     policy.dispose();
   });

@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { GPT } from '../model/model';
-import { padBatch, sequenceLogProbs } from '../model/sample';
+import { padBatch } from '../model/sample';
+import { completionLogProbs } from '../model/logprobs';
 import { Tokenizer } from '../text/tokenizer';
 import { Comparison, strengthLevel } from '../feedback/preferences';
 import { dpoLoss, ipoLoss } from './dpoLoss';
@@ -66,8 +67,7 @@ export function pairLogProbs(model: GPT, pairs: EncodedPreferencePair[], padId: 
     const T = tokens.shape[1];
     const action = new Float32Array(2 * B * T);
     rs.forEach((r, b) => action.fill(1, b * T + pairs[b % B].prompt.length, b * T + r.length));
-    const lp = sequenceLogProbs(model, tokens, mask);
-    const sums = tf.sum(tf.mul(lp, tf.tensor2d(action, [2 * B, T])), 1);
+    const { sums } = completionLogProbs(model, tokens, mask, { actionMask: tf.tensor2d(action, [2 * B, T]) });
     const [chosen, rejected] = tf.split(sums, 2) as tf.Tensor1D[];
     return { chosen, rejected };
   });

@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { GPT, ScalarHead } from '../model/model';
-import { logProbsFromLogits } from '../model/sample';
+import { completionLogProbs } from '../model/logprobs';
 import { Tokenizer } from '../text/tokenizer';
 import { AdamW, StepRecord, TRAIN_DEFAULTS, TrainConfig, trainLoop, TrainResult } from '../train/train';
 import { Presets, preset } from '../core/mode';
@@ -230,10 +230,9 @@ async function runPPO(inp: PPOInputs, config: PPOConfig, opts: PPOOptions): Prom
     const all = r.prompts.map((_, i) => i);
     const batch = rolloutTensors(r, all, tokenizer.padId);
     const [lpA, entA, valA, refA, amA] = tf.tidy(() => {
-      const out = policy.forward(batch.tokens, { attentionMask: batch.mask });
-      const { logProbs, entropy } = logProbsFromLogits(out.logits, batch.tokens, batch.mask, { temperature: c.temperature, entropy: true });
-      const ref = logProbsFromLogits(refPolicy.forward(batch.tokens, { attentionMask: batch.mask }).logits, batch.tokens, batch.mask, { temperature: c.temperature }).logProbs;
-      const values = tf.mul(shiftedValues(valueHead, out.hidden), batch.actionMask);
+      const { logProbs, entropy, hidden } = completionLogProbs(policy, batch.tokens, batch.mask, { temperature: c.temperature, entropy: true, hidden: true });
+      const ref = completionLogProbs(refPolicy, batch.tokens, batch.mask, { temperature: c.temperature }).logProbs;
+      const values = tf.mul(shiftedValues(valueHead, hidden!), batch.actionMask);
       return [logProbs, entropy!, values, ref, batch.actionMask].map((t) => t.arraySync() as number[][]);
     });
     const proxy = inp.proxy(rolloutRows(r));
@@ -258,10 +257,9 @@ async function runPPO(inp: PPOInputs, config: PPOConfig, opts: PPOOptions): Prom
         const idx = tf.tensor1d(perms[Math.floor(k / c.minibatches)].slice((k % c.minibatches) * mbSize, (k % c.minibatches + 1) * mbSize), 'int32');
         const g = <T extends tf.Tensor>(x: T) => tf.gather(x, idx) as T;
         const tokens = g(exp.tokens), mask = g(exp.mask), am = g(exp.actionMask);
-        const out = policy.forward(tokens, { attentionMask: mask });
-        const { logProbs } = logProbsFromLogits(out.logits, tokens, mask, { temperature: c.temperature });
+        const { logProbs, hidden } = completionLogProbs(policy, tokens, mask, { temperature: c.temperature, hidden: true });
         const pg = ppoPolicyLoss(logProbs, g(exp.oldLogProbs), g(exp.advantages), am, c.clip);
-        const vf = ppoValueLoss(shiftedValues(valueHead, out.hidden), g(exp.oldValues), g(exp.returns), am, c.valueClip);
+        const vf = ppoValueLoss(shiftedValues(valueHead, hidden!), g(exp.oldValues), g(exp.returns), am, c.valueClip);
         let loss = tf.add(pg.loss, tf.mul(c.vfCoef, vf.loss)) as tf.Scalar;
         if (c.ptxCoef > 0) {
           const pb = inp.ptxBatch!(step);

@@ -10,7 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { GPT } from '../model/model';
-import { generate, padBatch, sequenceLogProbs } from '../model/sample';
+import { generate, padBatch } from '../model/sample';
+import { completionLogProbs } from '../model/logprobs';
 import { Tokenizer } from '../text/tokenizer';
 import { klK1, klK3 } from './kl';
 import { mean, meanStderr } from '../core/stats';
@@ -94,13 +95,13 @@ export function rolloutTensors(r: Rollout, idx: number[], padId: number): { toke
 }
 
 /** Per-token log-probs of each completion under `model` (one array per sample, completion only). */
-export function completionLogProbs(model: GPT, r: Rollout, padId: number, temperature = 1, batchSize = 32): number[][] {
+export function rolloutLogProbs(model: GPT, r: Rollout, padId: number, temperature = 1, batchSize = 32): number[][] {
   const out: number[][] = [];
   for (let i = 0; i < r.prompts.length; i += batchSize) {
     const idx = r.prompts.slice(i, i + batchSize).map((_, k) => i + k);
     const lp = tf.tidy(() => {
       const { tokens, mask } = rolloutTensors(r, idx, padId);
-      return sequenceLogProbs(model, tokens, mask, { temperature }).arraySync();
+      return completionLogProbs(model, tokens, mask, { temperature }).logProbs.arraySync();
     });
     idx.forEach((j, b) => {
       const p = r.promptIds[j].length;
@@ -146,8 +147,8 @@ export interface ScoredRollout {
 export function scoreRollout(
   r: Rollout, opts: { policy: GPT; refPolicy: GPT; proxy: ProxyScorer; gold: GoldScorerFn; padId: number; batchSize?: number },
 ): ScoredRollout {
-  const lp = completionLogProbs(opts.policy, r, opts.padId, 1, opts.batchSize);
-  const ref = completionLogProbs(opts.refPolicy, r, opts.padId, 1, opts.batchSize);
+  const lp = rolloutLogProbs(opts.policy, r, opts.padId, 1, opts.batchSize);
+  const ref = rolloutLogProbs(opts.refPolicy, r, opts.padId, 1, opts.batchSize);
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   return {
     rollout: r,
