@@ -27,6 +27,7 @@ export * from './feedback/labeler';
 export * from './feedback/labelServer';
 export * from './rl/kl';
 export * from './rl/rollout';
+export * from './rl/advantages';
 export * from './methods/sft';
 export * from './methods/reward';
 export * from './methods/rewardProbe';

@@ -26,7 +26,8 @@ import { KLEstimator } from '../rl/kl';
 import { mean as avg, meanStderr, sampleSd } from '../core/stats';
 import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutRows, rolloutTensors } from '../rl/rollout';
 import { Interrupted, interruptible } from '../core/interrupt';
-import { AdaptiveKLController, gae, ppoPolicyLoss, ppoValueLoss, tokenRewards, whiten } from './ppoMath';
+import { AdaptiveKLController, ppoPolicyLoss, ppoValueLoss, tokenRewards } from './ppoMath';
+import { gae, whiten } from '../rl/advantages';
 import { seedFor } from '../core/seed';
 
 /**
