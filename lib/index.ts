@@ -28,6 +28,7 @@ export * from './feedback/labelServer';
 export * from './rl/kl';
 export * from './rl/rollout';
 export * from './rl/advantages';
+export * from './rl/experience';
 export * from './methods/sft';
 export * from './methods/reward';
 export * from './methods/rewardProbe';

@@ -2,7 +2,8 @@
  * PPO with a KL penalty (Ziegler et al. 2019, InstructGPT), the loop of the lecture:
  *
  *   for iteration in 1..N:
- *     prompts -> policy samples completions                           (rollout.ts)
+ *     prompts -> policy samples completions, log-probs of policy and reference, masks, scores
+ *                                                   (rl/experience.ts, the collector every online method shares)
  *     score: reward model at the last real token, normalised; per-token reward -beta * KL to ref
  *     values from the value head; advantages and returns by GAE; whiten advantages
  *     for epoch in 1..ppoEpochs, for each minibatch:
@@ -24,7 +25,8 @@ import { Presets, preset } from '../core/mode';
 import { Rng } from '../core/rng';
 import { KLEstimator } from '../rl/kl';
 import { mean as avg, meanStderr, sampleSd } from '../core/stats';
-import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutRows, rolloutTensors } from '../rl/rollout';
+import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutRows } from '../rl/rollout';
+import { collectExperience } from '../rl/experience';
 import { Interrupted, interruptible } from '../core/interrupt';
 import { AdaptiveKLController, ppoPolicyLoss, ppoValueLoss, tokenRewards } from './ppoMath';
 import { gae, whiten } from '../rl/advantages';
@@ -227,26 +229,20 @@ async function runPPO(inp: PPOInputs, config: PPOConfig, opts: PPOOptions): Prom
     if (opts.signal?.aborted) { stopped = true; break; }
     const klCoef = controller ? controller.klCoef : c.beta;
     // ---- rollout and scoring (no gradients)
-    const r = await rollout(policy, tokenizer, nextPrompts(B), gen(iter)).catch(stoppedIn(iter));
+    const e = await collectExperience(inp, nextPrompts(B), {
+      gen: gen(iter), entropy: true, values: (hidden, am) => tf.mul(shiftedValues(valueHead, hidden), am) as tf.Tensor2D,
+    }).catch(stoppedIn(iter));
+    const { rollout: r, proxy, gold, logProbs: lpA, refLogProbs: refA, actionMask: amA, seqKL } = e;
+    const entA = e.entropy!, valA = e.values!;
     const all = r.prompts.map((_, i) => i);
-    const batch = rolloutTensors(r, all, tokenizer.padId);
-    const [lpA, entA, valA, refA, amA] = tf.tidy(() => {
-      const { logProbs, entropy, hidden } = completionLogProbs(policy, batch.tokens, batch.mask, { temperature: c.temperature, entropy: true, hidden: true });
-      const ref = completionLogProbs(refPolicy, batch.tokens, batch.mask, { temperature: c.temperature }).logProbs;
-      const values = tf.mul(shiftedValues(valueHead, hidden!), batch.actionMask);
-      return [logProbs, entropy!, values, ref, batch.actionMask].map((t) => t.arraySync() as number[][]);
-    });
-    const proxy = inp.proxy(rolloutRows(r));
-    const gold = r.completions.map(inp.gold);
     const scores = proxy.map((s, i) => (s - rewardMean) / rewardStd - (r.finished[i] ? 0 : c.noEndPenalty));
     const { rewards } = tokenRewards(scores, lpA, refA, amA, klCoef, c.klEstimator);
     const { advantages, returns } = gae(rewards, valA, amA, c.gamma, c.lambda);
     const adv = c.whitenAdvantages ? whiten(advantages, amA) : advantages;
-    const seqKL = lpA.map((row, i) => row.reduce((a, lp, t) => a + amA[i][t] * (lp - refA[i][t]), 0));
 
     // ---- several epochs of minibatch updates, through the shared training loop
     const exp = {
-      tokens: batch.tokens, mask: batch.mask, actionMask: batch.actionMask,
+      ...e.tensors,
       oldLogProbs: tf.tensor2d(lpA), oldValues: tf.tensor2d(valA), advantages: tf.tensor2d(adv), returns: tf.tensor2d(returns),
     };
     const perms = Array.from({ length: c.ppoEpochs }, () => rng.shuffle(all.slice()));
