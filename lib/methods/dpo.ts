@@ -13,7 +13,7 @@ import { Comparison, strengthLevel } from '../feedback/preferences';
 import { dpoLoss, ipoLoss } from './dpoLoss';
 import { Presets, preset } from '../core/mode';
 import { Rng } from '../core/rng';
-import { TRAIN_DEFAULTS, TrainConfig, TrainResult, trainLoop } from '../train/train';
+import { TRAIN_DEFAULTS, TrainConfig, TrainerOptions, TrainResult, trainLoop } from '../train/train';
 import { seedFor } from '../core/seed';
 
 /** One preference pair; completions end with the text "<end>" when the writer stopped. */
@@ -155,10 +155,7 @@ export interface DPOInputs {
   refLogProbs?: { chosen: number[]; rejected: number[] };
 }
 
-export interface DPOOptions {
-  title?: string;
-  display?: boolean;
-  signal?: AbortSignal;
+export interface DPOOptions extends TrainerOptions {
   /** Called after every step with its curves (e.g. views.ts dpoLiveView's onStep). */
   onStep?: (s: DPOStep) => void;
 }

@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { GPT, ScalarHead } from '../model/model';
 import { completionLogProbs } from '../model/logprobs';
 import { Tokenizer } from '../text/tokenizer';
-import { AdamW, StepRecord, TRAIN_DEFAULTS, TrainConfig, trainLoop, TrainResult } from '../train/train';
+import { AdamW, StepRecord, TRAIN_DEFAULTS, TrainConfig, TrainerOptions, trainLoop, TrainResult } from '../train/train';
 import { Presets, preset } from '../core/mode';
 import { Rng } from '../core/rng';
 import { KLEstimator } from '../rl/kl';
@@ -147,10 +147,10 @@ export interface PPOInputs {
   ptxBatch?: (step: number) => { x: tf.Tensor2D; y: tf.Tensor2D; mask?: tf.Tensor2D };
 }
 
-export interface PPOOptions {
+/** TrainerOptions' signal; PPO shows its progress through its live view (course/views.ts ppoLiveView), so title and display do not apply. */
+export interface PPOOptions extends Pick<TrainerOptions, 'signal'> {
   /** Called after every iteration with its stats and rollout (views.ts ppoLiveView's onIteration). */
   onIteration?: (stats: PPOStats, r: Rollout, scores: { proxy: number[]; gold: number[] }) => void | Promise<void>;
-  signal?: AbortSignal;
 }
 
 /** trainLoop's result over all iterations (history: every optimizer step), plus PPO's own. */

@@ -19,7 +19,7 @@ import { crossEntropy, GPT } from '../model/model';
 import { Presets, preset } from '../core/mode';
 import { Rng } from '../core/rng';
 import { Tokenizer } from '../text/tokenizer';
-import { TRAIN_DEFAULTS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from '../train/train';
+import { TRAIN_DEFAULTS, TrainConfig, trainLoop, TrainResult, TrainerOptions } from '../train/train';
 
 /** What SFT needs from an example (task.ts's ChatExample has more). */
 export interface PromptCompletion {
@@ -148,11 +148,7 @@ export interface SFTInputs {
   heldOut?: PromptCompletion[];
 }
 
-export interface SFTOptions {
-  title?: string;
-  display?: boolean | TrainDisplay;
-  signal?: AbortSignal;
-}
+export type SFTOptions = TrainerOptions;
 
 /**
  * Fine-tune `policy` in place on `examples` with trainLoop: each step takes the next batchSize
