@@ -35,7 +35,7 @@ export interface LabelerConfig {
   seed: number;
 }
 
-export const DEFAULT_LABELER: LabelerConfig = { id: 'sim', temperature: 0.25, strengthThresholds: [0.25, 0.75, 1.5], seed: 0 };
+const DEFAULT_LABELER: LabelerConfig = { id: 'sim', temperature: 0.25, strengthThresholds: [0.25, 0.75, 1.5], seed: 0 };
 
 /**
  * A simulated human: perceives each completion's gold score plus Gumbel noise of scale

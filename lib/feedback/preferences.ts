@@ -22,7 +22,7 @@
 import * as fs from 'fs';
 import { writeAtomic } from '../core/files';
 
-export const PREFERENCE_FORMAT_VERSION = 1;
+const PREFERENCE_FORMAT_VERSION = 1;
 
 /** The 8-point scale, from "A much better" to "B much better". */
 export const STRENGTHS = ['A>>>B', 'A>>B', 'A>B', 'A>=B', 'B>=A', 'B>A', 'B>>A', 'B>>>A'] as const;
@@ -68,7 +68,7 @@ const FIELDS: Record<keyof Comparison, string> = {
 };
 
 /** Check one record; `where` (e.g. "file.jsonl:3") prefixes the error. Returns it typed. */
-export function checkComparison(x: unknown, where = 'comparison'): Comparison {
+function checkComparison(x: unknown, where = 'comparison'): Comparison {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new Error(`${where}: expected a JSON object, got ${JSON.stringify(x)?.slice(0, 60)}`);
   const r = x as Record<string, unknown>;
   for (const [k, type] of Object.entries(FIELDS)) {

@@ -114,7 +114,7 @@ export function dpoConfig(override: Partial<DPOConfig> = {}): DPOConfig {
 }
 
 /** The loss of a batch of pairs given policy log-probs and cached reference log-probs. */
-export function preferenceLoss(
+function preferenceLoss(
   cfg: Pick<DPOConfig, 'beta' | 'loss'>,
   policyChosen: tf.Tensor1D, policyRejected: tf.Tensor1D, refChosen: tf.Tensor1D, refRejected: tf.Tensor1D,
 ): tf.Scalar {

@@ -164,7 +164,7 @@ export interface PPOResult extends TrainResult {
 }
 
 /** Values V(state before token t) [B, T]: the value head read at position t - 1 (0 at t = 0). */
-export function shiftedValues(valueHead: ScalarHead, hidden: tf.Tensor3D): tf.Tensor2D {
+function shiftedValues(valueHead: ScalarHead, hidden: tf.Tensor3D): tf.Tensor2D {
   return tf.tidy(() => {
     const v = valueHead.apply(hidden);
     const [B, T] = v.shape;

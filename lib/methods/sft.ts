@@ -65,7 +65,7 @@ export interface ChatBatch {
 }
 
 /** Token ids of prompt + completion + <end>, and the prompt's length. */
-export function encodeExchange(tok: Tokenizer, ex: PromptCompletion): { ids: number[]; promptLength: number } {
+function encodeExchange(tok: Tokenizer, ex: PromptCompletion): { ids: number[]; promptLength: number } {
   const p = tok.encode(ex.prompt);
   return { ids: [...p, ...tok.encodeWithEnd(ex.completion)], promptLength: p.length };
 }

@@ -56,7 +56,7 @@ export function gae(rewards: Rows, values: Rows, actionMask: Rows, gamma = 1, la
 }
 
 /** Masked mean and (unbiased) variance over all entries of the batch. */
-export function maskedMoments(x: Rows, actionMask: Rows): { mean: number; variance: number; n: number } {
+function maskedMoments(x: Rows, actionMask: Rows): { mean: number; variance: number; n: number } {
   checkShape('maskedMoments', x, actionMask);
   let n = 0, s = 0;
   x.forEach((row, i) => row.forEach((v, t) => { if (actionMask[i][t]) { n++; s += v; } }));

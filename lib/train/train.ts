@@ -233,7 +233,7 @@ export interface ProgressInfo {
  * estimates, lr, tokens/s, elapsed, ETA) and, if asked, a live plotly loss chart.
  * `startStep`..`endStep`: the steps this call will run (progress counts those).
  */
-export function trainDisplay(opts: { title: string; startStep: number; endStep: number; livePlot: boolean }): TrainDisplay {
+function trainDisplay(opts: { title: string; startStep: number; endStep: number; livePlot: boolean }): TrainDisplay {
   const bar = progress(Math.max(1, opts.endStep - opts.startStep), { label: opts.title });
   const chart = opts.livePlot ? livePlot({ title: opts.title, yTitle: 'loss (nats/token)' }) : null;
   let lastEval: Record<string, number> = {};
