@@ -4,7 +4,8 @@ import { dpoLoss, implicitRewards, ipoLoss } from '../lib/methods/dpoLoss';
 import { DPO_PRESETS, dpoTrain, encodePreferencePairs, pairLogProbs, referenceLogProbs } from '../lib/methods/dpo';
 import { GPT, GPT_PRESETS } from '../lib/model/model';
 import { CharTokenizer } from '../lib/text/tokenizer';
-import { padBatch, sequenceLogProbs } from '../lib/model/sample';
+import { padBatch } from '../lib/model/sample';
+import { completionLogProbs } from '../lib/model/logprobs';
 
 const t1 = (x: number[]) => tf.tensor1d(x);
 
@@ -64,7 +65,7 @@ describe('dpoTrain on a tiny model', () => {
     { prompt: `Human: ${w}\nAssistant: `, chosen: 'ab<end>', rejected: 'cz<end>' },
   ]);
 
-  it('pair log-probs equal the per-row sums of sequenceLogProbs over the completion', () => {
+  it('pair log-probs equal the per-row sums of completionLogProbs over the completion', () => {
     const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, seed: 2 });
     const enc = encodePreferencePairs(pairs.slice(0, 3), tok, policy.config.blockSize);
     expect(enc[0].chosen[enc[0].chosen.length - 1]).toBe(tok.endId); // "<end>" parsed as the end token
@@ -74,7 +75,7 @@ describe('dpoTrain on a tiny model', () => {
       for (const [comp, got] of [[e.chosen, c[i]], [e.rejected, r[i]]] as const) {
         const row = [...e.prompt, ...comp];
         const { tokens, mask } = padBatch([row], tok.padId);
-        const lp = sequenceLogProbs(policy, tokens, mask).arraySync()[0];
+        const lp = completionLogProbs(policy, tokens, mask).logProbs.arraySync()[0];
         const want = lp.slice(e.prompt.length).reduce((a, b) => a + b, 0);
         expect(got).toBeCloseTo(want, 4);
       }

@@ -1,44 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import {
-  AdaptiveKLController, gae, ppoPolicyLoss, ppoValueLoss, tokenRewards, whiten,
-} from '../lib/methods/ppoMath';
+import { AdaptiveKLController, ppoPolicyLoss, ppoValueLoss, tokenRewards } from '../lib/methods/ppoMath';
 import { PPO_PRESETS, ppoConfig, ppoTrain } from '../lib/methods/ppo';
 import { TRAIN_DEFAULTS } from '../lib/train/train';
 import { GPT, GPT_PRESETS } from '../lib/model/model';
 import { CharTokenizer } from '../lib/text/tokenizer';
-import { completionLogProbs, rollout } from '../lib/rl/rollout';
+import { rollout, rolloutLogProbs } from '../lib/rl/rollout';
 import { generate } from '../lib/model/sample';
 
 const t2 = (x: number[][]) => tf.tensor2d(x);
-
-describe('GAE', () => {
-  it('matches a 3-step toy episode computed by hand', () => {
-    // rewards 0, 0, 1; values 0.5, 0.6, 0.7; gamma 1, lambda 0.95
-    // delta2 = 1 - 0.7 = 0.3; A2 = 0.3
-    // delta1 = 0 + 0.7 - 0.6 = 0.1; A1 = 0.1 + 0.95 * 0.3 = 0.385
-    // delta0 = 0 + 0.6 - 0.5 = 0.1; A0 = 0.1 + 0.95 * 0.385 = 0.46575
-    const { advantages, returns } = gae([[0, 0, 1]], [[0.5, 0.6, 0.7]], [[1, 1, 1]], 1, 0.95);
-    expect(advantages[0][0]).toBeCloseTo(0.46575, 12);
-    expect(advantages[0][1]).toBeCloseTo(0.385, 12);
-    expect(advantages[0][2]).toBeCloseTo(0.3, 12);
-    expect(returns[0][0]).toBeCloseTo(0.96575, 12);
-  });
-
-  it('with gamma < 1, ignores prompt and pad positions, and lambda = 1 gives MC returns', () => {
-    // gamma 0.9, lambda 0.5 on [prompt, a, b, pad]: rewards at a = 0.2, b = 1; values 0.1, 0.4
-    // delta_b = 1 - 0.4 = 0.6; A_b = 0.6
-    // delta_a = 0.2 + 0.9 * 0.4 - 0.1 = 0.46; A_a = 0.46 + 0.45 * 0.6 = 0.73
-    const mask = [[0, 1, 1, 0]];
-    const r = gae([[9, 0.2, 1, 9]], [[9, 0.1, 0.4, 9]], mask, 0.9, 0.5);
-    expect(r.advantages[0][1]).toBeCloseTo(0.73, 12);
-    expect(r.advantages[0][2]).toBeCloseTo(0.6, 12);
-    expect(r.advantages[0][0]).toBe(0);
-    expect(r.advantages[0][3]).toBe(0);
-    const mc = gae([[0, 0.2, 1, 0]], [[0, 0.1, 0.4, 0]], mask, 0.9, 1);
-    expect(mc.returns[0][1]).toBeCloseTo(0.2 + 0.9 * 1, 12);
-  });
-});
 
 describe('per-token rewards', () => {
   it('puts -beta * KL on each token and the score at the last real token', () => {
@@ -51,17 +21,6 @@ describe('per-token rewards', () => {
     expect(rewards[0][2]).toBeCloseTo(0.05 + 2, 12);
     expect(Math.abs(rewards[0][3])).toBe(0); // pad: nothing
     expect(() => tokenRewards([1], lp, ref, [[0, 0, 0, 0]], 0.1)).toThrow(/no generated token/);
-  });
-});
-
-describe('whiten', () => {
-  it('gives mean 0 and std 1 over masked entries, pads 0', () => {
-    const w = whiten([[1, 2, 3, 100]], [[1, 1, 1, 0]]);
-    expect(w[0][0]).toBeCloseTo(-1, 6);
-    expect(w[0][1]).toBeCloseTo(0, 6);
-    expect(w[0][2]).toBeCloseTo(1, 6);
-    expect(w[0][3]).toBe(0);
-    expect(whiten([[1, 2, 3]], [[1, 1, 1]], false)[0][2]).toBeCloseTo(3, 6); // (3-2)/1 + 2
   });
 });
 
@@ -139,7 +98,7 @@ describe('ppoTrain on a tiny model', () => {
     const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, seed: 4 });
     const r = await rollout(policy, tok, prompts, { maxNewTokens: 8, temperature: 0.7, seed: 1 });
     const gens = generate(policy, r.promptIds, { maxNewTokens: 8, temperature: 0.7, seed: 1, endId: tok.endId, padId: tok.padId });
-    const lp = completionLogProbs(policy, r, tok.padId, 0.7);
+    const lp = rolloutLogProbs(policy, r, tok.padId, 0.7);
     gens.forEach((g, i) => g.logProbs.forEach((x, t) => expect(lp[i][t]).toBeCloseTo(x, 4)));
     policy.dispose();
   });

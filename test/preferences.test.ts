@@ -4,8 +4,9 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   appendComparison, appendComparisons, goldAgreement, labelerAgreement, makeComparison, parseComparisons,
-  labelPairs, readComparisons, sampledReplies, SimulatedLabeler, Strength, STRENGTHS, strengthLevel, strengthOf,
+  readComparisons, sampledReplies, Strength, STRENGTHS, strengthLevel, strengthOf,
 } from '../lib/feedback/preferences';
+import { Labeler, labelPairs, SimulatedLabeler } from '../lib/feedback/labeler';
 import { GPT, GPT_PRESETS } from '../lib/model/model';
 import { CharTokenizer } from '../lib/text/tokenizer';
 import { rollout, samplePairs } from '../lib/rl/rollout';
@@ -132,6 +133,20 @@ describe('pair generation', () => {
     expect(agreement.rate).toBeGreaterThanOrEqual((3 - ties) / 3);
     expect(() => labelPairs(pairs, labelers, 4)).toThrow('perPair must be an integer in 1..3, got 4');
     policy.dispose();
+  });
+
+  it('labelPairs takes any Labeler: a rule-based one (shorter wins) mixed with a simulated one', () => {
+    const shorter: Labeler = {
+      id: 'shorter',
+      label: (prompt, a, b, metadata = {}) => makeComparison(prompt, a, b, a.length <= b.length ? 'A>B' : 'B>A', 'shorter', { metadata }),
+    };
+    const sim = new SimulatedLabeler((c) => c.length, { id: 'longer', temperature: 0 });
+    expect(sim.id).toBe('longer');
+    const pairs = [{ prompt: 'p', completionA: 'ab', completionB: 'abc', metadata: { k: 1 } }, { prompt: 'q', completionA: 'xyz', completionB: 'x' }];
+    const records = labelPairs(pairs, [shorter, sim], 2);
+    expect(records.map((r) => [r.labeler, r.choice])).toEqual([['shorter', 'A'], ['longer', 'B'], ['longer', 'A'], ['shorter', 'B']]);
+    expect(records[0].metadata).toEqual({ k: 1 });
+    expect(labelerAgreement(records)).toEqual({ rate: 0, count: 2 });
   });
 
   it('makes every pair of K samples per prompt; K = 2 is one pair per prompt', async () => {

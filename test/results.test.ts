@@ -10,7 +10,7 @@ import {
 } from '../lib/course/results';
 import { canonicalJson, hashRecipe, courseRecipe } from '../lib/course/recipe';
 import { runSeed, seedFor, SEED_STRIDE } from '../lib/core/seed';
-import { SimulatedLabeler } from '../lib/feedback/preferences';
+import { SimulatedLabeler } from '../lib/feedback/labeler';
 import { GPT } from '../lib/model/model';
 import { rollout } from '../lib/rl/rollout';
 import { CharTokenizer } from '../lib/text/tokenizer';

@@ -10,7 +10,8 @@ import {
 import { compareByPart, fitWordRewards, partAgreement } from '../lib/methods/rewardProbe';
 import { GPT, GPT_PRESETS } from '../lib/model/model';
 import { CharTokenizer } from '../lib/text/tokenizer';
-import { Comparison, goldAgreement, SimulatedLabeler } from '../lib/feedback/preferences';
+import { Comparison, goldAgreement } from '../lib/feedback/preferences';
+import { SimulatedLabeler } from '../lib/feedback/labeler';
 import { Rng } from '../lib/core/rng';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { GPT, GPTConfig } from '../lib/model/model';
 import { Rng } from '../lib/core/rng';
-import { generate, logProbsFromLogits, padBatch, samplingProbs, sequenceLogProbs } from '../lib/model/sample';
+import { generate, padBatch, samplingProbs } from '../lib/model/sample';
+import { completionLogProbs, logProbsFromLogits } from '../lib/model/logprobs';
 
 const CFG: GPTConfig = { vocabSize: 13, blockSize: 12, nLayer: 2, nHead: 2, nEmbd: 16, dropout: 0, tieWeights: true, seed: 5 };
 const END = 11;
@@ -84,11 +85,11 @@ describe('generate', () => {
     expect(allStop.completion).toEqual([greedy.completion[0]]);
   });
 
-  it('generation log-probs equal sequenceLogProbs of the generated tokens', () => {
+  it('generation log-probs equal completionLogProbs of the generated tokens', () => {
     const m = model(5);
     const gens = generate(m, prompts, { maxNewTokens: 4, padId: PAD, seed: 1, temperature: 0.7, topK: 5 });
     const { tokens, mask } = padBatch(gens.map((g) => g.tokens), PAD);
-    const lp = sequenceLogProbs(m, tokens, mask, { temperature: 0.7 }).arraySync();
+    const lp = completionLogProbs(m, tokens, mask, { temperature: 0.7 }).logProbs.arraySync();
     gens.forEach((g, b) => {
       const P = prompts[b].length;
       g.logProbs.forEach((x, t) => expect(Math.abs(lp[b][P + t] - x)).toBeLessThan(1e-4));
@@ -112,11 +113,11 @@ describe('generate', () => {
   });
 });
 
-describe('sequenceLogProbs', () => {
+describe('completionLogProbs and logProbsFromLogits', () => {
   it('equals a manual log-softmax gather, 0 at position 0 and at pads', () => {
     const m = model(6);
     const { tokens, mask } = padBatch([[1, 2, 3, 4], [5, 6]], PAD);
-    const lp = sequenceLogProbs(m, tokens, mask).arraySync();
+    const lp = completionLogProbs(m, tokens, mask).logProbs.arraySync();
     const logits = m.forward(tokens).logits.arraySync();
     const rows = [[1, 2, 3, 4], [5, 6]];
     rows.forEach((r, b) => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { sampleGroups } from '../lib/rl/rollout';
 
 describe('stages: result files and missing checkpoints', () => {
   it('round-trips results, keeps histories apart and names the notebook to run', async () => {
@@ -42,7 +43,7 @@ describe('stages: best-of-N as a result, and table rows', () => {
       prompts: ['p', 'p', 'q', 'q'], promptIds: [[9], [9], [8], [8]], completionIds: [[1], [1, 2], [3], [4, 5, 6]],
       completions: ['a', 'b', 'c', 'd'], finished: [true, false, true, true],
     };
-    const pool = { samples, scores: [[1, 3], [2, 0]], chosen: [1, 0], best: samples };
+    const pool = { samples, groups: sampleGroups(['p', 'q'], 2), scores: [[1, 3], [2, 0]], chosen: [1, 0], best: samples };
     const gold = [10, 20, 30, 40];
     const one = s.bestOfNResult(pool, 1, { prompts: ['p', 'q'], goldScores: gold });
     expect([one.completions, one.proxyScores, one.goldScores, one.klK1, one.endRate, one.length]).toEqual([['a', 'c'], [1, 2], [10, 30], 0, 1, 1]);

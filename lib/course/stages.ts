@@ -226,8 +226,9 @@ export function bestOfNResult(
   if (o.goldScores.length !== pool.samples.completions.length) {
     throw new Error(`bestOfNResult: ${o.goldScores.length} gold scores for ${pool.samples.completions.length} samples`);
   }
-  const pick = bestOfNSweep(pool.scores, [n]).get(n)!.map((k, p) => p * per + k);
-  const proxyScores = pick.map((i, p) => pool.scores[p][i - p * per]);
+  const best = bestOfNSweep(pool.scores, [n]).get(n)!;
+  const pick = best.map((k, p) => pool.groups.rows[p][k]);
+  const proxyScores = best.map((k, p) => pool.scores[p][k]);
   const goldScores = pick.map((i) => o.goldScores[i]);
   const proxy = meanStderr(proxyScores);
   const gold = meanStderr(goldScores);

@@ -7,7 +7,7 @@ import { loadNativeKernels, NativeKernels, useNativeKernels } from './native';
 
 export { tf };
 
-export const BACKEND_CHOICES = ['gpu', 'tensorflow', 'blas', 'wasm', 'cpu'] as const;
+const BACKEND_CHOICES = ['gpu', 'tensorflow', 'blas', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 export interface BackendInfo {

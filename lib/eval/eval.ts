@@ -28,7 +28,7 @@ export function winRate(scoresA: ArrayLike<number>, scoresB: ArrayLike<number>, 
 }
 
 /** Win rate from outcomes 1 (A wins), 0.5 (tie), 0 (B wins). */
-export function winRateFromOutcomes(outcomes: ArrayLike<number>): WinRate {
+function winRateFromOutcomes(outcomes: ArrayLike<number>): WinRate {
   const n = outcomes.length;
   if (n === 0) throw new Error('winRate: no comparisons');
   let wins = 0, ties = 0, losses = 0;

@@ -21,10 +21,8 @@
  */
 import * as fs from 'fs';
 import { writeAtomic } from '../core/files';
-import { Rng } from '../core/rng';
-import { seedFor } from '../core/seed';
 
-export const PREFERENCE_FORMAT_VERSION = 1;
+const PREFERENCE_FORMAT_VERSION = 1;
 
 /** The 8-point scale, from "A much better" to "B much better". */
 export const STRENGTHS = ['A>>>B', 'A>>B', 'A>B', 'A>=B', 'B>=A', 'B>A', 'B>>A', 'B>>>A'] as const;
@@ -70,7 +68,7 @@ const FIELDS: Record<keyof Comparison, string> = {
 };
 
 /** Check one record; `where` (e.g. "file.jsonl:3") prefixes the error. Returns it typed. */
-export function checkComparison(x: unknown, where = 'comparison'): Comparison {
+function checkComparison(x: unknown, where = 'comparison'): Comparison {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new Error(`${where}: expected a JSON object, got ${JSON.stringify(x)?.slice(0, 60)}`);
   const r = x as Record<string, unknown>;
   for (const [k, type] of Object.entries(FIELDS)) {
@@ -140,70 +138,6 @@ export function makeComparison(
     choice: strength[0] as 'A' | 'B', strength, labeler,
     timestamp: opts.timestamp ?? new Date().toISOString(), comment: opts.comment ?? '', metadata: opts.metadata ?? {},
   });
-}
-
-export interface LabelerConfig {
-  /** Written to each record's `labeler` field. */
-  id: string;
-  /**
-   * Bradley-Terry temperature in gold-score units: P(A preferred) = sigmoid((gA - gB) / temperature).
-   * 0 = always the gold order (default 0.25).
-   */
-  temperature: number;
-  /** Perceived margins at which the strength steps up: >=, >, >>, >>> (default [0.25, 0.75, 1.5]). */
-  strengthThresholds: [number, number, number];
-  /** Seed of the labeler's noise (default 0). */
-  seed: number;
-}
-
-export const DEFAULT_LABELER: LabelerConfig = { id: 'sim', temperature: 0.25, strengthThresholds: [0.25, 0.75, 1.5], seed: 0 };
-
-/**
- * A simulated human: perceives each completion's gold score plus Gumbel noise of scale
- * `temperature` and picks the larger. The difference of two Gumbels is logistic, so
- * P(A chosen) = sigmoid((gA - gB) / temperature) exactly (Bradley-Terry), and the strength comes
- * from the perceived margin, so choice and strength stay coherent (an upset is usually weak).
- * Exact gold ties at temperature 0 are broken by a coin with strength ">=".
- */
-export class SimulatedLabeler {
-  readonly config: LabelerConfig;
-  private rng: Rng;
-
-  constructor(readonly gold: (completion: string, prompt: string) => number, config: Partial<LabelerConfig> = {}) {
-    this.config = { ...DEFAULT_LABELER, ...config };
-    const t = this.config.temperature;
-    if (!(t >= 0) || !Number.isFinite(t)) throw new Error(`SimulatedLabeler: temperature must be >= 0, got ${t}`);
-    const th = this.config.strengthThresholds;
-    if (!(th.length === 3 && th[0] >= 0 && th[0] <= th[1] && th[1] <= th[2])) {
-      throw new Error(`SimulatedLabeler: strengthThresholds must be 3 increasing numbers >= 0, got ${JSON.stringify(th)}`);
-    }
-    this.rng = new Rng(seedFor(this.config.seed));
-  }
-
-  /** P(this labeler chooses A) for gold scores gA, gB. */
-  probA(gA: number, gB: number): number {
-    const t = this.config.temperature;
-    if (t === 0) return gA > gB ? 1 : gA < gB ? 0 : 0.5;
-    return 1 / (1 + Math.exp(-(gA - gB) / t));
-  }
-
-  private gumbel(): number {
-    let u = 0;
-    while (u === 0) u = this.rng.next();
-    return -Math.log(-Math.log(u));
-  }
-
-  label(prompt: string, completionA: string, completionB: string, metadata: Record<string, unknown> = {}): Comparison {
-    const gA = this.gold(completionA, prompt);
-    const gB = this.gold(completionB, prompt);
-    const t = this.config.temperature;
-    let margin = t === 0 ? gA - gB : gA + t * this.gumbel() - (gB + t * this.gumbel());
-    if (margin === 0) margin = this.rng.next() < 0.5 ? 1e-12 : -1e-12;
-    const level = this.config.strengthThresholds.filter((x) => Math.abs(margin) >= x).length;
-    return makeComparison(prompt, completionA, completionB, strengthOf(margin > 0 ? 'A' : 'B', level), this.config.id, {
-      metadata: { ...metadata, goldA: gA, goldB: gB, temperature: t },
-    });
-  }
 }
 
 /** Records grouped by the pair they compare (prompt + both completions, in order). */
@@ -286,22 +220,6 @@ export function sampledReplies(pairs: Pair[]): { prompt: string; completion: str
       seen.add(ids[j]);
       out.push({ prompt: p.prompt, completion });
     });
-  });
-  return out;
-}
-
-/**
- * Label pairs with simulated labelers: pair i goes to labelers i, i+1, ... (mod the number of
- * labelers), `perPair` of them (default 1; 2 or more lets labelerAgreement measure disagreement).
- */
-export function labelPairs(pairs: Pair[], labelers: SimulatedLabeler[], perPair = 1): Comparison[] {
-  if (labelers.length === 0) throw new Error('labelPairs: no labelers');
-  if (!Number.isInteger(perPair) || perPair < 1 || perPair > labelers.length) {
-    throw new Error(`labelPairs: perPair must be an integer in 1..${labelers.length}, got ${perPair}`);
-  }
-  const out: Comparison[] = [];
-  pairs.forEach((p, i) => {
-    for (let k = 0; k < perPair; k++) out.push(labelers[(i + k) % labelers.length].label(p.prompt, p.completionA, p.completionB, p.metadata));
   });
   return out;
 }

@@ -36,8 +36,8 @@ import { loadCorpus } from '../text/corpus';
 import { findRepoRoot } from '../core/mode';
 import { Rng } from '../core/rng';
 
-export const HUMAN_PREFIX = 'Human: ';
-export const ASSISTANT_PREFIX = 'Assistant: ';
+const HUMAN_PREFIX = 'Human: ';
+const ASSISTANT_PREFIX = 'Assistant: ';
 export const END_MARK = '<end>';
 
 /** The chat prompt for a line the Human says: `Human: <line>\nAssistant: `. */

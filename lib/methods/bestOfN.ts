@@ -10,7 +10,7 @@
  */
 import { GPT } from '../model/model';
 import { Tokenizer } from '../text/tokenizer';
-import { GenSettings, ProxyScorer, Rollout, rollout, rolloutRows } from '../rl/rollout';
+import { GenSettings, groupValues, ProxyScorer, Rollout, rolloutGroups, rolloutRows, SampleGroups } from '../rl/rollout';
 
 /** Analytic KL(best-of-n || base) upper bound in nats: log n - (n - 1) / n. */
 export function bonKL(n: number): number {
@@ -79,8 +79,9 @@ export function bonKLEstimate(scores: number[], n: number, keys?: string[]): num
 export interface BestOfNResult {
   /** One row per prompt: the selected completion (a Rollout, ready for scoreRollout). */
   best: Rollout;
-  /** All n x prompts samples and their proxy scores, grouped by prompt: scores[p][k]. */
+  /** All n x prompts samples, `groups` says where (sample k of prompt p is row groups.rows[p][k] = p*n + k), and their proxy scores scores[p][k]. */
   samples: Rollout;
+  groups: SampleGroups;
   scores: number[][];
   /** Index (0..n-1) of the selected sample of each prompt. */
   chosen: number[];
@@ -89,19 +90,17 @@ export interface BestOfNResult {
 /**
  * Best-of-n for each prompt: n samples from `policy`, scored by `proxy` (the reward model as a
  * scorer of rows, rewardModel.scorer(padId)), the top one kept. Samples of prompt p are rows
- * p*n .. p*n+n-1 of `samples`.
+ * p*n .. p*n+n-1 of `samples` (`groups`, layout byPrompt).
  */
 export async function bestOfN(
   policy: GPT, proxy: ProxyScorer, prompts: string[], n: number,
   opts: { tokenizer: Tokenizer; gen: GenSettings },
 ): Promise<BestOfNResult> {
   if (!Number.isInteger(n) || n < 1) throw new Error(`bestOfN: n must be an integer >= 1, got ${n}`);
-  const repeated = prompts.flatMap((p) => new Array<string>(n).fill(p));
-  const samples = await rollout(policy, opts.tokenizer, repeated, opts.gen);
-  const flat = proxy(rolloutRows(samples));
-  const scores = prompts.map((_, p) => flat.slice(p * n, p * n + n));
+  const { rollout: samples, groups } = await rolloutGroups(policy, opts.tokenizer, prompts, n, opts.gen);
+  const scores = groupValues(groups, proxy(rolloutRows(samples)));
   const chosen = selectBest(scores);
-  const pick = chosen.map((k, p) => p * n + k);
+  const pick = chosen.map((k, p) => groups.rows[p][k]);
   const best: Rollout = {
     prompts: [...prompts],
     promptIds: pick.map((i) => samples.promptIds[i]),
@@ -109,7 +108,7 @@ export async function bestOfN(
     completions: pick.map((i) => samples.completions[i]),
     finished: pick.map((i) => samples.finished[i]),
   };
-  return { best, samples, scores, chosen };
+  return { best, samples, groups, scores, chosen };
 }
 
 /** Best-of-n for every n in `ns` from one pool of max(ns) samples per prompt (the first n of each). */

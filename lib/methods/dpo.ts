@@ -6,13 +6,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { GPT } from '../model/model';
-import { padBatch, sequenceLogProbs } from '../model/sample';
+import { padBatch } from '../model/sample';
+import { completionLogProbs } from '../model/logprobs';
 import { Tokenizer } from '../text/tokenizer';
 import { Comparison, strengthLevel } from '../feedback/preferences';
 import { dpoLoss, ipoLoss } from './dpoLoss';
 import { Presets, preset } from '../core/mode';
 import { Rng } from '../core/rng';
-import { TRAIN_DEFAULTS, TrainConfig, TrainResult, trainLoop } from '../train/train';
+import { TRAIN_DEFAULTS, TrainConfig, TrainerOptions, TrainResult, trainLoop } from '../train/train';
 import { seedFor } from '../core/seed';
 
 /** One preference pair; completions end with the text "<end>" when the writer stopped. */
@@ -66,8 +67,7 @@ export function pairLogProbs(model: GPT, pairs: EncodedPreferencePair[], padId: 
     const T = tokens.shape[1];
     const action = new Float32Array(2 * B * T);
     rs.forEach((r, b) => action.fill(1, b * T + pairs[b % B].prompt.length, b * T + r.length));
-    const lp = sequenceLogProbs(model, tokens, mask);
-    const sums = tf.sum(tf.mul(lp, tf.tensor2d(action, [2 * B, T])), 1);
+    const { sums } = completionLogProbs(model, tokens, mask, { actionMask: tf.tensor2d(action, [2 * B, T]) });
     const [chosen, rejected] = tf.split(sums, 2) as tf.Tensor1D[];
     return { chosen, rejected };
   });
@@ -114,7 +114,7 @@ export function dpoConfig(override: Partial<DPOConfig> = {}): DPOConfig {
 }
 
 /** The loss of a batch of pairs given policy log-probs and cached reference log-probs. */
-export function preferenceLoss(
+function preferenceLoss(
   cfg: Pick<DPOConfig, 'beta' | 'loss'>,
   policyChosen: tf.Tensor1D, policyRejected: tf.Tensor1D, refChosen: tf.Tensor1D, refRejected: tf.Tensor1D,
 ): tf.Scalar {
@@ -155,10 +155,7 @@ export interface DPOInputs {
   refLogProbs?: { chosen: number[]; rejected: number[] };
 }
 
-export interface DPOOptions {
-  title?: string;
-  display?: boolean;
-  signal?: AbortSignal;
+export interface DPOOptions extends TrainerOptions {
   /** Called after every step with its curves (e.g. views.ts dpoLiveView's onStep). */
   onStep?: (s: DPOStep) => void;
 }

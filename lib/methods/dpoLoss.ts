@@ -17,7 +17,7 @@ function checkBeta(name: string, beta: number): void {
 }
 
 /** h = policy log-ratio of chosen minus that of rejected, [B]. */
-export function logRatioMargin(
+function logRatioMargin(
   policyChosenLogp: tf.Tensor1D, policyRejectedLogp: tf.Tensor1D,
   refChosenLogp: tf.Tensor1D, refRejectedLogp: tf.Tensor1D,
 ): tf.Tensor1D {

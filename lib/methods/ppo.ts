@@ -2,7 +2,8 @@
  * PPO with a KL penalty (Ziegler et al. 2019, InstructGPT), the loop of the lecture:
  *
  *   for iteration in 1..N:
- *     prompts -> policy samples completions                           (rollout.ts)
+ *     prompts -> policy samples completions, log-probs of policy and reference, masks, scores
+ *                                                   (rl/experience.ts, the collector every online method shares)
  *     score: reward model at the last real token, normalised; per-token reward -beta * KL to ref
  *     values from the value head; advantages and returns by GAE; whiten advantages
  *     for epoch in 1..ppoEpochs, for each minibatch:
@@ -17,16 +18,18 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { GPT, ScalarHead } from '../model/model';
-import { logProbsFromLogits } from '../model/sample';
+import { completionLogProbs } from '../model/logprobs';
 import { Tokenizer } from '../text/tokenizer';
-import { AdamW, StepRecord, TRAIN_DEFAULTS, TrainConfig, trainLoop, TrainResult } from '../train/train';
+import { AdamW, StepRecord, TRAIN_DEFAULTS, TrainConfig, TrainerOptions, trainLoop, TrainResult } from '../train/train';
 import { Presets, preset } from '../core/mode';
 import { Rng } from '../core/rng';
 import { KLEstimator } from '../rl/kl';
 import { mean as avg, meanStderr, sampleSd } from '../core/stats';
-import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutRows, rolloutTensors } from '../rl/rollout';
+import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutRows } from '../rl/rollout';
+import { collectExperience } from '../rl/experience';
 import { Interrupted, interruptible } from '../core/interrupt';
-import { AdaptiveKLController, gae, ppoPolicyLoss, ppoValueLoss, tokenRewards, whiten } from './ppoMath';
+import { AdaptiveKLController, ppoPolicyLoss, ppoValueLoss, tokenRewards } from './ppoMath';
+import { gae, whiten } from '../rl/advantages';
 import { seedFor } from '../core/seed';
 
 /**
@@ -144,10 +147,10 @@ export interface PPOInputs {
   ptxBatch?: (step: number) => { x: tf.Tensor2D; y: tf.Tensor2D; mask?: tf.Tensor2D };
 }
 
-export interface PPOOptions {
+/** TrainerOptions' signal; PPO shows its progress through its live view (course/views.ts ppoLiveView), so title and display do not apply. */
+export interface PPOOptions extends Pick<TrainerOptions, 'signal'> {
   /** Called after every iteration with its stats and rollout (views.ts ppoLiveView's onIteration). */
   onIteration?: (stats: PPOStats, r: Rollout, scores: { proxy: number[]; gold: number[] }) => void | Promise<void>;
-  signal?: AbortSignal;
 }
 
 /** trainLoop's result over all iterations (history: every optimizer step), plus PPO's own. */
@@ -161,7 +164,7 @@ export interface PPOResult extends TrainResult {
 }
 
 /** Values V(state before token t) [B, T]: the value head read at position t - 1 (0 at t = 0). */
-export function shiftedValues(valueHead: ScalarHead, hidden: tf.Tensor3D): tf.Tensor2D {
+function shiftedValues(valueHead: ScalarHead, hidden: tf.Tensor3D): tf.Tensor2D {
   return tf.tidy(() => {
     const v = valueHead.apply(hidden);
     const [B, T] = v.shape;
@@ -226,27 +229,20 @@ async function runPPO(inp: PPOInputs, config: PPOConfig, opts: PPOOptions): Prom
     if (opts.signal?.aborted) { stopped = true; break; }
     const klCoef = controller ? controller.klCoef : c.beta;
     // ---- rollout and scoring (no gradients)
-    const r = await rollout(policy, tokenizer, nextPrompts(B), gen(iter)).catch(stoppedIn(iter));
+    const e = await collectExperience(inp, nextPrompts(B), {
+      gen: gen(iter), entropy: true, values: (hidden, am) => tf.mul(shiftedValues(valueHead, hidden), am) as tf.Tensor2D,
+    }).catch(stoppedIn(iter));
+    const { rollout: r, proxy, gold, logProbs: lpA, refLogProbs: refA, actionMask: amA, seqKL } = e;
+    const entA = e.entropy!, valA = e.values!;
     const all = r.prompts.map((_, i) => i);
-    const batch = rolloutTensors(r, all, tokenizer.padId);
-    const [lpA, entA, valA, refA, amA] = tf.tidy(() => {
-      const out = policy.forward(batch.tokens, { attentionMask: batch.mask });
-      const { logProbs, entropy } = logProbsFromLogits(out.logits, batch.tokens, batch.mask, { temperature: c.temperature, entropy: true });
-      const ref = logProbsFromLogits(refPolicy.forward(batch.tokens, { attentionMask: batch.mask }).logits, batch.tokens, batch.mask, { temperature: c.temperature }).logProbs;
-      const values = tf.mul(shiftedValues(valueHead, out.hidden), batch.actionMask);
-      return [logProbs, entropy!, values, ref, batch.actionMask].map((t) => t.arraySync() as number[][]);
-    });
-    const proxy = inp.proxy(rolloutRows(r));
-    const gold = r.completions.map(inp.gold);
     const scores = proxy.map((s, i) => (s - rewardMean) / rewardStd - (r.finished[i] ? 0 : c.noEndPenalty));
     const { rewards } = tokenRewards(scores, lpA, refA, amA, klCoef, c.klEstimator);
     const { advantages, returns } = gae(rewards, valA, amA, c.gamma, c.lambda);
     const adv = c.whitenAdvantages ? whiten(advantages, amA) : advantages;
-    const seqKL = lpA.map((row, i) => row.reduce((a, lp, t) => a + amA[i][t] * (lp - refA[i][t]), 0));
 
     // ---- several epochs of minibatch updates, through the shared training loop
     const exp = {
-      tokens: batch.tokens, mask: batch.mask, actionMask: batch.actionMask,
+      ...e.tensors,
       oldLogProbs: tf.tensor2d(lpA), oldValues: tf.tensor2d(valA), advantages: tf.tensor2d(adv), returns: tf.tensor2d(returns),
     };
     const perms = Array.from({ length: c.ppoEpochs }, () => rng.shuffle(all.slice()));
@@ -258,10 +254,9 @@ async function runPPO(inp: PPOInputs, config: PPOConfig, opts: PPOOptions): Prom
         const idx = tf.tensor1d(perms[Math.floor(k / c.minibatches)].slice((k % c.minibatches) * mbSize, (k % c.minibatches + 1) * mbSize), 'int32');
         const g = <T extends tf.Tensor>(x: T) => tf.gather(x, idx) as T;
         const tokens = g(exp.tokens), mask = g(exp.mask), am = g(exp.actionMask);
-        const out = policy.forward(tokens, { attentionMask: mask });
-        const { logProbs } = logProbsFromLogits(out.logits, tokens, mask, { temperature: c.temperature });
+        const { logProbs, hidden } = completionLogProbs(policy, tokens, mask, { temperature: c.temperature, hidden: true });
         const pg = ppoPolicyLoss(logProbs, g(exp.oldLogProbs), g(exp.advantages), am, c.clip);
-        const vf = ppoValueLoss(shiftedValues(valueHead, out.hidden), g(exp.oldValues), g(exp.returns), am, c.valueClip);
+        const vf = ppoValueLoss(shiftedValues(valueHead, hidden!), g(exp.oldValues), g(exp.returns), am, c.valueClip);
         let loss = tf.add(pg.loss, tf.mul(c.vfCoef, vf.loss)) as tf.Scalar;
         if (c.ptxCoef > 0) {
           const pb = inp.ptxBatch!(step);

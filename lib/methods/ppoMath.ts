@@ -1,7 +1,8 @@
 /**
  * The arithmetic of PPO for language models, separated from the training loop so each piece can
- * be checked by hand (test/ppo.test.ts). Following "The N implementation details of RLHF with
- * PPO" (Huang et al.) and TRL.
+ * be checked by hand (test/ppo.test.ts): per-token rewards, the clipped policy and value losses,
+ * the adaptive KL controller. Following "The N implementation details of RLHF with PPO" (Huang et
+ * al.) and TRL. Advantages (GAE, whitening) are rl/advantages.ts, shared with the critic-free methods.
  *
  * Layout: every per-token quantity is a row-major batch [B, T] over the positions of a right-padded
  * sequence, with `actionMask` [B, T] = 1 on the tokens the policy generated (the completion, its <end>
@@ -11,17 +12,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { klK1, klK3, KLEstimator } from '../rl/kl';
+import { checkShape } from '../rl/advantages';
 
 type Rows = number[][];
 
-function checkShape(name: string, a: Rows, actionMask: Rows): void {
-  if (a.length !== actionMask.length || a.some((r, i) => r.length !== actionMask[i].length)) {
-    throw new Error(`${name}: shape [${a.length}, ${a[0]?.length}] does not match actionMask [${actionMask.length}, ${actionMask[0]?.length}]`);
-  }
-}
-
 /** Index of the last position with actionMask 1 in each row (-1 if none). */
-export function lastIndex(actionMask: Rows): number[] {
+function lastIndex(actionMask: Rows): number[] {
   return actionMask.map((row) => row.lastIndexOf(1));
 }
 
@@ -48,57 +44,6 @@ export function tokenRewards(
   const rewards = kl.map((row, i) => row.map((k, t) => -beta * k + (t === last[i] ? scores[i] : 0)));
   last.forEach((t, i) => { if (t < 0) throw new Error(`tokenRewards: row ${i} has no generated token (actionMask all 0)`); });
   return { rewards, kl };
-}
-
-/**
- * Generalised advantage estimation (Schulman et al. 2016) over each row's masked positions:
- *   delta_t = r_t + gamma * V_{t+1} - V_t        (V after the last real token = 0: episode ends)
- *   A_t     = delta_t + gamma * lambda * A_{t+1}
- *   returns = A + V                              (the value head's regression target)
- * With gamma = 1, lambda = 1 the advantage is the Monte-Carlo return minus the value.
- */
-export function gae(rewards: Rows, values: Rows, actionMask: Rows, gamma = 1, lambda = 0.95): { advantages: Rows; returns: Rows } {
-  checkShape('gae rewards', rewards, actionMask);
-  checkShape('gae values', values, actionMask);
-  if (!(gamma >= 0 && gamma <= 1) || !(lambda >= 0 && lambda <= 1)) {
-    throw new Error(`gae: gamma and lambda must be in [0, 1], got gamma=${gamma}, lambda=${lambda}`);
-  }
-  const advantages = rewards.map((row, i) => {
-    const T = row.length;
-    const adv = new Array<number>(T).fill(0);
-    let next = 0; // A_{t+1}
-    let nextValue = 0; // V_{t+1}
-    for (let t = T - 1; t >= 0; t--) {
-      if (!actionMask[i][t]) { next = 0; nextValue = 0; continue; }
-      const delta = row[t] + gamma * nextValue - values[i][t];
-      next = delta + gamma * lambda * next;
-      adv[t] = next;
-      nextValue = values[i][t];
-    }
-    return adv;
-  });
-  const returns = advantages.map((row, i) => row.map((a, t) => (actionMask[i][t] ? a + values[i][t] : 0)));
-  return { advantages, returns };
-}
-
-/** Masked mean and (unbiased) variance over all entries of the batch. */
-export function maskedMoments(x: Rows, actionMask: Rows): { mean: number; variance: number; n: number } {
-  checkShape('maskedMoments', x, actionMask);
-  let n = 0, s = 0;
-  x.forEach((row, i) => row.forEach((v, t) => { if (actionMask[i][t]) { n++; s += v; } }));
-  if (n === 0) throw new Error('maskedMoments: actionMask is all 0');
-  const mean = s / n;
-  let ss = 0;
-  x.forEach((row, i) => row.forEach((v, t) => { if (actionMask[i][t]) ss += (v - mean) ** 2; }));
-  return { mean, variance: n > 1 ? ss / (n - 1) : 0, n };
-}
-
-/** (x - mean) / std over masked entries; with shiftMean false the mean is added back (TRL's
- * choice for rewards: rescale without re-centering). Pads become 0. */
-export function whiten(x: Rows, actionMask: Rows, shiftMean = true): Rows {
-  const { mean, variance } = maskedMoments(x, actionMask);
-  const inv = 1 / Math.sqrt(variance + 1e-8);
-  return x.map((row, i) => row.map((v, t) => (actionMask[i][t] ? (v - mean) * inv + (shiftMean ? 0 : mean) : 0)));
 }
 
 function maskedMean(x: tf.Tensor, m: tf.Tensor): tf.Scalar {

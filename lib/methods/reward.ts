@@ -27,7 +27,7 @@ import { Comparison, strengthLevel } from '../feedback/preferences';
 import { Rng } from '../core/rng';
 import { padBatch } from '../model/sample';
 import { Tokenizer } from '../text/tokenizer';
-import { TRAIN_DEFAULTS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from '../train/train';
+import { TRAIN_DEFAULTS, TrainConfig, trainLoop, TrainResult, TrainerOptions } from '../train/train';
 import { seedFor } from '../core/seed';
 import { mean as meanOf, sampleSd } from '../core/stats';
 
@@ -311,11 +311,7 @@ export interface RewardInputs {
   heldOut?: Comparison[];
 }
 
-export interface RewardTrainOptions {
-  title?: string;
-  display?: boolean | TrainDisplay;
-  signal?: AbortSignal;
-}
+export type RewardTrainOptions = TrainerOptions;
 
 /** Indices of `records` grouped by prompt, groups in order of first appearance. */
 export function groupByPrompt(records: Comparison[]): number[][] {

@@ -19,7 +19,7 @@ import { crossEntropy, GPT } from '../model/model';
 import { Presets, preset } from '../core/mode';
 import { Rng } from '../core/rng';
 import { Tokenizer } from '../text/tokenizer';
-import { TRAIN_DEFAULTS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from '../train/train';
+import { TRAIN_DEFAULTS, TrainConfig, trainLoop, TrainResult, TrainerOptions } from '../train/train';
 
 /** What SFT needs from an example (task.ts's ChatExample has more). */
 export interface PromptCompletion {
@@ -65,7 +65,7 @@ export interface ChatBatch {
 }
 
 /** Token ids of prompt + completion + <end>, and the prompt's length. */
-export function encodeExchange(tok: Tokenizer, ex: PromptCompletion): { ids: number[]; promptLength: number } {
+function encodeExchange(tok: Tokenizer, ex: PromptCompletion): { ids: number[]; promptLength: number } {
   const p = tok.encode(ex.prompt);
   return { ids: [...p, ...tok.encodeWithEnd(ex.completion)], promptLength: p.length };
 }
@@ -148,11 +148,7 @@ export interface SFTInputs {
   heldOut?: PromptCompletion[];
 }
 
-export interface SFTOptions {
-  title?: string;
-  display?: boolean | TrainDisplay;
-  signal?: AbortSignal;
-}
+export type SFTOptions = TrainerOptions;
 
 /**
  * Fine-tune `policy` in place on `examples` with trainLoop: each step takes the next batchSize

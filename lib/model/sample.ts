@@ -1,14 +1,13 @@
 /**
- * Sampling from a GPT and scoring given text with it.
+ * Sampling from a GPT.
  *
  * `generate`: batched prompts of different lengths, temperature / top-k / top-p, a seed, stop at
  * `<end>`, and incremental decoding with a KV cache (each new token costs one position).
- * `sequenceLogProbs`: per-token log p(token_t | tokens_<t) of right-padded sequences, the
- * quantity KL penalties, PPO ratios and DPO losses are made of.
+ * `padBatch`: the right-padded [B, T] layout every method uses. Scoring given text (per-token
+ * log-probs) is model/logprobs.ts.
  */
 import * as tf from '@tensorflow/tfjs';
 import { GPT, KVCache } from './model';
-import { softmaxCrossEntropy } from '../engine/native';
 import { Rng } from '../core/rng';
 
 export interface GenerateOptions {
@@ -38,7 +37,7 @@ export interface Generation {
   /** True if the row emitted endId. */
   finished: boolean;
   /** Natural-log probability of each completion token under the temperature-scaled model
-   *  (before top-k/top-p filtering; temperature 1 when greedy): what `sequenceLogProbs` gives. */
+   *  (before top-k/top-p filtering; temperature 1 when greedy): what `completionLogProbs` gives. */
   logProbs: number[];
 }
 
@@ -161,54 +160,6 @@ export function generate(model: GPT, prompts: number[][], opts: GenerateOptions)
     cache?.dispose();
   }
   return out;
-}
-
-export interface LogProbOptions {
-  /** Logits are divided by it first (use the sampling temperature, a PPO detail). Default 1. */
-  temperature?: number;
-}
-
-/**
- * From logits [B,T,V] of tokens [B,T] (right-padded, mask [B,T]) to per-token log-probs [B,T]:
- * out[b,t] = log softmax(logits[b,t-1] / temperature)[tokens[b,t]] for t >= 1 where mask[b,t] = 1,
- * and 0 at t = 0 (nothing predicts the first token) and at pads. Differentiable.
- * With `entropy`, also the entropy of the same predictive distributions, aligned the same way.
- */
-export function logProbsFromLogits(
-  logits: tf.Tensor3D, tokens: tf.Tensor2D, mask: tf.Tensor2D, opts: LogProbOptions & { entropy?: boolean } = {},
-): { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D } {
-  const temperature = opts.temperature ?? 1;
-  if (!(temperature > 0)) throw new Error(`logProbs: temperature must be > 0, got ${temperature}`);
-  const [B, T, V] = logits.shape;
-  if (tokens.shape.join() !== [B, T].join() || mask.shape.join() !== [B, T].join()) {
-    throw new Error(`logProbs: tokens [${tokens.shape}] and mask [${mask.shape}] must both be [${B}, ${T}] like the logits`);
-  }
-  return tf.tidy(() => {
-    const m = mask.cast('float32');
-    const align = (x: tf.Tensor) => tf.mul(tf.concat([tf.zeros([B, 1]), x], 1), m) as tf.Tensor2D;
-    if (!opts.entropy) {
-      // log p(target) = -cross-entropy, by the fused (native) kernel on all B*T rows: with a
-      // 4k-token vocabulary, materialising log-softmax [B, T, V] dominated DPO's step time.
-      // The last position predicts nothing; its target (the first token, any valid id) is dropped.
-      const z = temperature === 1 ? logits : tf.div(logits, temperature);
-      const targets = tf.concat([tokens.slice([0, 1], [B, T - 1]), tokens.slice([0, 0], [B, 1])], 1).reshape([B * T]);
-      const nll = softmaxCrossEntropy(z.reshape([B * T, V]) as tf.Tensor2D, targets.cast('int32') as tf.Tensor1D);
-      return { logProbs: align(tf.neg(nll).reshape([B, T]).slice([0, 0], [B, T - 1])) };
-    }
-    const logp = tf.logSoftmax(tf.div(logits.slice([0, 0, 0], [B, T - 1, V]), temperature)); // predicts tokens 1..T-1
-    // Pick each target's log-prob by a gather from the flattened [B*(T-1)*V] tensor (a one-hot
-    // mask of the same size, and its gradient, cost twice as much).
-    const n = B * (T - 1);
-    const flat = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(V, 'int32')), tokens.slice([0, 1], [B, T - 1]).reshape([n]));
-    const logProbs = align(tf.gather(logp.reshape([n * V]), flat).reshape([B, T - 1]));
-    const entropy = align(tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)));
-    return { logProbs, entropy };
-  });
-}
-
-/** Per-token log-probs [B,T] of right-padded tokens [B,T] (mask [B,T]); see logProbsFromLogits. */
-export function sequenceLogProbs(model: GPT, tokens: tf.Tensor2D, mask: tf.Tensor2D, opts: LogProbOptions = {}): tf.Tensor2D {
-  return tf.tidy(() => logProbsFromLogits(model.forward(tokens, { attentionMask: mask }).logits, tokens, mask, opts).logProbs);
 }
 
 /**

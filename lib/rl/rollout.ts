@@ -10,7 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { GPT } from '../model/model';
-import { generate, padBatch, sequenceLogProbs } from '../model/sample';
+import { generate, padBatch } from '../model/sample';
+import { completionLogProbs } from '../model/logprobs';
 import { Tokenizer } from '../text/tokenizer';
 import { klK1, klK3 } from './kl';
 import { mean, meanStderr } from '../core/stats';
@@ -74,6 +75,46 @@ export async function rollout(policy: GPT, tokenizer: Tokenizer, prompts: string
   });
 }
 
+/**
+ * K samples of each prompt and where they sit in a rollout: rows[p][j] is the rollout row of sample
+ * j of prompts[p]. Best-of-N, RLOO/GRPO groups (rl/experience.ts) and chapter 04's K-wise pairs all
+ * read K samples per prompt through it. Two layouts of the rows, kept because each fixes which
+ * draws a seed gives: `byPrompt` (best-of-N, the experience collector) puts a prompt's samples next
+ * to each other, rows p*K .. p*K+K-1; `byCopy` (samplePairs) goes K times over the prompt list,
+ * sample j of prompt p at row j*n + p, so K = 2 draws the same as one pair per prompt.
+ */
+export interface SampleGroups {
+  prompts: string[];
+  /** Samples per prompt. */
+  k: number;
+  /** rows[p][j]: the rollout row of sample j of prompts[p]. */
+  rows: number[][];
+}
+
+export function sampleGroups(prompts: string[], k: number, layout: 'byPrompt' | 'byCopy' = 'byPrompt'): SampleGroups {
+  if (!Number.isInteger(k) || k < 1) throw new Error(`sampleGroups: k must be an integer >= 1, got ${k}`);
+  const n = prompts.length;
+  const rows = prompts.map((_, p) => Array.from({ length: k }, (_, j) => (layout === 'byPrompt' ? p * k + j : j * n + p)));
+  return { prompts: [...prompts], k, rows };
+}
+
+/** Per-row values laid out by group: out[p][j] = values[rows[p][j]]. */
+export function groupValues<T>(g: SampleGroups, values: T[]): T[][] {
+  const n = g.prompts.length * g.k;
+  if (values.length !== n) throw new Error(`groupValues: ${values.length} values for ${g.prompts.length} prompts x ${g.k} samples`);
+  return g.rows.map((r) => r.map((i) => values[i]));
+}
+
+/** K samples of each prompt from one rollout (sampling as `rollout`), with their groups. */
+export async function rolloutGroups(
+  policy: GPT, tokenizer: Tokenizer, prompts: string[], k: number, s: GenSettings, layout: 'byPrompt' | 'byCopy' = 'byPrompt',
+): Promise<{ rollout: Rollout; groups: SampleGroups }> {
+  const groups = sampleGroups(prompts, k, layout);
+  const list = new Array<string>(prompts.length * k);
+  groups.rows.forEach((r, p) => r.forEach((i) => { list[i] = prompts[p]; }));
+  return { rollout: await rollout(policy, tokenizer, list, s), groups };
+}
+
 /** Full rows (prompt + completion ids) of the selected samples (default all). */
 export function rolloutRows(r: Rollout, idx?: number[]): number[][] {
   const ids = idx ?? r.prompts.map((_, i) => i);
@@ -94,13 +135,13 @@ export function rolloutTensors(r: Rollout, idx: number[], padId: number): { toke
 }
 
 /** Per-token log-probs of each completion under `model` (one array per sample, completion only). */
-export function completionLogProbs(model: GPT, r: Rollout, padId: number, temperature = 1, batchSize = 32): number[][] {
+export function rolloutLogProbs(model: GPT, r: Rollout, padId: number, temperature = 1, batchSize = 32): number[][] {
   const out: number[][] = [];
   for (let i = 0; i < r.prompts.length; i += batchSize) {
     const idx = r.prompts.slice(i, i + batchSize).map((_, k) => i + k);
     const lp = tf.tidy(() => {
       const { tokens, mask } = rolloutTensors(r, idx, padId);
-      return sequenceLogProbs(model, tokens, mask, { temperature }).arraySync();
+      return completionLogProbs(model, tokens, mask, { temperature }).logProbs.arraySync();
     });
     idx.forEach((j, b) => {
       const p = r.promptIds[j].length;
@@ -146,8 +187,8 @@ export interface ScoredRollout {
 export function scoreRollout(
   r: Rollout, opts: { policy: GPT; refPolicy: GPT; proxy: ProxyScorer; gold: GoldScorerFn; padId: number; batchSize?: number },
 ): ScoredRollout {
-  const lp = completionLogProbs(opts.policy, r, opts.padId, 1, opts.batchSize);
-  const ref = completionLogProbs(opts.refPolicy, r, opts.padId, 1, opts.batchSize);
+  const lp = rolloutLogProbs(opts.policy, r, opts.padId, 1, opts.batchSize);
+  const ref = rolloutLogProbs(opts.refPolicy, r, opts.padId, 1, opts.batchSize);
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   return {
     rollout: r,
@@ -181,15 +222,14 @@ export function summarize(s: ScoredRollout): PolicyStats {
 export async function samplePairs(policy: GPT, tok: Tokenizer, prompts: string[], s: GenSettings, opts: { perPrompt?: number } = {}): Promise<Pair[]> {
   const k = opts.perPrompt ?? 2;
   if (!Number.isInteger(k) || k < 2) throw new Error(`samplePairs: perPrompt must be an integer >= 2, got ${k}`);
-  const r = await rollout(policy, tok, Array.from({ length: k }, () => prompts).flat(), s);
-  const n = prompts.length;
+  const { rollout: r, groups } = await rolloutGroups(policy, tok, prompts, k, s, 'byCopy');
   const pairs: Pair[] = [];
   prompts.forEach((prompt, i) => {
     for (let a = 0; a < k; a++) {
       for (let b = a + 1; b < k; b++) {
         const metadata: Record<string, unknown> = { sampleSeed: s.seed, temperature: s.temperature };
         if (k > 2) Object.assign(metadata, { promptIndex: i, samples: [a, b] });
-        pairs.push({ prompt, completionA: r.completions[a * n + i], completionB: r.completions[b * n + i], metadata });
+        pairs.push({ prompt, completionA: r.completions[groups.rows[i][a]], completionB: r.completions[groups.rows[i][b]], metadata });
       }
     }
   });

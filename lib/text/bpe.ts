@@ -35,7 +35,7 @@ export interface BpeTokenizerJSON {
 }
 
 /** GPT-2-style pre-tokenisation (see the module comment). Covers every character of any text. */
-export const BPE_CHUNK = / ?[A-Za-z']+| ?[^A-Za-z'\s]+|\s+/g;
+const BPE_CHUNK = / ?[A-Za-z']+| ?[^A-Za-z'\s]+|\s+/g;
 
 export function bpeChunks(text: string): string[] {
   return text.match(BPE_CHUNK) ?? [];

@@ -9,7 +9,7 @@ import { findRepoRoot } from '../core/mode';
 import { Rng } from '../core/rng';
 
 /** data/tinyshakespeare.txt under the repo root (found from the working directory). */
-export function defaultCorpusPath(): string {
+function defaultCorpusPath(): string {
   return path.join(findRepoRoot(), 'data', 'tinyshakespeare.txt');
 }
 

@@ -19,7 +19,7 @@ import { CharTokenizer, CharTokenizerJSON, Tokenizer } from '../text/tokenizer';
 import { AdamW, OptimizerState } from './train';
 import { fsyncDir, writeFileSynced } from '../core/files';
 
-export const CHECKPOINT_FORMAT_VERSION = 1;
+const CHECKPOINT_FORMAT_VERSION = 1;
 
 /** The library version (lib/package.json) recorded in every checkpoint. */
 export function libraryVersion(): string {

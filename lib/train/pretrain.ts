@@ -12,7 +12,7 @@ import { getBatch } from '../text/corpus';
 import { GPT, streamLoss } from '../model/model';
 import { Presets, preset } from '../core/mode';
 import { Rng } from '../core/rng';
-import { AdamW, StepRecord, TRAIN_DEFAULTS, TrainConfig, TrainDisplay, trainLoop, TrainResult } from './train';
+import { AdamW, StepRecord, TRAIN_DEFAULTS, TrainConfig, trainLoop, TrainResult, TrainerOptions } from './train';
 
 export interface PretrainConfig extends TrainConfig {
   /** Windows per step (default 16; tokens per step = batchSize x the model's blockSize). */
@@ -50,10 +50,7 @@ export interface PretrainInputs {
   batch?: (step: number) => { x: tf.Tensor2D; y: tf.Tensor2D };
 }
 
-export interface PretrainOptions {
-  title?: string;
-  display?: boolean | TrainDisplay;
-  signal?: AbortSignal;
+export interface PretrainOptions extends TrainerOptions {
   /** Continue with this optimizer (e.g. rebuilt from a checkpoint, or kept across an interrupted run). */
   optimizer?: AdamW;
   /**

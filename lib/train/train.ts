@@ -181,7 +181,20 @@ export interface TrainResult {
   seconds: number;
 }
 
-export interface TrainLoopOptions {
+/**
+ * What every trainer's `opts` starts from (`xTrain(inputs, config, opts)`): how a run shows and
+ * stops. Methods add their callbacks (DPO's onStep, PPO's onIteration).
+ */
+export interface TrainerOptions {
+  /** Title of the progress display (default: the method's name). */
+  title?: string;
+  /** false for silence (tests); default true; or a TrainDisplay to draw into. */
+  display?: boolean | TrainDisplay;
+  /** Stop between steps when aborted (result.stopped; Kernel > Interrupt needs no signal: core/interrupt.ts). */
+  signal?: AbortSignal;
+}
+
+export interface TrainLoopOptions extends TrainerOptions {
   params: ParamSpec[];
   /** The method's loss at this step (build the batch inside); optional extra metrics. */
   lossFn: (step: number) => { loss: tf.Scalar; metrics?: Record<string, tf.Scalar | number> };
@@ -190,17 +203,12 @@ export interface TrainLoopOptions {
   evalFn?: (step: number) => Record<string, number> | Promise<Record<string, number>>;
   /** Called after every step; return false to stop. */
   onStep?: (rec: StepRecord) => void | boolean | Promise<void | boolean>;
-  /** Stop between steps when aborted (Kernel > Interrupt needs no signal: see lib/interrupt.ts). */
-  signal?: AbortSignal;
   /** Continue with this optimizer (its t is the step to resume from), e.g. one rebuilt from a checkpoint. */
   optimizer?: AdamW;
   /** Run at most this many steps in this call (default: until config.steps). */
   maxSteps?: number;
   /** Tokens per step, for the tokens/s readout. */
   tokensPerStep?: number;
-  /** Title of the progress display; display: false for silence (tests). */
-  title?: string;
-  display?: boolean | TrainDisplay;
 }
 
 /** What the loop shows while it runs (progress line, live curve); replaceable for custom views. */
@@ -225,7 +233,7 @@ export interface ProgressInfo {
  * estimates, lr, tokens/s, elapsed, ETA) and, if asked, a live plotly loss chart.
  * `startStep`..`endStep`: the steps this call will run (progress counts those).
  */
-export function trainDisplay(opts: { title: string; startStep: number; endStep: number; livePlot: boolean }): TrainDisplay {
+function trainDisplay(opts: { title: string; startStep: number; endStep: number; livePlot: boolean }): TrainDisplay {
   const bar = progress(Math.max(1, opts.endStep - opts.startStep), { label: opts.title });
   const chart = opts.livePlot ? livePlot({ title: opts.title, yTitle: 'loss (nats/token)' }) : null;
   let lastEval: Record<string, number> = {};
