@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { AnchoringLabeler, AttributeLabeler, DriftingLabeler } from '../lib/feedback/assumptions';
 import { byPopulation, lengthTaste, MixtureLabeler, replyWords } from '../lib/feedback/populations';
 import { comparisonGraph, countThreeCycles, findCycle, replyKey, scalarCeiling } from '../lib/feedback/preferenceGraph';
-import { Comparison, SimulatedLabeler } from '../lib/feedback/preferences';
+import { Comparison } from '../lib/feedback/preferences';
+import { SimulatedLabeler } from '../lib/feedback/labeler';
 import { Rng } from '../lib/core/rng';
 
 const P = 'Human: Speak.\nAssistant: ';

@@ -19,6 +19,7 @@
 import { Rng } from '../core/rng';
 import { seedFor } from '../core/seed';
 import { Comparison, makeComparison, strengthOf } from './preferences';
+import { Labeler } from './labeler';
 
 /** A score of a completion (higher = better); the prompt is passed for scores that read it. */
 export type Score = (completion: string, prompt: string) => number;
@@ -52,8 +53,8 @@ abstract class MarginLabeler<C extends NoisyConfig> {
     this.rng = new Rng(seedFor(config.seed));
   }
 
-  /** The labeler's name, as in each record's `labeler` field. */
-  get name(): string {
+  /** The labeler's id, as in each record's `labeler` field (the Labeler interface). */
+  get id(): string {
     return this.config.id;
   }
 
@@ -95,7 +96,7 @@ export interface AttributeConfig {
  * (an attribute's name, "majority", or "coin"). The strength: lexicographic, ">" (level 1) when an
  * attribute decided; majority, the vote margin (1 to 3, e.g. 2-1 is ">", 3-0 ">>>"); a coin, ">=".
  */
-export class AttributeLabeler {
+export class AttributeLabeler implements Labeler {
   readonly config: AttributeConfig;
   private rng: Rng;
 
@@ -107,7 +108,7 @@ export class AttributeLabeler {
     this.rng = new Rng(seedFor(this.config.seed));
   }
 
-  get name(): string {
+  get id(): string {
     return this.config.id;
   }
 
@@ -144,7 +145,7 @@ export interface DriftConfig extends NoisyConfig {
  * perceives u_t = (1 - a_t) * from + a_t * to with a_t = min(1, t / driftLabels). Records carry
  * metadata.step, metadata.drift (a_t) and the perceived utilities as goldA/goldB.
  */
-export class DriftingLabeler extends MarginLabeler<DriftConfig> {
+export class DriftingLabeler extends MarginLabeler<DriftConfig> implements Labeler {
   private step = 0;
 
   constructor(readonly from: Score, readonly to: Score, config: Partial<DriftConfig> = {}) {
@@ -182,7 +183,7 @@ export interface AnchorConfig extends NoisyConfig {
  * if it chose A on its previous pair, -1 if B, 0 on its first. Records carry metadata.previous
  * ("A", "B" or null) and gold as goldA/goldB (the preference it would state without the anchor).
  */
-export class AnchoringLabeler extends MarginLabeler<AnchorConfig> {
+export class AnchoringLabeler extends MarginLabeler<AnchorConfig> implements Labeler {
   private previous: 'A' | 'B' | null = null;
 
   constructor(readonly gold: Score, config: Partial<AnchorConfig> = {}) {

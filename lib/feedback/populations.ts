@@ -13,18 +13,14 @@ import { Rng } from '../core/rng';
 import { seedFor } from '../core/seed';
 import { wordsOf, END_MARK } from './task';
 import { Comparison } from './preferences';
-
-/** What MixtureLabeler needs of a labeler: SimulatedLabeler and the labelers of assumptions.ts have it. */
-export interface LabelsPairs {
-  label(prompt: string, completionA: string, completionB: string, metadata?: Record<string, unknown>): Comparison;
-}
+import { Labeler } from './labeler';
 
 export interface Population {
   /** Written to metadata.population. */
   name: string;
   /** Relative share of the labels (normalised over the populations; > 0). */
   share: number;
-  labeler: LabelsPairs;
+  labeler: Labeler;
 }
 
 /**
@@ -32,7 +28,7 @@ export interface Population {
  * record is the population's labeler's own, with metadata.population added. `draws` counts labels
  * given per population so far.
  */
-export class MixtureLabeler {
+export class MixtureLabeler implements Labeler {
   readonly config: { id: string; seed: number };
   readonly draws: Record<string, number>;
   private rng: Rng;
@@ -50,7 +46,8 @@ export class MixtureLabeler {
     this.rng = new Rng(seedFor(this.config.seed));
   }
 
-  get name(): string {
+  /** The labeler's id, as in each record's `labeler` field (the Labeler interface). */
+  get id(): string {
     return this.config.id;
   }
 
