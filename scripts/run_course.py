@@ -75,6 +75,7 @@ class Runner(NotebookClient):
         self.n_code = sum(1 for c in nb.cells if c.cell_type == 'code')
         self.k = 0
         self.failed_index = None
+        self.cell_times = []  # (seconds, cell index, first line of source)
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         if cell.cell_type != 'code' or not cell.source.strip():
@@ -88,6 +89,7 @@ class Runner(NotebookClient):
             raise
         finally:
             first = cell.source.strip().splitlines()[0][:70]
+            self.cell_times.append((time.time() - t0, cell_index, first))
             log(f'  {self.name} cell {cell_index} ({self.k}/{self.n_code}) {time.time() - t0:6.1f}s  {first}')
 
 
@@ -117,7 +119,7 @@ def execute(path, out_dir, cell_timeout, ref_texts=None):
     os.makedirs(out_dir, exist_ok=True)
     write_atomic(os.path.join(out_dir, name), nbformat.writes(nb))
     write_atomic(os.path.join(out_dir, name.replace('.ipynb', '.html')), to_html(nb))
-    return seconds, error
+    return seconds, error, client.cell_times
 
 
 REF_PLACEHOLDER = re.compile(r'\{\{ref ([a-z][A-Za-z0-9]*(?:\.[A-Za-z0-9=_-]+)+)\}\}')
@@ -228,6 +230,23 @@ collection and reward modeling, RL optimization), best-of-N, DPO and evaluation.
 {''.join(rows)}</table></body></html>'''
 
 
+SLOWEST = 3  # cells listed per chapter in the end-of-run report
+
+
+def time_report(results):
+    """The end-of-run table: each chapter's time, its slowest cells, and the total (where the time goes)."""
+    lines = [f'\ncourse: time per chapter ({"fast" if FAST else "default"} mode, load average '
+             f'{" ".join(f"{x:.1f}" for x in os.getloadavg())} at the end)',
+             f'{"notebook":<34} {"min":>6}  slowest cells (s, cell index, first line)']
+    for r in results:
+        cells = '; '.join(f"{c['seconds']:.0f}s #{c['cell']} {c['source'][:40]}" for c in r['slowest'])
+        lines.append(f"{os.path.basename(r['notebook']):<34} {r['seconds'] / 60:6.1f}  {cells}"
+                     f"{'' if r['ok'] else '  (FAILED)'}")
+    total = sum(r['seconds'] for r in results)
+    lines.append(f'{"total":<34} {total / 60:6.1f}')
+    return '\n'.join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('notebooks', nargs='*', help='notebooks to run (default: notebooks/NN-*.ipynb in order)')
@@ -252,9 +271,11 @@ def main():
     failed = None
     for p in paths:
         log(f'running {os.path.relpath(p, ROOT)}')
-        seconds, error = execute(p, args.out, args.cell_timeout, ref_texts)
+        seconds, error, cell_times = execute(p, args.out, args.cell_timeout, ref_texts)
         results.append({'notebook': os.path.relpath(p, ROOT), 'seconds': round(seconds, 1), 'ok': error is None,
-                        'mode': 'fast' if FAST else 'default'})
+                        'mode': 'fast' if FAST else 'default',
+                        'slowest': [{'cell': i, 'seconds': round(s, 1), 'source': src}
+                                    for s, i, src in sorted(cell_times, reverse=True)[:SLOWEST]]})
         log(f'{"done" if error is None else "FAILED"} {os.path.basename(p)} in {seconds:.1f}s')
         if error:
             failed = error
@@ -268,6 +289,7 @@ def main():
     write_atomic(timings_path, json.dumps(sorted(previous.values(), key=lambda r: (r['mode'], r['notebook'])), indent=1))
     write_atomic(os.path.join(args.out, 'index.html'), index_page(results))
     trust([os.path.join(args.out, os.path.basename(r['notebook'])) for r in results])
+    print(time_report(results), flush=True)
     if failed:
         print('\n' + '=' * 70 + f'\ncourse: FAILED\n{failed}\n' + '=' * 70, file=sys.stderr, flush=True)
         return 1
