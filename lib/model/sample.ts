@@ -123,13 +123,14 @@ export function generate(model: GPT, prompts: number[][], opts: GenerateOptions)
       const pos = r.slice(start, L).map((m) => Math.max(0, (n += m) - 1));
       return pos.slice(from - start);
     });
-    const { logits } = model.forward(tf.tensor2d(win, undefined, 'int32'), {
+    const hidden = model.forwardHidden(tf.tensor2d(win, undefined, 'int32'), {
       attentionMask: tf.tensor2d(winMask, undefined, 'float32'),
       positions: tf.tensor2d(positions, undefined, 'int32'),
       cache: cache ?? undefined,
     });
-    const T = win[0].length;
-    return logits.slice([0, T - 1, 0], [B, 1, V]).dataSync() as Float32Array;
+    const [, T, C] = hidden.shape;
+    // the LM head on the last position only (the prompt's other positions need no [V] scores)
+    return model.headLogits(hidden.slice([0, T - 1, 0], [B, 1, C]).reshape([B, C]) as tf.Tensor2D).dataSync() as Float32Array;
   });
 
   try {
@@ -208,7 +209,19 @@ export function logProbsFromLogits(
 
 /** Per-token log-probs [B,T] of right-padded tokens [B,T] (mask [B,T]); see logProbsFromLogits. */
 export function sequenceLogProbs(model: GPT, tokens: tf.Tensor2D, mask: tf.Tensor2D, opts: LogProbOptions = {}): tf.Tensor2D {
-  return tf.tidy(() => logProbsFromLogits(model.forward(tokens, { attentionMask: mask }).logits, tokens, mask, opts).logProbs);
+  const temperature = opts.temperature ?? 1;
+  if (!(temperature > 0)) throw new Error(`logProbs: temperature must be > 0, got ${temperature}`);
+  const [B, T] = tokens.shape;
+  if (mask.shape.join() !== [B, T].join()) throw new Error(`logProbs: mask [${mask.shape}] must be [${B}, ${T}] like the tokens`);
+  return tf.tidy(() => {
+    // hidden state t predicts token t + 1 (GPT.logProbsAt: no [B, T, V] logits); 0 at t = 0 and at pads
+    const hidden = model.forwardHidden(tokens, { attentionMask: mask });
+    const C = hidden.shape[2];
+    const next = T > 1
+      ? model.logProbsAt(hidden.slice([0, 0, 0], [B, T - 1, C]) as tf.Tensor3D, tokens.slice([0, 1], [B, T - 1]), temperature)
+      : tf.zeros([B, 0]);
+    return tf.mul(tf.concat([tf.zeros([B, 1]), next], 1), mask.cast('float32')) as tf.Tensor2D;
+  });
 }
 
 /**

@@ -10,7 +10,8 @@
         "src/reduce.c",
         "src/layout.c",
         "src/fused.c",
-        "src/attention.c"
+        "src/attention.c",
+        "src/logprob.c"
       ],
       "include_dirs": ["/usr/include/x86_64-linux-gnu", "/usr/include/openblas"],
       "libraries": ["-lopenblas", "-lpthread", "-lm"],
