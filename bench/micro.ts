@@ -1,32 +1,45 @@
-// Kernel microbenchmark at the course shape (config C): CPU ms per call (all threads) of the
-// output layer's pieces, for developing kernels on a busy machine. Usage: tsx bench/micro.ts
+// Kernel microbenchmark at the course shape (config C), in CPU ms per call (all threads): what the
+// log-prob pass and the training step spend, piece by piece, on a machine too busy for wall times.
+// Usage: RLHF_THREADS=1 tsx bench/micro.ts
 import { initBackend, tf } from '../lib/engine/backend';
-import { softmaxCrossEntropy } from '../lib/engine/native';
+import { headLogProbs, softmaxCrossEntropy } from '../lib/engine/native';
+import { GPT } from '../lib/model/model';
+import { padBatch, sequenceLogProbs } from '../lib/model/sample';
+import { BENCH_CONFIGS, benchGPTConfig, logProbRows, randomBatch } from './common';
 
-function cpuMs(label: string, fn: () => tf.Tensor | tf.Tensor[], reps = 10): void {
-  for (let i = 0; i < 2; i++) tf.dispose(fn());
-  const c0 = process.cpuUsage(), t0 = performance.now();
-  for (let i = 0; i < reps; i++) tf.dispose(fn());
+function cpuMs(label: string, fn: () => unknown, reps = 10): void {
+  for (let i = 0; i < 2; i++) tf.tidy(() => { fn(); });
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < reps; i++) tf.tidy(() => { fn(); });
   const c = process.cpuUsage(c0);
-  console.log(`${label.padEnd(40)} cpu ${((c.user + c.system) / 1000 / reps).toFixed(2).padStart(8)} ms  wall ${((performance.now() - t0) / reps).toFixed(2).padStart(8)} ms`);
+  console.log(`${label.padEnd(48)} ${((c.user + c.system) / 1000 / reps).toFixed(2).padStart(8)} ms CPU`);
 }
 
 async function main() {
   await initBackend({ log: () => {} });
-  const N = 1024, C = 128, V = 4067;
-  const h = tf.randomNormal([N, C]), w = tf.randomNormal([V, C], 0, 0.02);
+  const cfg = BENCH_CONFIGS.C;
+  const model = new GPT(benchGPTConfig(cfg));
+  const N = logProbRows(cfg) * cfg.context, C = cfg.width, V = cfg.vocab;
+  const h = tf.randomNormal([N, C]) as tf.Tensor2D, w = model.params.get('wte')! as unknown as tf.Tensor2D;
   const labels = tf.randomUniform([N], 0, V, 'int32') as tf.Tensor1D;
-  const logits = tf.matMul(h, w, false, true) as tf.Tensor2D;
-  const dl = tf.randomNormal([N, V]);
-  cpuMs('head fwd h @ W^T [1024x128]x[128x4067]', () => tf.matMul(h, w, false, true));
-  cpuMs('head bwd dh = dlogits @ W', () => tf.matMul(dl, w));
-  cpuMs('head bwd dW = dlogits^T @ h', () => tf.matMul(dl, h, true, false));
-  cpuMs('xent fwd [1024, 4067]', () => softmaxCrossEntropy(logits, labels));
-  cpuMs('xent fwd+bwd', () => tf.grad((z: tf.Tensor) => softmaxCrossEntropy(z as tf.Tensor2D, labels).sum())(logits));
-  cpuMs('head+xent fwd+bwd (stock path)', () => {
-    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => softmaxCrossEntropy(tf.matMul(a, b, false, true) as tf.Tensor2D, labels).mean());
-    return g([h, w]);
-  });
-  cpuMs('sum over rows [1024, 512]', () => tf.sum(dl.slice([0, 0], [N, 512]), 0));
+  const rows = Array.from({ length: logProbRows(cfg) }, (_, b) => Array.from(randomBatch({ ...cfg, batch: 1 }, b).x.dataSync()));
+  const { tokens, mask } = padBatch(rows, 0);
+  const vars = model.trainableVariables();
+  console.log(`N = ${N} rows, C = ${C}, V = ${V}`);
+  cpuMs('output layer h @ W^T', () => tf.matMul(h, w, false, true).dataSync());
+  cpuMs('  + softmaxCrossEntropy (the logits path)', () => softmaxCrossEntropy(tf.matMul(h, w, false, true) as tf.Tensor2D, labels).dataSync());
+  cpuMs('headLogProbs forward', () => headLogProbs(h, w, labels, true).dataSync());
+  cpuMs('headLogProbs forward + backward', () => tf.grads((a: tf.Tensor, b: tf.Tensor) => headLogProbs(a as tf.Tensor2D, b as tf.Tensor2D, labels, true).sum())([h, w]).map((g) => g.dataSync()));
+  cpuMs('forwardHidden (trunk)', () => model.forwardHidden(tokens, { attentionMask: mask }).dataSync());
+  cpuMs('sequenceLogProbs', () => sequenceLogProbs(model, tokens, mask).dataSync());
+  cpuMs('sequenceLogProbs + backward', () => {
+    const { grads } = tf.variableGrads(() => sequenceLogProbs(model, tokens, mask).sum() as tf.Scalar, vars);
+    Object.values(grads).forEach((g) => g.dataSync());
+  }, 5);
+  const { x, y } = randomBatch(cfg, 0);
+  cpuMs('training loss + backward (batch 16)', () => {
+    const { grads } = tf.variableGrads(() => model.loss(x, y), vars);
+    Object.values(grads).forEach((g) => g.dataSync());
+  }, 5);
 }
 main();

@@ -192,7 +192,7 @@ describe.runIf(available)('fused ops: native kernel = tfjs formula, forward and 
   });
 
   it('headLogProbs: the output layer and log-softmax at labels, both weight layouts, with temperature', () => {
-    // 37 rows: two full blocks of 16 and a partial one; V = 29
+    // one partial block of rows (37 < 128) and one partial vocabulary tile (V = 29)
     const [N, C, V] = [37, 8, 29];
     const h = rand([N, C], 2) as tf.Tensor2D, wt = rand([V, C], 2) as tf.Tensor2D, weights = rand([N]);
     const labels = tf.tensor1d(Array.from({ length: N }, (_, i) => (i * 7) % V), 'int32');
@@ -211,7 +211,7 @@ describe.runIf(available)('fused ops: native kernel = tfjs formula, forward and 
   });
 
   it('headLogProbs split over threads (course vocabulary)', () => {
-    const [N, C, V] = [100, 32, 4067]; // 7 blocks of rows, enough work to be split
+    const [N, C, V] = [260, 16, 4067]; // blocks of 128, 128 and 4 rows; 7 full vocabulary tiles and a partial one
     const h = rand([N, C], 2) as tf.Tensor2D, w = rand([V, C], 0.5) as tf.Tensor2D, weights = rand([N]);
     const labels = tf.tensor1d(Array.from({ length: N }, (_, i) => (i * 131) % V), 'int32');
     const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(headLogProbs(a as tf.Tensor2D, b as tf.Tensor2D, labels, true), weights));

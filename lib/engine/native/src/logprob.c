@@ -1,18 +1,22 @@
-/* The output layer and its log-softmax fused, over blocks of rows that stay in cache:
+/* The output layer and its log-softmax fused, in tiles that stay in cache:
  *   logp[r] = s z[r, label[r]] - logsumexp_v(s z[r, v]),   z = h W^T (W [V,C], tied
  * embeddings) or z = h W (W [C,V]), s = 1 / temperature,
  * without materialising z [N, V] (N = B*T rows, V = 4,067 in the course: 16 MB at
- * N = 1,024). Each block of ROWS rows is one sgemm into a per-thread scratch, then one pass
- * of exp over it while it is in cache. The backward recomputes a block's z (the forward kept
- * only lse), writes its dz = s g (onehot - softmax) into dZ [N, V] and multiplies dh for the
- * block; dW is one product dZ^T h (bmm's fixed tiles). Blocks have a fixed size and every
- * row is computed in one place, so results do not depend on the threads. */
+ * N = 1,024). A block of ROWS rows walks the vocabulary in tiles of VTILE ids: one sgemm per
+ * tile (128 x 512 floats, 256 KB: in L2), then exp over the tile while it is in cache, with a
+ * running max and sum per row (online logsumexp). Tiles this size keep OpenBLAS's packing of
+ * the operands small next to the product (with blocks of 16 rows and the whole vocabulary,
+ * re-packing W for every block cost more than the product). The backward recomputes z tile by
+ * tile into dZ [N, V] (the forward kept only lse), turns it into dz = s g (onehot - softmax),
+ * then dh per block and dW = dZ^T h as one product (bmm's fixed tiles). Blocks and tiles have
+ * fixed sizes and every row is computed in one place: results do not depend on the threads. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include "kernels.h"
 
-#define ROWS 16
+#define ROWS 128
+#define VTILE 512
 
 typedef struct {
   const float *h, *w, *lse, *dlogp;
@@ -23,35 +27,43 @@ typedef struct {
   float s;
 } HeadLogp;
 
-/* z[rows, v] = s * h[r0 : r0 + rows] op(W) */
-static void block_logits(const HeadLogp *p, int64_t r0, int64_t rows, float *z) {
+/* z[rows, v0 : v0 + cols] (row stride ldz) = s * h[r0 : r0 + rows] op(W)[:, v0 : v0 + cols] */
+static void tile_logits(const HeadLogp *p, int64_t r0, int64_t rows, int64_t v0, int64_t cols,
+                        float *z, int64_t ldz) {
+  const float *w = p->wIsVC ? p->w + v0 * p->c : p->w + v0;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, p->wIsVC ? CblasTrans : CblasNoTrans, (int)rows,
-              (int)p->v, (int)p->c, p->s, p->h + r0 * p->c, (int)p->c, p->w,
-              p->wIsVC ? (int)p->c : (int)p->v, 0.0f, z, (int)p->v);
-}
-
-/* max of a row, then e[j] = exp(z[j] - max) and their sum: returns logsumexp(z). */
-static float row_lse(const float *z, float *e, int64_t v) {
-  float mx = -INFINITY, sum = 0.0f;
-  for (int64_t j = 0; j < v; j++) mx = z[j] > mx ? z[j] : mx;
-  for (int64_t j = 0; j < v; j++) e[j] = z[j] - mx;
-  exp_inplace(e, v);
-  for (int64_t j = 0; j < v; j++) sum += e[j];
-  return mx + logf(sum);
+              (int)cols, (int)p->c, p->s, p->h + r0 * p->c, (int)p->c, w,
+              p->wIsVC ? (int)p->c : (int)p->v, 0.0f, z, (int)ldz);
 }
 
 static void fwd_range(void *ctx, int64_t begin, int64_t end) {
   const HeadLogp *p = ctx;
-  float *z = malloc(sizeof(float) * (ROWS + 1) * p->v), *e = z + ROWS * p->v;
+  float *z = malloc(sizeof(float) * (ROWS * VTILE + VTILE + 3 * ROWS));
   if (!z) return;
+  float *e = z + ROWS * VTILE, *mx = e + VTILE, *sum = mx + ROWS, *picked = sum + ROWS;
   for (int64_t blk = begin; blk < end; blk++) {
     int64_t r0 = blk * ROWS, rows = p->n - r0 < ROWS ? p->n - r0 : ROWS;
-    block_logits(p, r0, rows, z);
+    for (int64_t i = 0; i < rows; i++) { mx[i] = -INFINITY; sum[i] = 0.0f; }
+    for (int64_t v0 = 0; v0 < p->v; v0 += VTILE) {
+      int64_t cols = p->v - v0 < VTILE ? p->v - v0 : VTILE;
+      tile_logits(p, r0, rows, v0, cols, z, cols);
+      for (int64_t i = 0; i < rows; i++) {
+        const float *zr = z + i * cols;
+        float m = mx[i], acc = 0.0f;
+        for (int64_t j = 0; j < cols; j++) m = zr[j] > m ? zr[j] : m;
+        if (m > mx[i]) { sum[i] *= expf(mx[i] - m); mx[i] = m; }
+        for (int64_t j = 0; j < cols; j++) e[j] = zr[j] - m;
+        exp_inplace(e, cols);
+        for (int64_t j = 0; j < cols; j++) acc += e[j];
+        sum[i] += acc;
+        int64_t label = p->labels[r0 + i];
+        if (label >= v0 && label < v0 + cols) picked[i] = zr[label - v0];
+      }
+    }
     for (int64_t i = 0; i < rows; i++) {
-      const float *zr = z + i * p->v;
-      float lse = row_lse(zr, e, p->v);
+      float lse = mx[i] + logf(sum[i]);
       p->lseOut[r0 + i] = lse;
-      p->logp[r0 + i] = zr[p->labels[r0 + i]] - lse;
+      p->logp[r0 + i] = picked[i] - lse;
     }
   }
   free(z);
@@ -63,13 +75,17 @@ static void bwd_range(void *ctx, int64_t begin, int64_t end) {
   for (int64_t blk = begin; blk < end; blk++) {
     int64_t r0 = blk * ROWS, rows = p->n - r0 < ROWS ? p->n - r0 : ROWS;
     float *dz = p->dz + r0 * v;
-    block_logits(p, r0, rows, dz);
-    for (int64_t i = 0; i < rows; i++) {
-      float *d = dz + i * v, lse = p->lse[r0 + i], g = p->s * p->dlogp[r0 + i];
-      for (int64_t j = 0; j < v; j++) d[j] -= lse;
-      exp_inplace(d, v);
-      for (int64_t j = 0; j < v; j++) d[j] *= -g;
-      d[p->labels[r0 + i]] += g;
+    for (int64_t v0 = 0; v0 < v; v0 += VTILE) {
+      int64_t cols = v - v0 < VTILE ? v - v0 : VTILE;
+      tile_logits(p, r0, rows, v0, cols, dz + v0, v);
+      for (int64_t i = 0; i < rows; i++) {
+        float *d = dz + i * v + v0, lse = p->lse[r0 + i], g = p->s * p->dlogp[r0 + i];
+        for (int64_t j = 0; j < cols; j++) d[j] -= lse;
+        exp_inplace(d, cols);
+        for (int64_t j = 0; j < cols; j++) d[j] *= -g;
+        int64_t label = p->labels[r0 + i];
+        if (label >= v0 && label < v0 + cols) d[label - v0] += g;
+      }
     }
     /* dh[block] = dz[block] op(W)^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, p->wIsVC ? CblasNoTrans : CblasTrans, (int)rows,
