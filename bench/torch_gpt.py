@@ -63,9 +63,10 @@ def sequence_log_probs(model, tokens, mask):
     return torch.cat([torch.zeros_like(logp[:, :1]), logp], 1) * mask
 
 
-def time_it(f, reps, tokens):
-    f()
-    f()
+def time_it(f, reps, tokens, warmup=2):
+    """Median wall ms, CPU ms per call (all threads) and tokens/s of `reps` calls after `warmup`."""
+    for _ in range(warmup):  # allocator, OpenBLAS buffers
+        f()
     times = []
     cpu0 = time.process_time()
     for _ in range(reps):
@@ -131,23 +132,13 @@ def main():
         opt.step()
         return loss.item()
 
-    for _ in range(3):  # warm-up: allocator, OpenBLAS buffers
-        step()
-    times = []
-    cpu0 = time.process_time()
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    cpu_ms = (time.process_time() - cpu0) * 1000 / steps
-    times.sort()
-    median = times[len(times) // 2]
+    t = time_it(step, steps, cfg["batch"] * cfg["context"], warmup=3)
     out = {
         "engine": f"pytorch {torch.__version__}",
         "threads": torch.get_num_threads(),
-        "stepMs": median * 1000,
-        "cpuMsPerStep": cpu_ms,
-        "tokensPerSecond": cfg["batch"] * cfg["context"] / median,
+        "stepMs": t["ms"],
+        "cpuMsPerStep": t["cpuMs"],
+        "tokensPerSecond": t["tokensPerSecond"],
         "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "matmulGflops": matmul_gflops(),
     }
