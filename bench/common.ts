@@ -1,10 +1,10 @@
-// Shapes shared by the benchmark scripts (issue 3's configs A and B) and a
+// Shapes shared by the benchmark scripts (issue 3's configs A and B, issue 24's course shape C) and a
 // reproducible random batch (the benchmark measures speed, not learning).
 import { tf } from '../lib/engine/backend';
 import { GPTConfig, gptConfig } from '../lib/model/model';
 
 export interface BenchConfig {
-  name: 'A' | 'B';
+  name: BenchName;
   vocab: number;
   context: number;
   width: number;
@@ -13,9 +13,14 @@ export interface BenchConfig {
   batch: number;
 }
 
-export const BENCH_CONFIGS: Record<'A' | 'B', BenchConfig> = {
+export type BenchName = 'A' | 'B' | 'C';
+
+export const BENCH_CONFIGS: Record<BenchName, BenchConfig> = {
   A: { name: 'A', vocab: 65, context: 64, width: 128, layers: 4, heads: 4, batch: 32 },
   B: { name: 'B', vocab: 65, context: 128, width: 256, layers: 6, heads: 8, batch: 16 },
+  // The course model as notebooks 02+ train it: GPT_PRESETS.course with the 4,000-merge BPE
+  // vocabulary (4,067 ids) and PRETRAIN_PRESETS.course's batch of 16: the output layer is 4,067 wide.
+  C: { name: 'C', vocab: 4067, context: 64, width: 128, layers: 4, heads: 4, batch: 16 },
 };
 
 /** The GPT of a config (the course model's defaults otherwise: no dropout, tied embeddings, seed 1337). */
@@ -25,6 +30,9 @@ export function benchGPTConfig(c: BenchConfig): GPTConfig {
 
 /** Tokens per training step. */
 export const tokensPerStep = (c: BenchConfig) => c.batch * c.context;
+
+/** Rows of the log-prob pass: DPO's batch of `batch` pairs (chosen and rejected) = 2 x batch sequences. */
+export const logProbRows = (c: BenchConfig) => 2 * c.batch;
 
 /** x, y int32 [batch, context]: y is x shifted by one, as in next-token training. */
 export function randomBatch(c: BenchConfig, seed: number): { x: tf.Tensor2D; y: tf.Tensor2D } {

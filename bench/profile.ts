@@ -1,13 +1,13 @@
 // Kernel-time histogram of one GPT training step (forward, backward, AdamW) on the
-// current backend: which tfjs kernels dominate. Usage: tsx bench/profile.ts [A|B]
+// current backend: which tfjs kernels dominate. Usage: tsx bench/profile.ts [A|B|C]
 import { initBackend, tf } from '../lib/engine/backend';
 import { GPT } from '../lib/model/model';
 import { AdamW } from '../lib/train/train';
-import { BENCH_CONFIGS, benchGPTConfig, randomBatch } from './common';
+import { BENCH_CONFIGS, BenchName, benchGPTConfig, randomBatch } from './common';
 
 async function main() {
   await initBackend();
-  const cfg = BENCH_CONFIGS[(process.argv[2] ?? 'A') as 'A' | 'B'];
+  const cfg = BENCH_CONFIGS[(process.argv[2] ?? 'A') as BenchName];
   const model = new GPT(benchGPTConfig(cfg));
   const params = model.parameters();
   const opt = new AdamW(params, { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1 });

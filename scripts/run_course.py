@@ -88,7 +88,7 @@ class Runner(NotebookClient):
         finally:
             first = cell.source.strip().splitlines()[0][:70]
             seconds = time.time() - t0
-            self.cell_seconds.append({'cell': cell_index, 'id': cell.get('id'), 'seconds': round(seconds, 1)})
+            self.cell_seconds.append({'cell': cell_index, 'id': cell.get('id'), 'seconds': round(seconds, 1), 'source': first})
             log(f'  {self.name} cell {cell_index} ({self.k}/{self.n_code}) {seconds:6.1f}s  {first}')
 
 
@@ -195,6 +195,24 @@ def trust(paths):
             log(f'could not mark {os.path.basename(p)} trusted ({e}): its plots draw after re-running it')
 
 
+SLOWEST = 3  # cells listed per chapter in the end-of-run report
+
+
+def time_report(results):
+    """The end-of-run table: each chapter's time, its slowest cells, and the total (where the time goes)."""
+    lines = [f'\ncourse: time per chapter ({"fast" if FAST else "default"} mode, load average '
+             f'{" ".join(f"{x:.1f}" for x in os.getloadavg())} at the end)',
+             f'{"notebook":<34} {"min":>6}  slowest cells (s, cell index, first line)']
+    for r in results:
+        slowest = sorted(r['cells'], key=lambda c: -c['seconds'])[:SLOWEST]
+        cells = '; '.join(f"{c['seconds']:.0f}s #{c['cell']} {c['source'][:40]}" for c in slowest)
+        lines.append(f"{os.path.basename(r['notebook']):<34} {r['seconds'] / 60:6.1f}  {cells}"
+                     f"{'' if r['ok'] else '  (FAILED)'}")
+    total = sum(r['seconds'] for r in results)
+    lines.append(f'{"total":<34} {total / 60:6.1f}')
+    return '\n'.join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('notebooks', nargs='*', help='notebooks to run (default: notebooks/NN-*.ipynb in order)')
@@ -236,6 +254,7 @@ def main():
     pages = build_site.build(args.out, args.out, site_parts())
     if pages:
         log(f'site: {len(pages)} chapter page(s) and index.html in {os.path.relpath(args.out, ROOT)}/')
+    print(time_report(results), flush=True)
     if failed:
         print('\n' + '=' * 70 + f'\ncourse: FAILED\n{failed}\n' + '=' * 70, file=sys.stderr, flush=True)
         return 1

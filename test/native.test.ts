@@ -4,9 +4,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GPT } from '../lib/model/model';
+import { padBatch } from '../lib/model/sample';
+import { completionLogProbs } from '../lib/model/logprobs';
 import { ADDON_PATH, loadAddon } from '../lib/engine/native/addon';
 import { execFileSync } from 'child_process';
-import { adamwUpdate, fusedAttention, fusedGelu, fusedLayerNorm, loadNativeKernels, softmaxCrossEntropy, useNativeKernels } from '../lib/engine/native';
+import { adamwUpdate, fusedAttention, fusedGelu, fusedLayerNorm, headLogProbs, loadNativeKernels, softmaxCrossEntropy, useNativeKernels } from '../lib/engine/native';
 import { Rng } from '../lib/core/rng';
 
 const native = (() => {
@@ -190,6 +192,33 @@ describe.runIf(available)('fused ops: native kernel = tfjs formula, forward and 
     expect(() => softmaxCrossEntropy(logits, tf.tensor1d([13, 0, 0, 0, 0, 0, 0, 0, 0], 'int32'))).toThrow(/label 13/);
   });
 
+  it('headLogProbs: the output layer and log-softmax at labels, both weight layouts, with temperature', () => {
+    // one partial block of rows (37 < 128) and one partial vocabulary tile (V = 29)
+    const [N, C, V] = [37, 8, 29];
+    const h = rand([N, C], 2) as tf.Tensor2D, wt = rand([V, C], 2) as tf.Tensor2D, weights = rand([N]);
+    const labels = tf.tensor1d(Array.from({ length: N }, (_, i) => (i * 7) % V), 'int32');
+    for (const [w, transposed] of [[wt, true], [tf.transpose(wt) as tf.Tensor2D, false]] as const) {
+      for (const temperature of [1, 0.7]) {
+        const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(headLogProbs(a as tf.Tensor2D, b as tf.Tensor2D, labels, transposed, temperature), weights));
+        both(() => [headLogProbs(h, w, labels, transposed, temperature), ...tf.grads(f)([h, w])], 2e-5);
+      }
+    }
+    // row 0 by hand: log softmax(h0 W^T)[label 0]
+    const z = tf.matMul(h.slice([0, 0], [1, C]), wt, false, true).dataSync();
+    const lse = Math.log(Array.from(z).reduce((a, x) => a + Math.exp(x), 0));
+    expect(headLogProbs(h, wt, labels, true).dataSync()[0]).toBeCloseTo(z[0] - lse, 5);
+    expect(() => headLogProbs(h, wt, tf.fill([N], V, 'int32') as tf.Tensor1D, true)).toThrow(/label 29/);
+    expect(() => headLogProbs(h, wt, labels, false)).toThrow(/expected h/);
+  });
+
+  it('headLogProbs split over threads (course vocabulary)', () => {
+    const [N, C, V] = [260, 16, 4067]; // blocks of 128, 128 and 4 rows; 7 full vocabulary tiles and a partial one
+    const h = rand([N, C], 2) as tf.Tensor2D, w = rand([V, C], 0.5) as tf.Tensor2D, weights = rand([N]);
+    const labels = tf.tensor1d(Array.from({ length: N }, (_, i) => (i * 131) % V), 'int32');
+    const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(headLogProbs(a as tf.Tensor2D, b as tf.Tensor2D, labels, true), weights));
+    both(() => [headLogProbs(h, w, labels, true), ...tf.grads(f)([h, w])], 5e-5);
+  });
+
   it('fusedAttention with a causal bias shared by the batch and with a per-row padding bias', () => {
     const [B, H, T, Tk, D] = [2, 3, 5, 7, 4];
     const q = rand([B, H, T, D], 2) as tf.Tensor4D, k = rand([B, H, Tk, D], 2) as tf.Tensor4D, v = rand([B, H, Tk, D]) as tf.Tensor4D;
@@ -271,6 +300,18 @@ describe.runIf(available)('tiny GPT: forward and backward agree between stock an
     agree(() => {
       const { value, grads } = tf.variableGrads(() => model.loss(x, y), vars);
       return [value, ...vars.map((v) => grads[v.name])];
+    }, 2e-5);
+    model.dispose();
+  });
+
+  it('the log-prob pass (completionLogProbs on GPT.logProbsAt) and its gradients, padded rows, temperature 0.8', () => {
+    const model = new GPT({ vocabSize: 37, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 16, dropout: 0, tieWeights: true, seed: 5 });
+    const { tokens, mask } = padBatch([[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11], [36, 0, 5, 5, 5]], 0);
+    const w = rand([3, 8]);
+    const vars = model.trainableVariables();
+    agree(() => {
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(completionLogProbs(model, tokens, mask, { temperature: 0.8 }).logProbs, w)) as tf.Scalar, vars);
+      return [completionLogProbs(model, tokens, mask, { temperature: 0.8 }).logProbs, value, ...vars.map((v) => grads[v.name])];
     }, 2e-5);
     model.dispose();
   });

@@ -157,6 +157,28 @@ describe('completionLogProbs and logProbsFromLogits', () => {
     }
   });
 
+  it('runs on GPT.logProbsAt (no [B,T,V] logits): same values and parameter gradients as the logits path, tied and untied head', () => {
+    const { tokens, mask } = padBatch([[1, 2, 3, 4, 5], [5, 6, 7], [8, 1]], PAD);
+    for (const tieWeights of [true, false]) {
+      const m = new GPT({ ...CFG, tieWeights, seed: 9 });
+      const vars = m.trainableVariables();
+      const viaLogits = () => logProbsFromLogits(m.forward(tokens, { attentionMask: mask }).logits, tokens, mask, { temperature: 0.7 }).logProbs;
+      const fused = () => completionLogProbs(m, tokens, mask, { temperature: 0.7 }).logProbs;
+      const weights = tf.tensor2d([[0, 1, -2, 0.5, 3], [0, 2, 1, 0, 0], [0, -1, 0, 0, 0]]);
+      const grads = (f: () => tf.Tensor) => tf.variableGrads(() => tf.sum(tf.mul(f(), weights)) as tf.Scalar, vars).grads;
+      const [a, b] = [viaLogits().arraySync(), fused().arraySync()];
+      a.forEach((row, i) => row.forEach((x, j) => expect(b[i][j]).toBeCloseTo(x, 5)));
+      const [ga, gb] = [grads(viaLogits), grads(fused)];
+      expect(Object.keys(gb).sort()).toEqual(Object.keys(ga).sort());
+      for (const name of Object.keys(ga)) {
+        const x = ga[name].dataSync(), y = gb[name].dataSync();
+        for (let i = 0; i < x.length; i++) expect(Math.abs(x[i] - y[i])).toBeLessThan(1e-5 * (1 + Math.abs(x[i])));
+      }
+      expect(() => m.logProbsAt(m.forwardHidden(tokens), tokens.slice([0, 0], [3, 2]))).toThrow(/targets/);
+      m.dispose();
+    }
+  });
+
   it('divides logits by the temperature and gives entropies of the same distributions', () => {
     const logits = tf.tensor3d([[[0, Math.log(3)], [0, 0]]]); // position 0 predicts token 1
     const tokens = tf.tensor2d([[0, 1]], [1, 2], 'int32');

@@ -70,7 +70,7 @@ export class RewardModel {
     return tf.tidy(() => {
       const m = mask.cast('float32') as tf.Tensor2D;
       const positions = tf.relu(tf.sub(tf.cumsum(m, 1), 1)).cast('int32') as tf.Tensor2D; // real tokens: 0, 1, 2...
-      const { hidden } = this.trunk.forward(tokens, { attentionMask: m, positions, training });
+      const hidden = this.trunk.forwardHidden(tokens, { attentionMask: m, positions, training }); // no LM head: [B,T,V] logits unused
       const perToken = this.head.apply(hidden); // [B, T]
       const pick = tf.oneHot(lastRealIndex(m), tokens.shape[1]).cast('float32'); // [B, T]
       return tf.sum(tf.mul(perToken, pick), 1) as tf.Tensor1D;

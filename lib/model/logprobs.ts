@@ -44,12 +44,30 @@ export function completionLogProbs(model: GPT, tokens: tf.Tensor2D, mask: tf.Ten
     throw new Error(`completionLogProbs: actionMask [${actionMask.shape}] must be [${tokens.shape}] like the tokens`);
   }
   return tf.tidy((): CompletionLogProbs & tf.TensorContainerObject => {
-    const out = model.forward(tokens, { attentionMask: mask });
-    const r = logProbsFromLogits(out.logits, tokens, mask, { temperature, entropy });
-    const logProbs = actionMask ? (tf.mul(r.logProbs, actionMask) as tf.Tensor2D) : r.logProbs;
+    let all: tf.Tensor2D;
+    let h: tf.Tensor3D;
+    let ent: tf.Tensor2D | undefined;
+    if (entropy) {
+      // The entropy needs every position's whole distribution: the [B, T, V] logits.
+      const out = model.forward(tokens, { attentionMask: mask });
+      const r = logProbsFromLogits(out.logits, tokens, mask, { temperature, entropy });
+      [all, h, ent] = [r.logProbs, out.hidden, r.entropy];
+    } else {
+      // Hidden state t predicts token t + 1; GPT.logProbsAt fuses the output layer with the
+      // log-softmax at the target ids (no [B, T, V] logits). 0 at t = 0 and at pads.
+      const t = temperature ?? 1;
+      if (!(t > 0)) throw new Error(`completionLogProbs: temperature must be > 0, got ${t}`);
+      const [B, T] = tokens.shape;
+      if (mask.shape.join() !== [B, T].join()) throw new Error(`completionLogProbs: mask [${mask.shape}] must be [${B}, ${T}] like the tokens`);
+      h = model.forwardHidden(tokens, { attentionMask: mask });
+      const C = h.shape[2];
+      const next = T > 1 ? model.logProbsAt(h.slice([0, 0, 0], [B, T - 1, C]) as tf.Tensor3D, tokens.slice([0, 1], [B, T - 1]), t) : tf.zeros([B, 0]);
+      all = tf.mul(tf.concat([tf.zeros([B, 1]), next], 1), mask.cast('float32')) as tf.Tensor2D;
+    }
+    const logProbs = actionMask ? (tf.mul(all, actionMask) as tf.Tensor2D) : all;
     const res: CompletionLogProbs & tf.TensorContainerObject = { logProbs, sums: tf.sum(logProbs, 1) as tf.Tensor1D };
-    if (entropy) res.entropy = r.entropy;
-    if (hidden) res.hidden = out.hidden;
+    if (ent) res.entropy = ent;
+    if (hidden) res.hidden = h;
     return res;
   });
 }

@@ -12,7 +12,7 @@
  * Also here: `ScalarHead` (value head / reward head on the same trunk) and `KVCache`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedAttention, fusedGelu, fusedLayerNorm, softmaxCrossEntropy } from '../engine/native';
+import { fusedAttention, fusedGelu, fusedLayerNorm, headLogProbs, softmaxCrossEntropy } from '../engine/native';
 import { Rng } from '../core/rng';
 
 export interface GPTConfig {
@@ -256,10 +256,49 @@ export class GPT {
 
   /** idx [B,T] int32 -> logits [B,T,V], hidden [B,T,C] (and attention weights if asked). */
   forward(idx: tf.Tensor2D, opts: ForwardOptions = {}): ForwardResult {
+    return tf.tidy(() => {
+      const { hidden, attention } = this.trunk(idx, opts);
+      const [B, T, C] = hidden.shape;
+      const logits = this.headLogits(hidden.reshape([B * T, C]) as tf.Tensor2D).reshape([B, T, this.config.vocabSize]) as tf.Tensor3D;
+      return opts.returnAttention ? { logits, hidden, attention } : { logits, hidden };
+    });
+  }
+
+  /** idx [B,T] -> hidden [B,T,C] only: for scalar heads and `logProbsAt`, which need no [B,T,V] logits. */
+  forwardHidden(idx: tf.Tensor2D, opts: Omit<ForwardOptions, 'returnAttention'> = {}): tf.Tensor3D {
+    return tf.tidy(() => this.trunk(idx, opts).hidden);
+  }
+
+  /** The LM head on hidden states h [N,C] -> logits [N,V] (tied: h wte^T). */
+  headLogits(h: tf.Tensor2D): tf.Tensor2D {
+    return this.config.tieWeights
+      ? tf.matMul(h, this.p('wte') as tf.Tensor2D, false, true)
+      : tf.matMul(h, this.p('lmHead') as tf.Tensor2D);
+  }
+
+  /**
+   * log softmax(head(hidden[b,t]) / temperature)[targets[b,t]] for hidden [B,T,C] and int32 targets
+   * [B,T] -> [B,T], differentiable: the log-prob pass (KL, PPO ratios, DPO, reward scoring of
+   * policies) without the [B,T,V] logits. On cpu+blas one fused kernel (headLogProbs) computes the
+   * output layer and the log-softmax in cache-sized blocks of rows.
+   */
+  logProbsAt(hidden: tf.Tensor3D, targets: tf.Tensor2D, temperature = 1): tf.Tensor2D {
+    const [B, T, C] = hidden.shape;
+    if (targets.shape.join() !== [B, T].join()) throw new Error(`GPT.logProbsAt: targets [${targets.shape}] must be [${B}, ${T}] like hidden`);
+    return tf.tidy(() => {
+      const tied = this.config.tieWeights;
+      const w = (tied ? this.p('wte') : this.p('lmHead')) as tf.Tensor2D;
+      const ids = (targets.dtype === 'int32' ? targets : targets.cast('int32')).reshape([B * T]) as tf.Tensor1D;
+      return headLogProbs(hidden.reshape([B * T, C]) as tf.Tensor2D, w, ids, tied, temperature).reshape([B, T]) as tf.Tensor2D;
+    });
+  }
+
+  /** The transformer without its LM head: hidden [B,T,C] after the final LayerNorm. */
+  private trunk(idx: tf.Tensor2D, opts: ForwardOptions): { hidden: tf.Tensor3D; attention: tf.Tensor4D[] } {
     if (idx.rank !== 2) throw new Error(`GPT.forward: idx must be [B, T], got shape [${idx.shape}]`);
     if (idx.dtype !== 'int32') throw new Error(`GPT.forward: idx must be int32, got ${idx.dtype}`);
     const [B, T] = idx.shape;
-    const { nLayer, nHead: H, nEmbd: C, blockSize, vocabSize: V, dropout } = this.config;
+    const { nLayer, nHead: H, nEmbd: C, blockSize, dropout } = this.config;
     const D = C / H;
     const cache = opts.cache;
     const past = cache ? cache.length : 0;
@@ -341,12 +380,7 @@ export class GPT {
       if (cache) cache.length = Tk;
 
       const hidden = layerNorm(x, this.p('lnf.g'), this.p('lnf.b')) as tf.Tensor3D;
-      const h2d = hidden.reshape([B * T, C]) as tf.Tensor2D;
-      const logits2d = this.config.tieWeights
-        ? tf.matMul(h2d, this.p('wte') as tf.Tensor2D, false, true)
-        : tf.matMul(h2d, this.p('lmHead') as tf.Tensor2D);
-      const logits = logits2d.reshape([B, T, V]) as tf.Tensor3D;
-      return opts.returnAttention ? { logits, hidden, attention } : { logits, hidden };
+      return { hidden, attention };
     });
   }
 

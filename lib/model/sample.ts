@@ -122,13 +122,14 @@ export function generate(model: GPT, prompts: number[][], opts: GenerateOptions)
       const pos = r.slice(start, L).map((m) => Math.max(0, (n += m) - 1));
       return pos.slice(from - start);
     });
-    const { logits } = model.forward(tf.tensor2d(win, undefined, 'int32'), {
+    const hidden = model.forwardHidden(tf.tensor2d(win, undefined, 'int32'), {
       attentionMask: tf.tensor2d(winMask, undefined, 'float32'),
       positions: tf.tensor2d(positions, undefined, 'int32'),
       cache: cache ?? undefined,
     });
-    const T = win[0].length;
-    return logits.slice([0, T - 1, 0], [B, 1, V]).dataSync() as Float32Array;
+    const [, T, C] = hidden.shape;
+    // the LM head on the last position only (the prompt's other positions need no [V] scores)
+    return model.headLogits(hidden.slice([0, T - 1, 0], [B, 1, C]).reshape([B, C]) as tf.Tensor2D).dataSync() as Float32Array;
   });
 
   try {

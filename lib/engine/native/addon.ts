@@ -37,6 +37,10 @@ export interface NativeAddon {
   /** Returns 0, or 1 + the first row whose label is outside [0, v). */
   xentFwd(logits: F32, labels: I32, loss: F32, lse: F32, rows: number, v: number): number;
   xentBwd(logits: F32, labels: I32, lse: F32, dloss: F32, dlogits: F32, rows: number, v: number): void;
+  /** Output layer + log-softmax at labels in row blocks (src/logprob.c); returns 0, or 1 + the first bad row. */
+  headLogpFwd(h: F32, w: F32, labels: I32, logp: F32, lse: F32, n: number, c: number, v: number, wIsVC: number, s: number): number;
+  headLogpBwd(h: F32, w: F32, labels: I32, lse: F32, dlogp: F32, dz: F32, dh: F32, dw: F32, n: number, c: number,
+              v: number, wIsVC: number, s: number): void;
   adamw(p: F32, g: F32, m: F32, v: F32, pOut: F32, mOut: F32, vOut: F32, n: number, lr: number,
         beta1: number, beta2: number, eps: number, weightDecay: number, biasCorr1: number,
         biasCorr2: number, gradScale: number): void;

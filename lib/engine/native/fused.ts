@@ -9,6 +9,7 @@ const LN = 'RlhfLayerNorm', LN_GRAD = 'RlhfLayerNormGrad';
 const GELU = 'RlhfGelu', GELU_GRAD = 'RlhfGeluGrad';
 const XENT = 'RlhfSoftmaxXent', XENT_GRAD = 'RlhfSoftmaxXentGrad';
 const ATTN = 'RlhfAttention', ATTN_GRAD = 'RlhfAttentionGrad';
+const HEAD = 'RlhfHeadLogProb', HEAD_GRAD = 'RlhfHeadLogProbGrad';
 
 type Info = tf.TensorInfo;
 type Args = { inputs: Record<string, Info>; attrs?: tf.NamedAttrMap };
@@ -56,6 +57,32 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): t
     // oneHot(...).cast: tf.oneHot with a float32 dtype is wrong on the wasm backend.
     const picked = tf.sum(tf.mul(logits, tf.oneHot(labels, logits.shape[1]).cast('float32')), -1);
     return tf.sub(tf.logSumExp(logits, -1), picked) as tf.Tensor1D;
+  });
+}
+
+/**
+ * Log-probabilities at given ids through the output layer, without the [N, V] logits:
+ * logp[r] = log softmax(h[r] op(w) / temperature)[labels[r]] for h [N, C], labels int32 [N], and
+ * w [V, C] (`transposed`, the tied token embedding: logits = h w^T) or [C, V] (an untied head).
+ * Differentiable in h and w. Natively the product and the log-softmax run in cache-sized blocks
+ * of rows (src/logprob.c): the log-prob pass of a 4,067-id vocabulary never writes its 16 MB of
+ * logits per 1,024 tokens; elsewhere the same maths in tfjs ops.
+ */
+export function headLogProbs(h: tf.Tensor2D, w: tf.Tensor2D, labels: tf.Tensor1D, transposed: boolean, temperature = 1): tf.Tensor1D {
+  const [n, c] = h.shape;
+  const [wc, v] = transposed ? [w.shape[1], w.shape[0]] : w.shape;
+  if (h.rank !== 2 || w.rank !== 2 || wc !== c || labels.rank !== 1 || labels.shape[0] !== n) {
+    throw new Error(`headLogProbs: expected h [N, C], w [${transposed ? 'V, C' : 'C, V'}] and labels [N], got [${h.shape}], [${w.shape}], [${labels.shape}]`);
+  }
+  if (labels.dtype !== 'int32') throw new Error(`headLogProbs: labels must be int32, got ${labels.dtype}`);
+  if (!(temperature > 0)) throw new Error(`headLogProbs: temperature must be > 0, got ${temperature}`);
+  if (nativeActive() && h.dtype === 'float32' && w.dtype === 'float32') {
+    const [logp] = tf.engine().runKernel(HEAD, { h, w, labels }, { transposed, scale: 1 / temperature }) as tf.Tensor[];
+    return logp as tf.Tensor1D;
+  }
+  return tf.tidy(() => {
+    const z = tf.div(tf.matMul(h, w, false, transposed), temperature) as tf.Tensor2D;
+    return tf.neg(softmaxCrossEntropy(z, labels)) as tf.Tensor1D;
   });
 }
 
@@ -126,6 +153,24 @@ export function registerFusedKernels(c: NativeContext): string[] {
       c.addon.xentBwd(c.f32(logits), c.i32(labels), c.f32(lse), c.f32(dloss), d, rows, v);
       return c.output(logits.shape, d);
     },
+    [HEAD]: ({ inputs, attrs }) => {
+      const { h, w, labels } = inputs;
+      const [n, cols] = h.shape, v = attrs!.transposed ? w.shape[0] : w.shape[1];
+      const logp = c.pool.alloc(n), lse = c.pool.alloc(n);
+      const lab = c.i32(labels);
+      const bad = c.addon.headLogpFwd(c.f32(h), c.f32(w), lab, logp, lse, n, cols, v, attrs!.transposed ? 1 : 0, attrs!.scale as number);
+      if (bad) throw new Error(`headLogProbs: label ${lab[bad - 1]} in row ${bad - 1} is not in [0, ${v - 1}]`);
+      return [c.output([n], logp), c.output([n], lse)];
+    },
+    [HEAD_GRAD]: ({ inputs, attrs }) => {
+      const { h, w, labels, lse, dlogp } = inputs;
+      const [n, cols] = h.shape, v = attrs!.transposed ? w.shape[0] : w.shape[1];
+      const dz = c.alloc([n, v]), dh = c.alloc(h.shape), dw = c.alloc(w.shape);
+      c.addon.headLogpBwd(c.f32(h), c.f32(w), c.i32(labels), c.f32(lse), c.f32(dlogp), dz, dh, dw, n, cols, v,
+        attrs!.transposed ? 1 : 0, attrs!.scale as number);
+      // dz [n, v] is scratch: returned only so that it is disposed into the pool
+      return [c.output(h.shape, dh), c.output(w.shape, dw), c.output([n, v], dz)];
+    },
     [ATTN]: ({ inputs, attrs }) => {
       const { q, k, v, bias } = inputs;
       const [B, H, T, D] = q.shape, Tk = k.shape[2];
@@ -185,6 +230,18 @@ function registerGradients(): void {
       const dy = (dys as tf.Tensor[])[0];
       const [dq, dk, dv] = tf.engine().runKernel(ATTN_GRAD, { q, k, v, p, dy }, attrs) as tf.Tensor[];
       return { q: () => dq, k: () => dk, v: () => dv, bias: () => tf.zerosLike(bias) };
+    },
+  });
+  tf.registerGradient({
+    kernelName: HEAD,
+    inputsToSave: ['h', 'w', 'labels'],
+    outputsToSave: [false, true],
+    gradFunc: (dys, saved, attrs) => {
+      const [h, w, labels, lse] = saved;
+      const dlogp = (dys as tf.Tensor[])[0];
+      const [dh, dw, dz] = tf.engine().runKernel(HEAD_GRAD, { h, w, labels, lse, dlogp }, attrs) as tf.Tensor[];
+      dz.dispose();
+      return { h: () => dh, w: () => dw };
     },
   });
   tf.registerGradient({

@@ -8,7 +8,7 @@ import { registerAdamWKernel } from './optimizer';
 import { BufferPool, CpuBackendLike } from './pool';
 
 export { nativeState } from './kernels';
-export { fusedAttention, fusedGelu, fusedLayerNorm, softmaxCrossEntropy } from './fused';
+export { fusedAttention, fusedGelu, fusedLayerNorm, headLogProbs, softmaxCrossEntropy } from './fused';
 export { adamwUpdate, AdamWHyper } from './optimizer';
 
 export interface NativeKernels {

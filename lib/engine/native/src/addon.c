@@ -218,6 +218,30 @@ static napi_value js_xent_bwd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* h, w, labels, logp, lse, n, c, v, wIsVC, s */
+static napi_value js_head_logp_fwd(napi_env env, napi_callback_info info) {
+  ARGS(10);
+  float *h = F32(0), *w = F32(1), *logp = F32(3), *lse = F32(4);
+  int32_t *labels = I32(2);
+  int64_t n = NUM(5), c = NUM(6), v = NUM(7), wIsVC = NUM(8);
+  double s = DBL(9);
+  DONE;
+  return number(env, (double)head_logp_fwd(h, w, labels, logp, lse, n, c, v, (int)wIsVC, (float)s));
+}
+
+/* h, w, labels, lse, dlogp, dz, dh, dw, n, c, v, wIsVC, s */
+static napi_value js_head_logp_bwd(napi_env env, napi_callback_info info) {
+  ARGS(13);
+  float *h = F32(0), *w = F32(1), *lse = F32(3), *dlogp = F32(4), *dz = F32(5), *dh = F32(6),
+        *dw = F32(7);
+  int32_t *labels = I32(2);
+  int64_t n = NUM(8), c = NUM(9), v = NUM(10), wIsVC = NUM(11);
+  double s = DBL(12);
+  DONE;
+  head_logp_bwd(h, w, labels, lse, dlogp, dz, dh, dw, n, c, v, (int)wIsVC, (float)s);
+  return NULL;
+}
+
 static napi_value js_adamw(napi_env env, napi_callback_info info) {
   ARGS(16);
   float *p = F32(0), *g = F32(1), *m = F32(2), *v = F32(3), *pOut = F32(4), *mOut = F32(5),
@@ -282,6 +306,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("copyCols", js_copy_cols), FN("layerNormFwd", js_layernorm_fwd),
       FN("layerNormBwd", js_layernorm_bwd), FN("geluFwd", js_gelu_fwd),
       FN("geluBwd", js_gelu_bwd), FN("xentFwd", js_xent_fwd), FN("xentBwd", js_xent_bwd),
+      FN("headLogpFwd", js_head_logp_fwd), FN("headLogpBwd", js_head_logp_bwd),
       FN("adamw", js_adamw), FN("attentionFwd", js_attention_fwd),
       FN("attentionBwd", js_attention_bwd), FN("threads", js_threads),
 #undef FN

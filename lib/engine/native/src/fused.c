@@ -1,6 +1,7 @@
 /* Fused forward/backward kernels: one pass over memory instead of 5-15 tfjs ops. */
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include "kernels.h"
 
 /* ---- layer norm over the last axis: x [rows, c] -------------------------- */
@@ -125,17 +126,24 @@ typedef struct {
   int64_t v;
 } Xent;
 
+/* exp through exp_inplace on a row-sized scratch (vectorised; libm's expf is scalar and took
+ * 4.6 ns an element: 19 ms of CPU per step at the course shape's [1024, 4067] logits). */
 static void xent_fwd_range(void *ctx, int64_t begin, int64_t end) {
   const Xent *p = ctx;
+  float *e = malloc(sizeof(float) * p->v);
+  if (!e) return;
   for (int64_t r = begin; r < end; r++) {
     const float *z = p->logits + r * p->v;
     float mx = -INFINITY, sum = 0.0f;
     for (int64_t j = 0; j < p->v; j++) mx = z[j] > mx ? z[j] : mx;
-    for (int64_t j = 0; j < p->v; j++) sum += expf(z[j] - mx);
+    for (int64_t j = 0; j < p->v; j++) e[j] = z[j] - mx;
+    exp_inplace(e, p->v);
+    for (int64_t j = 0; j < p->v; j++) sum += e[j];
     float lse = mx + logf(sum);
     p->lseOut[r] = lse;
     p->loss[r] = lse - z[p->labels[r]];
   }
+  free(e);
 }
 
 static void xent_bwd_range(void *ctx, int64_t begin, int64_t end) {

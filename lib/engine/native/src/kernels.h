@@ -83,4 +83,13 @@ void xent_bwd(const float *logits, const int32_t *labels, const float *lse, cons
 void adamw(const float *p, const float *g, const float *m, const float *v, float *pOut, float *mOut,
            float *vOut, int64_t n, float lr, float b1, float b2, float eps, float wd, float bc1,
            float bc2, float scale);
+/* logprob.c: the output layer fused with log-softmax at the labels, in blocks of rows:
+ * logp[r] = s z[r, label[r]] - logsumexp(s z[r]), z = h W^T (wIsVC, W [V,C]) or h W (W [C,V]);
+ * lse saved for the backward, which writes dz [n, v] (scratch), dh [n, c] and dw (W's shape).
+ * The forward returns 0, or 1 + the first row whose label is outside [0, v). */
+int64_t head_logp_fwd(const float *h, const float *w, const int32_t *labels, float *logp,
+                      float *lse, int64_t n, int64_t c, int64_t v, int wIsVC, float s);
+void head_logp_bwd(const float *h, const float *w, const int32_t *labels, const float *lse,
+                   const float *dlogp, float *dz, float *dh, float *dw, int64_t n, int64_t c,
+                   int64_t v, int wIsVC, float s);
 #endif
