@@ -19,21 +19,13 @@
 import { Rng } from '../core/rng';
 import { seedFor } from '../core/seed';
 import { Comparison, makeComparison, strengthOf } from './preferences';
-import { Labeler } from './labeler';
+import { Labeler, LabelerConfig } from './labeler';
 
 /** A score of a completion (higher = better); the prompt is passed for scores that read it. */
 export type Score = (completion: string, prompt: string) => number;
 
-export interface NoisyConfig {
-  /** Written to each record's `labeler` field. */
-  id: string;
-  /** Scale of the logistic noise on the margin, gold units (0 = none; default 0). */
-  temperature: number;
-  /** Perceived margins at which the strength steps up: >=, >, >>, >>> (default [0.25, 0.75, 1.5], as SimulatedLabeler). */
-  strengthThresholds: [number, number, number];
-  /** Seed of the noise and of coin flips on exact ties (default 0; offset by RLHF_SEED). */
-  seed: number;
-}
+/** The labelers below take SimulatedLabeler's settings (id, noise temperature, strength thresholds, seed); their default temperature is 0 (no noise). */
+export type NoisyConfig = LabelerConfig;
 
 const NOISY_DEFAULTS: NoisyConfig = { id: 'labeler', temperature: 0, strengthThresholds: [0.25, 0.75, 1.5], seed: 0 };
 
