@@ -41,6 +41,7 @@ export * from './methods/reward';
 export * from './methods/rewardProbe';
 export * from './methods/ppoMath';
 export * from './methods/ppo';
+export * from './methods/criticFreeMath';
 export * from './methods/bestOfN';
 export * from './methods/dpoLoss';
 export * from './methods/dpo';
