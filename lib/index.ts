@@ -47,6 +47,7 @@ export * from './methods/dpoLoss';
 export * from './methods/dpo';
 export * from './eval/eval';
 export * from './eval/conclusions';
+export * from './eval/exactOracle';
 export * from './course/stages';
 export * from './course/basemodel';
 export * from './course/views';

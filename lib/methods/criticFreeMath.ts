@@ -26,7 +26,8 @@ type Rows = number[][];
 export const GRPO_DEFAULTS = {
   /** PPO's clip range epsilon on the per-token ratio (0.2, as in PPO and the GRPO objective). */
   clip: 0.2,
-  /** Coefficient of the k3 KL-to-reference loss term: 0.04 in DeepSeekMath's RL experiments. */
+  /** Coefficient of the k3 KL-to-reference loss term: 0.04 in DeepSeekMath's RL setup (as quoted by
+   * the course's field notes; the paper's own text was not reachable here to re-check it). */
   beta: 0.04,
   /** 'sequence': 1/|o_i| per completion, as in GRPO; 'constant': Dr. GRPO (Liu et al. 2025). */
   normalize: 'sequence' as GRPONormalize,
@@ -158,7 +159,8 @@ function rowStats(logProbs: Rows, oldLogProbs: Rows, refLogProbs: Rows, actionMa
 }
 
 /**
- * GRPO's loss (Shao et al. 2024, eq. 3 of arXiv 2402.03300), to minimise:
+ * GRPO's loss (Shao et al. 2024, arXiv 2402.03300: the GRPO objective with the KL term inside the
+ * token average), to minimise:
  *   l_it = -min(rho_it A_i, clip(rho_it, 1 - eps, 1 + eps) A_i) + beta * k3_it
  *   rho_it = exp(logProbs - oldLogProbs),  k3_it = exp(ref - logp) - (ref - logp) - 1
  *   loss = (1/B) sum_i (1/|o_i|) sum_t mask_it l_it            normalize 'sequence' (GRPO)
