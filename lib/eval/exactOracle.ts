@@ -28,12 +28,17 @@ function checkRewards(name: string, ref: number[], rewards: number[]): void {
   rewards.forEach((r, i) => { if (!Number.isFinite(r)) throw new Error(`${name}: reward ${i} is not finite (${r})`); });
 }
 
+/** log ref(y) + r(y)/beta for each reply (-Infinity where ref is 0) and their maximum. */
+function tilted(name: string, ref: number[], rewards: number[], beta: number): { logits: number[]; m: number } {
+  if (!(beta > 0)) throw new Error(`${name}: beta must be > 0, got ${beta}`);
+  const logits = ref.map((q, i) => (q > 0 ? Math.log(q) + rewards[i] / beta : -Infinity));
+  return { logits, m: Math.max(...logits) };
+}
+
 /** The KL-regularised optimum pi*(y) proportional to ref(y) exp(r(y)/beta) (computed stably in log space). */
 export function klRegularisedOptimum(ref: number[], rewards: number[], beta: number): number[] {
   checkRewards('klRegularisedOptimum', ref, rewards);
-  if (!(beta > 0)) throw new Error(`klRegularisedOptimum: beta must be > 0, got ${beta}`);
-  const logits = ref.map((q, i) => (q > 0 ? Math.log(q) + rewards[i] / beta : -Infinity));
-  const m = Math.max(...logits);
+  const { logits, m } = tilted('klRegularisedOptimum', ref, rewards, beta);
   const w = logits.map((l) => Math.exp(l - m));
   const z = w.reduce((a, b) => a + b, 0);
   return w.map((x) => x / z);
@@ -51,9 +56,7 @@ export function regularisedObjective(policy: number[], ref: number[], rewards: n
 /** The best value of the objective, beta * log sum_y ref(y) exp(r(y)/beta), reached by the optimum. */
 export function optimalObjective(ref: number[], rewards: number[], beta: number): number {
   checkRewards('optimalObjective', ref, rewards);
-  if (!(beta > 0)) throw new Error(`optimalObjective: beta must be > 0, got ${beta}`);
-  const logits = ref.map((q, i) => (q > 0 ? Math.log(q) + rewards[i] / beta : -Infinity));
-  const m = Math.max(...logits);
+  const { logits, m } = tilted('optimalObjective', ref, rewards, beta);
   return beta * (m + Math.log(logits.reduce((s, l) => s + Math.exp(l - m), 0)));
 }
 

@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkShape } from '../rl/advantages';
-import { klK3 } from '../rl/kl';
+import { klK3, klPerToken } from '../rl/kl';
 
 type Rows = number[][];
 
@@ -108,8 +108,7 @@ function maskedMean(x: tf.Tensor, m: tf.Tensor): tf.Scalar {
 
 function statsTensor(lp: tf.Tensor2D, old: tf.Tensor2D, ref: tf.Tensor2D, m: tf.Tensor): { ratio: tf.Tensor; k3: tf.Tensor; meanRatio: tf.Scalar; k3Mean: tf.Scalar } {
   const ratio = tf.exp(tf.sub(lp, old));
-  const logr = tf.sub(ref, lp);
-  const k3 = tf.sub(tf.sub(tf.exp(logr), 1), logr);
+  const k3 = klPerToken(lp, ref, m as tf.Tensor2D, 'k3');
   return { ratio, k3, meanRatio: maskedMean(ratio, m), k3Mean: maskedMean(k3, m) };
 }
 
