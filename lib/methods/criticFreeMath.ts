@@ -38,8 +38,9 @@ export const GRPO_DEFAULTS = {
  * 'sequence' divides completion i's token sum by its length |o_i| (GRPO, Shao et al. 2024), which
  * gives each token of a short completion more weight: a wrong (A < 0) long answer is penalised less
  * per token, and Liu et al. 2025 (arXiv 2503.20783, "Dr. GRPO") show it lengthens wrong answers.
- * 'constant' divides every token sum by the same constant `maxLength` (Dr. GRPO; the generation
- * budget in their code), so every token weighs the same.
+ * 'constant' divides every token sum by the same constant `maxLength` (Dr. GRPO: their code,
+ * sail-sg/understand-r1-zero, aggregates with masked_sum and constant_normalizer =
+ * generate_max_length, the generation budget), so every token weighs the same.
  */
 export type GRPONormalize = 'sequence' | 'constant';
 
@@ -47,7 +48,8 @@ export interface GRPOOptions {
   clip?: number;
   beta?: number;
   normalize?: GRPONormalize;
-  /** Dr. GRPO's constant denominator (tokens). Default: T, the batch's padded width. */
+  /** Dr. GRPO's constant denominator (tokens): pass the generation budget (max new tokens) so it
+   * is the same for every batch. Default: T, the batch's padded width (prompt included). */
   maxLength?: number;
 }
 
