@@ -58,6 +58,9 @@ describe('group advantages (GRPO, Dr. GRPO)', () => {
     expect(a[1]).toEqual([0]);
     expect(a[2][0]).toBeCloseTo(1 / 2 / (Math.SQRT1_2 + 1e-4), 12); // [1, 0]: mean 1/2, sd sqrt(1/2)
     expect(groupAdvantages([[3, 3]], { scaleByStd: false })[0]).toEqual([0, 0]);
+    // three equal rewards: their float mean is not exactly 0.7, yet the advantages are exactly 0
+    expect(groupAdvantages([[0.7, 0.7, 0.7]])[0]).toEqual([0, 0, 0]);
+    expect(groupAdvantages([[0.7, 0.7, 0.7]], { scaleByStd: false })[0]).toEqual([0, 0, 0]);
   });
 
   it('Dr. GRPO: scaleByStd false is r - mean', () => {

@@ -87,6 +87,8 @@ export function groupAdvantages(rewards: Rows, opts: { scaleByStd?: boolean; eps
   if (!(eps > 0)) throw new Error(`groupAdvantages: eps must be > 0, got ${eps}`);
   return rewards.map((g, i) => {
     if (g.length === 0) throw new Error(`groupAdvantages: group ${i} is empty`);
+    // No contrast, no signal: exactly 0 (the float mean of equal values can differ from them in the last bit).
+    if (g.every((r) => r === g[0])) return g.map(() => 0);
     const m = mean(g);
     if (!scale) return g.map((r) => r - m);
     let ss = 0;
