@@ -16,6 +16,7 @@ export * from './text/bpe';
 export * from './text/countmap';
 export * from './text/ngram';
 export * from './model/model';
+export * from './model/heads';
 export * from './model/sample';
 export * from './model/logprobs';
 export * from './train/train';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { GPT, GPT_PRESETS, GPTConfig, KVCache, ScalarHead, crossEntropy, embed, gelu, layerNorm, streamLoss } from '../lib/model/model';
+import { GPT, GPT_PRESETS, GPTConfig, KVCache, crossEntropy, embed, gelu, layerNorm, streamLoss } from '../lib/model/model';
+import { ScalarHead } from '../lib/model/heads';
 import { Rng } from '../lib/core/rng';
 
 // Small enough for finite differences on the plain cpu backend.

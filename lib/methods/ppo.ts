@@ -17,7 +17,8 @@
  * The arithmetic (GAE, losses, rewards) lives in ppoMath.ts with hand-checked tests.
  */
 import * as tf from '@tensorflow/tfjs';
-import { GPT, ScalarHead } from '../model/model';
+import { GPT } from '../model/model';
+import { ScalarHead } from '../model/heads';
 import { completionLogProbs } from '../model/logprobs';
 import { Tokenizer } from '../text/tokenizer';
 import { AdamW, StepRecord, TRAIN_DEFAULTS, TrainConfig, TrainerOptions, trainLoop, TrainResult } from '../train/train';

@@ -21,7 +21,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
-import { GPT, NamedParam, ScalarHead } from '../model/model';
+import { GPT, NamedParam } from '../model/model';
+import { ScalarHead } from '../model/heads';
 import { Presets, preset } from '../core/mode';
 import { Comparison, strengthLevel } from '../feedback/preferences';
 import { Rng } from '../core/rng';

@@ -13,7 +13,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { GPT, GPTConfig, ScalarHead } from '../model/model';
+import { GPT, GPTConfig } from '../model/model';
+import { ScalarHead } from '../model/heads';
 import { BpeTokenizer, BpeTokenizerJSON } from '../text/bpe';
 import { CharTokenizer, CharTokenizerJSON, Tokenizer } from '../text/tokenizer';
 import { AdamW, OptimizerState } from './train';
