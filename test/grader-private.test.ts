@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../grader/format';
 import { release } from '../grader/release';
 import { MEAN, SQUARE, submitter, tiny } from './graderFixtures';
+import { runOk } from './run';
 
 const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'grader-private-'));
 const kit = path.join(parent, 'kit');
@@ -27,7 +28,7 @@ interface Results {
 }
 const results = (student: string, dir = out): Results => JSON.parse(fs.readFileSync(path.join(dir, 'results', student, 'tiny.json'), 'utf8'));
 
-beforeAll(() => {
+beforeAll(async () => {
   fs.chmodSync(parent, 0o700);
   fs.mkdirSync(path.join(kit, 'assignments'), { recursive: true });
   for (const dir of ['grader', 'lib']) fs.cpSync(path.join(REPO, dir), path.join(kit, dir), { recursive: true });
@@ -67,13 +68,12 @@ function square(x: number): number {
 }`,
   });
   const grade = (dir: string, mode: string, ...args: string[]) =>
-    execFileSync(path.join(kit, 'node_modules', '.bin', 'tsx'), [path.join(kit, 'grader', 'cli.ts'), 'grade', submissions, '--source', source, '--out', dir, ...args], {
-      stdio: ['ignore', 'inherit', 'inherit'],
+    runOk(path.join(kit, 'node_modules', '.bin', 'tsx'), [path.join(kit, 'grader', 'cli.ts'), 'grade', submissions, '--source', source, '--out', dir, ...args], {
       env: { ...process.env, RLHF_GRADER_SANDBOX: mode },
       timeout: 600_000,
     });
-  grade(out, '', '--jobs', '2');
-  grade(outUid, 'uid', '--student', 'prowler');
+  await grade(out, '', '--jobs', '2');
+  await grade(outUid, 'uid', '--student', 'prowler');
 }, 900_000);
 
 afterAll(() => {

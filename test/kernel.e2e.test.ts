@@ -6,13 +6,16 @@
 // with an error whose message was lost too ("the kernel reported an error with no message").
 // patches/tslab+1.0.22.patch (applied by npm's postinstall) queues those messages; this test fails
 // without it (checked: `npx patch-package --reverse`, run, re-apply with `npx patch-package`).
+// The same patch lets tslab hold two pending TypeScript timers: a package.json the kernel imported,
+// replaced by rename while a cell ran (editors and npm save that way; in CI, other tests did), threw
+// "Unexpected pending rebuildTimer" into the running cell.
 // On a busy machine the runner itself used to cut outputs short: nbclient waited 4 s after a cell's
 // reply for the rest of its messages; run_course.py now waits up to 120 s (passes with 10 busy loops
 // competing for the 2 cores, fails at 4 s).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { run } from './run';
 
 const ROOT = path.resolve(__dirname, '..');
 const KERNEL = path.join(ROOT, 'build/jupyter/share/jupyter/kernels/tslab/kernel.json');
@@ -29,7 +32,7 @@ describe('the tslab kernel under many messages (real Jupyter)', () => {
   let cells: Cell[] = [];
   let log = '';
 
-  beforeAll(() => {
+  beforeAll(async () => {
     if (!fs.existsSync(KERNEL)) throw new Error(`kernel.e2e: no tslab kernel spec at ${KERNEL}: run npm run setup first`);
     fs.mkdirSync(path.join(ROOT, 'build'), { recursive: true });
     work = fs.mkdtempSync(path.join(ROOT, 'build', 'e2e-kernel-'));
@@ -43,15 +46,24 @@ describe('the tslab kernel under many messages (real Jupyter)', () => {
         code(['import * as tslab from "tslab";', 'const progress = tslab.newDisplay();', 'const plot = tslab.newDisplay();',
           `for (let i = 0; i < ${LINES}; i++) {`, '  progress.text(`step ${i}`);', '  plot.text(`plot ${i}`);',
           '  await new Promise((r) => setImmediate(r));', '}', 'console.log("finished");'].join('\n')),
+        // an imported package's files saved by rename while the cell runs, as an editor or npm saves them
+        code(['import * as fs from "fs";', 'import { helperValue } from "helperpkg";', 'for (let i = 0; i < 3; i++) {',
+          '  for (const f of ["node_modules/helperpkg/index.ts", "node_modules/helperpkg/package.json"]) { fs.copyFileSync(f, `${f}.tmp`); fs.renameSync(`${f}.tmp`, f); }',
+          '  await new Promise((r) => setTimeout(r, 300));', '}', 'console.log(`saved ${helperValue}`);'].join('\n')),
+        code('console.log("next cell");'),
         // an error after all that still reaches the cell with its message
         code(`for (let i = 0; i < ${LINES}; i++) console.log(\`again \${i}\`);\nthrow new Error("planted failure after many lines");`),
       ],
     };
+    const pkg = path.join(work, 'node_modules', 'helperpkg');
+    fs.mkdirSync(pkg, { recursive: true });
+    fs.writeFileSync(path.join(pkg, 'index.ts'), 'export const helperValue = 41;\n');
+    fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'helperpkg', main: 'index.ts', types: 'index.ts' }));
     const file = path.join(work, 'messages.ipynb');
     fs.writeFileSync(file, JSON.stringify(nb));
     const out = path.join(work, 'out');
-    const r = spawnSync('/usr/bin/python3', [path.join(ROOT, 'scripts/run_course.py'), file, '--out', out, '--cell-timeout', '120'],
-      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, RLHF_FAST: '1' }, timeout: 240_000 });
+    const r = await run('/usr/bin/python3', [path.join(ROOT, 'scripts/run_course.py'), file, '--out', out, '--cell-timeout', '120'],
+      { cwd: ROOT, env: { ...process.env, RLHF_FAST: '1' }, timeout: 240_000 });
     log = `${r.stdout}\n${r.stderr}`;
     cells = JSON.parse(fs.readFileSync(path.join(out, 'messages.ipynb'), 'utf8')).cells;
   }, 300_000);
@@ -75,8 +87,17 @@ describe('the tslab kernel under many messages (real Jupyter)', () => {
 
   it("shows a later error's message in its cell", () => {
     expect(log).toContain('planted failure after many lines');
-    const stderr = (cells[2].outputs ?? []).filter((o) => o.name === 'stderr').map(text).join('');
+    const stderr = (cells[4].outputs ?? []).filter((o) => o.name === 'stderr').map(text).join('');
     expect(stderr).toContain('planted failure after many lines');
     expect(log).not.toContain('a message to Jupyter was lost');
+  });
+
+  it('keeps quiet when a file the kernel imported is saved by rename while a cell runs', () => {
+    // tslab kept one timer slot; TypeScript's watch host sets a second (re-check failed lookups) when a
+    // package.json is replaced, and tslab threw "Unexpected pending rebuildTimer" as an uncaught
+    // exception into the running cell, once per save (3 here without the patch)
+    const outs = [...(cells[2].outputs ?? []), ...(cells[3].outputs ?? [])];
+    expect(outs.filter((o) => o.output_type !== 'stream' || o.name !== 'stdout').map(text)).toEqual([]);
+    expect(outs.map(text).join('')).toBe('saved 41\nnext cell\n');
   });
 });

@@ -8,13 +8,13 @@
 // them in build/course/ (CI runs npm start before npm test): every chapter renders its math and plots.
 // Screenshots go to build/site-test/.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import { chromium, Browser, BrowserContext, Page } from 'playwright-core';
 import { plotHtml, tableHtml } from '../lib';
+import { run } from './run';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(__dirname, '..');
@@ -29,9 +29,9 @@ const DOM = { waitUntil: 'domcontentloaded' as const };
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.ipynb': 'application/json' };
 
 /** Builds the site from `notebooks` into a temporary folder, copies it to another and deletes the first. */
-function buildCopy(notebooks: string): { dir: string; log: string } {
+async function buildCopy(notebooks: string): Promise<{ dir: string; log: string }> {
   const built = fs.mkdtempSync(path.join(os.tmpdir(), 'site-built-'));
-  const r = spawnSync('/usr/bin/python3', [path.join(ROOT, 'scripts/build_site.py'), '--course', notebooks, '--out', built], { encoding: 'utf8' });
+  const r = await run('/usr/bin/python3', [path.join(ROOT, 'scripts/build_site.py'), '--course', notebooks, '--out', built]);
   if (r.status !== 0) throw new Error(`build_site.py failed:\n${r.stdout}\n${r.stderr}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'site-served-'));
   fs.cpSync(built, dir, { recursive: true });
@@ -151,7 +151,7 @@ describe('the reader\'s site, built from a fixture, offline in headless Chromium
   beforeAll(async () => {
     fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'site-fixture-'));
     writeFixture(fixture);
-    site = buildCopy(fixture);
+    site = await buildCopy(fixture);
     fs.rmSync(fixture, { recursive: true, force: true });
     server = await serve(site.dir);
     b = await offlineBrowser(server.base);
@@ -303,7 +303,7 @@ describe.skipIf(courseNotebooks.length === 0)(`the reader's site of build/course
   let b: Awaited<ReturnType<typeof offlineBrowser>>;
 
   beforeAll(async () => {
-    site = buildCopy(COURSE);
+    site = await buildCopy(COURSE);
     server = await serve(site.dir);
     b = await offlineBrowser(server.base);
   }, 300_000);
