@@ -113,6 +113,15 @@ const KNOWN_GAPS: Record<string, string[]> = {
   '01-shannon-ngrams': ['records', 'prints', 'time'],
 };
 const gap = (nb: string, what: string) => (KNOWN_GAPS[nb] ?? []).includes(what);
+
+/**
+ * Key prefixes a chapter records since the last reference run (data/reference-results.json): the
+ * next `npm run reference` fills them, and then an entry here fails (it cannot go stale).
+ */
+const AWAITING_REFERENCE: Record<string, string[]> = {
+  '02-transformer': ['ladder.', 'machinery.'], // issue 26: the ladder and the machinery demonstrations
+};
+const awaiting = (nb: string, prefix: string) => (AWAITING_REFERENCE[nb] ?? []).includes(prefix);
 const ref = loadReference();
 
 describe('the chapter contract (CONTRIBUTING.md), for every notebook', () => {
@@ -141,7 +150,7 @@ describe('the chapter contract (CONTRIBUTING.md), for every notebook', () => {
         }
         const records = used.has('record') || used.has('recordAll') || used.has('recordPolicy');
         expect(records, 'calls rl.record').toBe(!gap(name, 'records'));
-        for (const p of c.keys) expect(Object.keys(ref?.keys ?? {}).some((k) => k.startsWith(p)), `a reference key under ${p}`).toBe(true);
+        for (const p of c.keys) expect(Object.keys(ref?.keys ?? {}).some((k) => k.startsWith(p)), `a reference key under ${p}`).toBe(!awaiting(name, p));
       });
 
       it('prints the run\'s values beside the reference: rl.referenceTable over exactly its key prefixes', () => {
@@ -206,5 +215,6 @@ describe('the chapter contract (CONTRIBUTING.md), for every notebook', () => {
     for (const [nb, whats] of Object.entries(KNOWN_GAPS)) for (const w of whats) expect(['records', 'prints', 'time']).toContain(w);
     expect(calls(codeOf('01-shannon-ngrams')).has('record')).toBe(false);
     expect(ref?.times['01-shannon-ngrams']).toBeUndefined();
+    for (const [nb, prefixes] of Object.entries(AWAITING_REFERENCE)) for (const p of prefixes) expect(chapterOf(nb).keys, `${nb} registers ${p}`).toContain(p);
   });
 });

@@ -8,7 +8,7 @@ import { GPT, GPTConfig } from '../lib/model/model';
 import { ScalarHead } from '../lib/model/heads';
 import { Rng } from '../lib/core/rng';
 import { CharTokenizer } from '../lib/text/tokenizer';
-import { AdamW, TRAIN_DEFAULTS, trainLoop } from '../lib/train/train';
+import { AdamW, TRAIN_DEFAULTS, trainLoop, TrainLoopOptions } from '../lib/train/train';
 
 const CFG: GPTConfig = { vocabSize: 7, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, tieWeights: false, seed: 2 };
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-test-'));
@@ -76,7 +76,7 @@ describe('checkpoint round trip', () => {
     const config = { ...TRAIN_DEFAULTS, steps: 6, evalEvery: 20, logEvery: 5, warmupSteps: 2, lr: 1e-2, livePlot: false };
     const x = tf.tensor2d([[0, 1, 2, 3]], [1, 4], 'int32');
     const y = tf.tensor2d([[1, 2, 3, 4]], [1, 4], 'int32');
-    const run = (m: GPT, opts: Partial<Parameters<typeof trainLoop>[0]>) =>
+    const run = (m: GPT, opts: Partial<TrainLoopOptions>) =>
       trainLoop({ params: m.parameters(), lossFn: () => ({ loss: m.loss(x, y) }), config, display: false, ...opts });
     const straight = roughModel(5);
     await run(straight, {});

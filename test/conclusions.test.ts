@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   goldFrontier, peakAndFall, dpoLogProbShift, rejectionVsBestOfN, ppoVsBestOfN, pairedChange, winVerdict, bestOfNTrend,
-  proxyGoldDivergence, weakestPart, accuracyChange, gaoShape, ranking,
+  proxyGoldDivergence, weakestPart, accuracyChange, gaoShape, ranking, lossComparison,
 } from '../lib/eval/conclusions';
 import { winRate } from '../lib/eval/eval';
 
@@ -186,6 +186,20 @@ describe('conclusions: reward model, fits, rankings', () => {
     const other = accuracyChange('temperature 1', 0.8, 0.75, 300, 2, 400);
     expect(other.answer.stderr).toBeCloseTo(Math.sqrt(0.16 / 400 + 0.1875 / 300), 12);
     expect(other.answer.verdict).toBe('within noise');
+  });
+  it('a loss comparison over paired items: lower, higher, within noise', () => {
+    // differences -0.1, -0.2, -0.3: mean -0.2, sd 0.1, se 0.1 / sqrt(3) = 0.0577; -0.2 < -2 se
+    const lower = lossComparison({ label: 'AdamW', losses: [2.5, 2.6, 2.7] }, { label: 'ReLU', losses: [2.4, 2.4, 2.4] }, 'seeds');
+    expect(lower.answer.change).toBeCloseTo(-0.2, 12);
+    expect(lower.answer.stderr).toBeCloseTo(0.1 / Math.sqrt(3), 12);
+    expect(lower.answer.verdict).toBe('lower');
+    expect(lower.sentence).toBe('ReLU vs AdamW: held-out loss -0.200 ± 0.058 nats/char over 3 seeds: lower.');
+    expect(lossComparison({ label: 'a', losses: [1, 1] }, { label: 'b', losses: [1.5, 1.7] }, 'chunks').answer.verdict).toBe('higher');
+    // differences +0.1 and -0.05: mean 0.025, se 0.075
+    const noise = lossComparison({ label: 'a', losses: [1, 1] }, { label: 'b', losses: [1.1, 0.95] }, 'seeds');
+    expect(noise.answer.verdict).toBe('within noise');
+    expect(noise.sentence).toMatch(/within 2 standard errors, no clear difference\.$/);
+    expect(() => lossComparison({ label: 'a', losses: [1] }, { label: 'b', losses: [1] }, 'seeds')).toThrow(/at least two items/);
   });
   it('a Gao fit that bends inside, beyond, or not at all', () => {
     expect(gaoShape('RL', { beta: 0.3, r2: 0.76 }, 8.7, 51).answer).toEqual({ bends: true, insideRange: true });

@@ -87,7 +87,7 @@ export const CHAPTERS: readonly ChapterEntry[] = [
     number: '02', notebook: '02-transformer', part: PART_I, title: 'The transformer language model',
     assignment: 'ch02-causal-attention', reference: 'shared',
     trainers: [{ trainer: 'pretrain', config: 'PretrainConfig', presets: { module: 'train/pretrain', name: 'PRETRAIN_PRESETS' }, recipeKey: 'pretrain' }],
-    methods: [], keys: ['bigram.', 'pretrain.'], hands: ['pretrained'], loads: [],
+    methods: [], keys: ['bigram.', 'ladder.', 'machinery.', 'pretrain.'], hands: ['pretrained'], loads: [],
   },
   {
     number: '03', notebook: '03-sft', part: 'Part II — RLHF, phase 1', title: 'Instruction tuning (supervised fine-tuning)',

@@ -301,6 +301,22 @@ export function accuracyChange(what: string, before: number, after: number, pair
 }
 
 /**
+ * Is `other`'s loss lower than `base`'s, beyond noise? Paired items: the same held-out chunks
+ * (streamLossChunks) of two trained models, or the same seeds of two recipes (`over` says which).
+ * pairedChange of other - base; "lower" / "higher" beyond `z` standard errors, else "within noise".
+ * Chapter 02: the ladder's rungs and the training machinery.
+ */
+export function lossComparison(base: { label: string; losses: number[] }, other: { label: string; losses: number[] }, over: string, unit = 'nats/char', z = 2): Conclusion<{ change: number; stderr: number; verdict: 'lower' | 'higher' | 'within noise' }> {
+  const { change, stderr, shift } = pairedChange(base.losses, other.losses, z);
+  const verdict = shift === 'fell' ? 'lower' : shift === 'rose' ? 'higher' : 'within noise';
+  const diff = `${change >= 0 ? '+' : '-'}${Math.abs(change).toFixed(3)} ± ${stderr.toFixed(3)} ${unit} over ${other.losses.length} ${over}`;
+  return {
+    answer: { change, stderr, verdict },
+    sentence: `${other.label} vs ${base.label}: held-out loss ${diff}: ${verdict === 'within noise' ? `within ${z} standard errors, no clear difference` : verdict}.`,
+  };
+}
+
+/**
  * Does a Gao et al. fit bend (a peak, beta > 0), and is the peak inside the measured KL range?
  * `peakKL` is the KL of the fitted peak (Infinity when the fit does not bend). Chapter 08.
  */

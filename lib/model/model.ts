@@ -50,6 +50,16 @@ export const GPT_PRESETS = {
   course: { ...BASE, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128 },
 } satisfies Record<string, GPTConfig>;
 
+/**
+ * What pretraining and the stream loss need of a model: lib's GPT, or chapter 02's ladder rungs
+ * (ladder.ts). `loss` is the mean next-token cross-entropy in nats per token.
+ */
+export interface LanguageModel {
+  readonly config: { blockSize: number; vocabSize: number };
+  parameters(): NamedParam[];
+  loss(x: tf.Tensor2D, y: tf.Tensor2D, opts?: { training?: boolean }): tf.Scalar;
+}
+
 /** A trainable tensor with its name (stable across copies and checkpoints) and AdamW decay flag. */
 export interface NamedParam {
   name: string;
@@ -391,18 +401,19 @@ export class GPT {
 }
 
 /**
- * Mean next-token loss (nats/token) of `model` over a token stream, read as consecutive windows of
+ * Next-token loss (nats/token) of `model` over a token stream, read as consecutive windows of
  * blockSize + 1 tokens (each token predicted from up to blockSize - 1 earlier ones, as in
- * training), batchSize windows per forward pass. `maxTokens` limits it to the stream's start
- * (a quick, deterministic estimate); the last partial window is dropped.
+ * training), batchSize windows per forward pass: one mean per pass, in stream order (the items a
+ * paired comparison of two models on the same text reads its noise from). `maxTokens` limits it
+ * to the stream's start (a quick, deterministic estimate); the last partial window is dropped.
  */
-export function streamLoss(model: GPT, ids: Int32Array, opts: { batchSize?: number; maxTokens?: number } = {}): number {
+export function streamLossChunks(model: LanguageModel, ids: Int32Array, opts: { batchSize?: number; maxTokens?: number } = {}): { loss: number; windows: number }[] {
   const T = model.config.blockSize;
   const B = opts.batchSize ?? 32;
   const n = Math.min(ids.length, (opts.maxTokens ?? Infinity) + 1);
   const windows = Math.floor((n - 1) / T);
   if (windows < 1) throw new Error(`streamLoss: need at least blockSize + 1 = ${T + 1} tokens, got ${n}`);
-  let total = 0;
+  const out: { loss: number; windows: number }[] = [];
   for (let w0 = 0; w0 < windows; w0 += B) {
     const rows = Math.min(B, windows - w0);
     const x = new Int32Array(rows * T);
@@ -412,7 +423,13 @@ export function streamLoss(model: GPT, ids: Int32Array, opts: { batchSize?: numb
       x.set(ids.subarray(s, s + T), r * T);
       y.set(ids.subarray(s + 1, s + T + 1), r * T);
     }
-    total += tf.tidy(() => model.loss(tf.tensor2d(x, [rows, T], 'int32'), tf.tensor2d(y, [rows, T], 'int32')).dataSync()[0]) * rows;
+    out.push({ loss: tf.tidy(() => model.loss(tf.tensor2d(x, [rows, T], 'int32'), tf.tensor2d(y, [rows, T], 'int32')).dataSync()[0]), windows: rows });
   }
-  return total / windows;
+  return out;
+}
+
+/** Mean next-token loss (nats/token) of `model` over a token stream (streamLossChunks, weighted by windows). */
+export function streamLoss(model: LanguageModel, ids: Int32Array, opts: { batchSize?: number; maxTokens?: number } = {}): number {
+  const chunks = streamLossChunks(model, ids, opts);
+  return chunks.reduce((a, c) => a + c.loss * c.windows, 0) / chunks.reduce((a, c) => a + c.windows, 0);
 }

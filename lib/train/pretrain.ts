@@ -9,10 +9,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { getBatch } from '../text/corpus';
-import { GPT, streamLoss } from '../model/model';
+import { LanguageModel, streamLoss } from '../model/model';
 import { Presets, preset } from '../core/mode';
 import { Rng } from '../core/rng';
-import { AdamW, StepRecord, TRAIN_DEFAULTS, TrainConfig, trainLoop, TrainResult, TrainerOptions } from './train';
+import { AdamW, Optimizer, StepRecord, TRAIN_DEFAULTS, TrainConfig, trainLoop, TrainResult, TrainerOptions } from './train';
 
 export interface PretrainConfig extends TrainConfig {
   /** Windows per step (default 16; tokens per step = batchSize x the model's blockSize). */
@@ -41,7 +41,8 @@ export function pretrainConfig(override: Partial<PretrainConfig> = {}): Pretrain
 }
 
 export interface PretrainInputs {
-  model: GPT;
+  /** The GPT, or any LanguageModel (chapter 02's ladder rungs). */
+  model: LanguageModel;
   /** Training token ids (windows are drawn from them), unless `batch` is given. */
   trainIds?: Int32Array;
   /** Held-out ids: with them, each evaluation reports { train, "held-out" } loss on evalTokens tokens each. */
@@ -50,9 +51,9 @@ export interface PretrainInputs {
   batch?: (step: number) => { x: tf.Tensor2D; y: tf.Tensor2D };
 }
 
-export interface PretrainOptions extends TrainerOptions {
-  /** Continue with this optimizer (e.g. rebuilt from a checkpoint, or kept across an interrupted run). */
-  optimizer?: AdamW;
+export interface PretrainOptions<O extends Optimizer = AdamW> extends TrainerOptions {
+  /** Continue with this optimizer (e.g. rebuilt from a checkpoint, or kept across an interrupted run), or another kind (SGD). */
+  optimizer?: O;
   /**
    * The sampler of training windows (default: a fresh Rng(config.seed)). Pass the same one with the
    * same optimizer to continue an interrupted run on the windows an uninterrupted run would have drawn.
@@ -62,14 +63,14 @@ export interface PretrainOptions extends TrainerOptions {
 }
 
 /** Pretrain `model` in place (see the module comment); returns the loop's history and evals. */
-export async function pretrain(inputs: PretrainInputs, config: PretrainConfig, opts: PretrainOptions = {}): Promise<TrainResult> {
+export async function pretrain<O extends Optimizer = AdamW>(inputs: PretrainInputs, config: PretrainConfig, opts: PretrainOptions<O> = {}): Promise<TrainResult<O>> {
   const { model, trainIds, heldOutIds } = inputs;
   const blockSize = model.config.blockSize;
   if (!inputs.batch && !trainIds) throw new Error('pretrain: give trainIds (or a batch function)');
   if (trainIds && trainIds.length <= blockSize) throw new Error(`pretrain: ${trainIds.length} training ids, need more than blockSize ${blockSize}`);
   const rng = opts.rng ?? new Rng(config.seed);
   const nextBatch = inputs.batch ?? (() => getBatch(trainIds!, config.batchSize, blockSize, rng));
-  return trainLoop({
+  return trainLoop<O>({
     params: model.parameters(),
     lossFn: (step) => {
       const { x, y } = nextBatch(step);

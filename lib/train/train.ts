@@ -59,7 +59,8 @@ export const TRAIN_DEFAULTS: TrainConfig = {
 /** A parameter to optimise: a bare variable (decays iff rank >= 2, named param<i>) or a NamedParam. */
 export type ParamSpec = tf.Variable | NamedParam;
 
-function normalise(params: ParamSpec[]): NamedParam[] {
+/** Named params from bare variables or NamedParams; rejects duplicates, frozen params and an empty list. */
+export function normaliseParams(params: ParamSpec[]): NamedParam[] {
   const named = params.map((p, i) => (p instanceof tf.Variable ? { name: `param${i}`, variable: p, decay: p.rank >= 2 } : p));
   const seen = new Set<string>();
   for (const p of named) {
@@ -87,11 +88,21 @@ export interface OptimizerState {
   v: Record<string, Float32Array>;
 }
 
+/** What trainLoop needs of an optimizer: AdamW (the default) or sgd.ts's SGD. */
+export interface Optimizer {
+  readonly params: NamedParam[];
+  /** Updates taken so far. */
+  t: number;
+  /** One update with grads aligned to `params` (undefined: unused by the loss), scaled by `gradScale`. */
+  step(grads: (tf.Tensor | undefined)[], lr: number, gradScale?: number): void;
+  dispose(): void;
+}
+
 /**
  * AdamW: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps);
  * and before that, for decaying params, p -= lr * weightDecay * p.
  */
-export class AdamW {
+export class AdamW implements Optimizer {
   readonly params: NamedParam[];
   /** Updates taken so far (the next update is number t + 1 in the bias correction). */
   t = 0;
@@ -99,7 +110,7 @@ export class AdamW {
   private v: tf.Variable[];
 
   constructor(params: ParamSpec[], readonly hp: Pick<TrainConfig, 'beta1' | 'beta2' | 'eps' | 'weightDecay'>) {
-    this.params = normalise(params);
+    this.params = normaliseParams(params);
     // tidy frees the zerosLike tensors; the variables keep their own reference to the data.
     this.m = this.params.map((p) => tf.tidy(() => tf.variable(tf.zerosLike(p.variable), false)));
     this.v = this.params.map((p) => tf.tidy(() => tf.variable(tf.zerosLike(p.variable), false)));
@@ -171,11 +182,11 @@ export interface EvalRecord {
   values: Record<string, number>;
 }
 
-export interface TrainResult {
+export interface TrainResult<O extends Optimizer = AdamW> {
   history: StepRecord[];
   evals: EvalRecord[];
-  /** The optimizer, to continue (pass it back) or to checkpoint (`optimizer.state()`). */
-  optimizer: AdamW;
+  /** The optimizer, to continue (pass it back) or to checkpoint (AdamW's `optimizer.state()`). */
+  optimizer: O;
   /** True if stopped early (signal, onStep returned false). Kernel > Interrupt throws `Interrupted` instead. */
   stopped: boolean;
   seconds: number;
@@ -194,7 +205,7 @@ export interface TrainerOptions {
   signal?: AbortSignal;
 }
 
-export interface TrainLoopOptions extends TrainerOptions {
+export interface TrainLoopOptions<O extends Optimizer = AdamW> extends TrainerOptions {
   params: ParamSpec[];
   /** The method's loss at this step (build the batch inside); optional extra metrics. */
   lossFn: (step: number) => { loss: tf.Scalar; metrics?: Record<string, tf.Scalar | number> };
@@ -203,8 +214,11 @@ export interface TrainLoopOptions extends TrainerOptions {
   evalFn?: (step: number) => Record<string, number> | Promise<Record<string, number>>;
   /** Called after every step; return false to stop. */
   onStep?: (rec: StepRecord) => void | boolean | Promise<void | boolean>;
-  /** Continue with this optimizer (its t is the step to resume from), e.g. one rebuilt from a checkpoint. */
-  optimizer?: AdamW;
+  /**
+   * Continue with this optimizer (its t is the step to resume from), e.g. one rebuilt from a
+   * checkpoint; or another kind (an SGD). Default: a fresh AdamW with the config's betas and decay.
+   */
+  optimizer?: O;
   /** Run at most this many steps in this call (default: until config.steps). */
   maxSteps?: number;
   /** Tokens per step, for the tokens/s readout. */
@@ -259,7 +273,7 @@ function trainDisplay(opts: { title: string; startStep: number; endStep: number;
  * step boundary on Kernel > Interrupt: it throws `Interrupted` saying where it stopped (the params
  * and the optimizer hold that step; pass the same `optimizer` again to continue from it).
  */
-export function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
+export function trainLoop<O extends Optimizer = AdamW>(opts: TrainLoopOptions<O>): Promise<TrainResult<O>> {
   return interruptible(() => runTrainLoop(opts));
 }
 
@@ -270,11 +284,11 @@ function interruptedLine(title: string, step: number, end: number, ownOptimizer:
       : 'Running the cell again trains again from step 0 with a fresh optimizer.');
 }
 
-async function runTrainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
+async function runTrainLoop<O extends Optimizer>(opts: TrainLoopOptions<O>): Promise<TrainResult<O>> {
   const c = opts.config;
   if (!Number.isInteger(c.steps) || c.steps <= 0) throw new Error(`trainLoop: config.steps must be a positive integer, got ${c.steps}`);
   if (!(c.lr > 0) || !(c.minLr >= 0)) throw new Error(`trainLoop: lr must be > 0 and minLr >= 0, got lr ${c.lr}, minLr ${c.minLr}`);
-  const optimizer = opts.optimizer ?? new AdamW(opts.params, c);
+  const optimizer = opts.optimizer ?? (new AdamW(opts.params, c) as unknown as O);
   if (opts.optimizer && opts.optimizer.params.length !== opts.params.length) {
     throw new Error(`trainLoop: optimizer has ${opts.optimizer.params.length} parameters, params has ${opts.params.length}`);
   }
