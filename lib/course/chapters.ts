@@ -81,7 +81,7 @@ const PART_I = 'Part I — Language models';
 export const CHAPTERS: readonly ChapterEntry[] = [
   {
     number: '01', notebook: '01-shannon-ngrams', part: PART_I, title: 'History: Shannon\'s n-gram approximations of English',
-    assignment: 'ch01-ngram-smoothing', reference: 'shared', trainers: [], methods: [], keys: [], hands: [], loads: [],
+    assignment: 'ch01-ngram-smoothing', reference: 'shared', trainers: [], methods: [], keys: ['ngram.'], hands: [], loads: [],
   },
   {
     number: '02', notebook: '02-transformer', part: PART_I, title: 'The transformer language model',
