@@ -10,6 +10,7 @@ import { makePrompts } from '../lib/feedback/task';
 import { generate } from '../lib/model/sample';
 import { RewardModel, rewardLoss, rewardConfig } from '../lib/methods/reward';
 import { AdamW } from '../lib/train/train';
+import { printKernelTimes } from './common';
 
 function cpu<T>(label: string, fn: () => T, reps = 1): T {
   let out!: T;
@@ -52,14 +53,7 @@ async function main() {
   cpu('rawRows forward of 256 rows', () => { rm.rawRows(rows.concat(rows, rows, rows), tok.padId); }, 1);
   if (process.argv[2] === 'profile') {
     const info = await tf.profile(step);
-    const byName = new Map<string, { ms: number; calls: number }>();
-    for (const k of info.kernels) {
-      const e = byName.get(k.name) ?? { ms: 0, calls: 0 };
-      e.ms += k.kernelTimeMs as number;
-      e.calls++;
-      byName.set(k.name, e);
-    }
-    for (const [name, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)) console.log(`${name.padEnd(24)} ${e.ms.toFixed(1).padStart(8)} ms ${String(e.calls).padStart(6)} calls`);
+    printKernelTimes(info, 'reward step under profiler');
   }
 }
 main();
