@@ -49,3 +49,18 @@ export function randomBatch(c: BenchConfig, seed: number): { x: tf.Tensor2D; y: 
   }
   return { x: tf.tensor2d(x, [c.batch, c.context], 'int32'), y: tf.tensor2d(y, [c.batch, c.context], 'int32') };
 }
+
+/** Kernel time by kernel name of a tf.profile result, largest first: prints the total and the top `top` lines. */
+export function printKernelTimes(info: { kernels: { name: string; kernelTimeMs: number | { error: string } | Promise<number | { error: string }> }[] }, label: string, top = 25): void {
+  const byName = new Map<string, { ms: number; calls: number }>();
+  for (const k of info.kernels) {
+    const e = byName.get(k.name) ?? { ms: 0, calls: 0 };
+    e.ms += k.kernelTimeMs as number;
+    e.calls++;
+    byName.set(k.name, e);
+  }
+  const rows = [...byName].sort((a, b) => b[1].ms - a[1].ms);
+  const total = rows.reduce((s, [, e]) => s + e.ms, 0);
+  console.log(`${label}: ${total.toFixed(0)} ms in ${info.kernels.length} kernel calls`);
+  for (const [name, e] of rows.slice(0, top)) console.log(`${name.padEnd(24)} ${e.ms.toFixed(1).padStart(8)} ms ${String(e.calls).padStart(6)} calls`);
+}

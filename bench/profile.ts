@@ -3,7 +3,7 @@
 import { initBackend, tf } from '../lib/engine/backend';
 import { GPT } from '../lib/model/model';
 import { AdamW } from '../lib/train/train';
-import { BENCH_CONFIGS, BenchName, benchGPTConfig, randomBatch } from './common';
+import { BENCH_CONFIGS, BenchName, benchGPTConfig, printKernelTimes, randomBatch } from './common';
 
 async function main() {
   await initBackend();
@@ -22,16 +22,6 @@ async function main() {
   const t0 = performance.now();
   const info = await tf.profile(step);
   const wall = performance.now() - t0;
-  const byName = new Map<string, { ms: number; calls: number }>();
-  for (const k of info.kernels) {
-    const e = byName.get(k.name) ?? { ms: 0, calls: 0 };
-    e.ms += k.kernelTimeMs as number;
-    e.calls++;
-    byName.set(k.name, e);
-  }
-  const rows = [...byName].sort((a, b) => b[1].ms - a[1].ms);
-  const total = rows.reduce((s, [, e]) => s + e.ms, 0);
-  console.log(`step under profiler: ${wall.toFixed(0)} ms wall, ${total.toFixed(0)} ms in ${info.kernels.length} kernel calls`);
-  for (const [name, e] of rows.slice(0, 25)) console.log(`${name.padEnd(24)} ${e.ms.toFixed(1).padStart(8)} ms ${String(e.calls).padStart(6)} calls`);
+  printKernelTimes(info, `step under profiler: ${wall.toFixed(0)} ms wall`);
 }
 main();

@@ -85,15 +85,18 @@ describe('generate', () => {
     expect(allStop.completion).toEqual([greedy.completion[0]]);
   });
 
-  it('generation log-probs equal completionLogProbs of the generated tokens', () => {
+  it('generation log-probs equal completionLogProbs of the generated tokens (filtered sampling or not)', () => {
     const m = model(5);
-    const gens = generate(m, prompts, { maxNewTokens: 4, padId: PAD, seed: 1, temperature: 0.7, topK: 5 });
-    const { tokens, mask } = padBatch(gens.map((g) => g.tokens), PAD);
-    const lp = completionLogProbs(m, tokens, mask, { temperature: 0.7 }).logProbs.arraySync();
-    gens.forEach((g, b) => {
-      const P = prompts[b].length;
-      g.logProbs.forEach((x, t) => expect(Math.abs(lp[b][P + t] - x)).toBeLessThan(1e-4));
-    });
+    // with top-k the log-prob is of the unfiltered tempered distribution; without, the sampling one is reused
+    for (const filter of [{ topK: 5 }, {}]) {
+      const gens = generate(m, prompts, { maxNewTokens: 4, padId: PAD, seed: 1, temperature: 0.7, ...filter });
+      const { tokens, mask } = padBatch(gens.map((g) => g.tokens), PAD);
+      const lp = completionLogProbs(m, tokens, mask, { temperature: 0.7 }).logProbs.arraySync();
+      gens.forEach((g, b) => {
+        const P = prompts[b].length;
+        g.logProbs.forEach((x, t) => expect(Math.abs(lp[b][P + t] - x)).toBeLessThan(1e-4));
+      });
+    }
   });
 
   it('leaves no tensors behind (cache and per-step tensors are freed)', () => {

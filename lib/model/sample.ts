@@ -111,7 +111,14 @@ export function generate(model: GPT, prompts: number[][], opts: GenerateOptions)
   const cache = useCache ? new KVCache(nLayer) : null;
 
   // Logits [B, V] for the next token given columns [start, L): full window, or only the last column.
-  const nextLogits = (): Float32Array => tf.tidy(() => {
+  // The tensor leaves tidy and is read after: tidy walks a returned typed array element by element.
+  const nextLogits = (): Float32Array => {
+    const t = logitsTensor();
+    const data = t.dataSync() as Float32Array;
+    t.dispose();
+    return data;
+  };
+  const logitsTensor = (): tf.Tensor2D => tf.tidy(() => {
     const L = cols[0].length;
     const full = !cache || cache.length === 0;
     const from = full ? start : L - 1;
@@ -129,7 +136,7 @@ export function generate(model: GPT, prompts: number[][], opts: GenerateOptions)
     });
     const [, T, C] = hidden.shape;
     // the LM head on the last position only (the prompt's other positions need no [V] scores)
-    return model.headLogits(hidden.slice([0, T - 1, 0], [B, 1, C]).reshape([B, C]) as tf.Tensor2D).dataSync() as Float32Array;
+    return model.headLogits(hidden.slice([0, T - 1, 0], [B, 1, C]).reshape([B, C]) as tf.Tensor2D);
   });
 
   try {
@@ -145,8 +152,10 @@ export function generate(model: GPT, prompts: number[][], opts: GenerateOptions)
         let id = padId;
         const active = !out[b].finished;
         if (active) {
-          id = rng.categorical(samplingProbs(row, temperature, opts.topK, opts.topP));
-          const scaled = samplingProbs(row, temperature === 0 ? 1 : temperature);
+          const probs = samplingProbs(row, temperature, opts.topK, opts.topP);
+          id = rng.categorical(probs);
+          // without top-k/top-p the sampling distribution is the temperature-scaled one: no second pass
+          const scaled = temperature > 0 && opts.topK === undefined && opts.topP === undefined ? probs : samplingProbs(row, temperature === 0 ? 1 : temperature);
           out[b].logProbs.push(Math.log(scaled[id]));
           out[b].completion.push(id);
           out[b].tokens.push(id);

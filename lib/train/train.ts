@@ -49,7 +49,8 @@ export interface TrainConfig {
  * The defaults every method's config starts from (pretrain.ts, sft.ts, reward.ts, ppo.ts, dpo.ts
  * override what differs): AdamW with betas (0.9, 0.99) and weight decay 0.1, clip 1, as nanoGPT's
  * shakespeare-char recipe; cosine decay to minLr = lr / 10 after a linear warm-up (nanoGPT,
- * Chinchilla). steps, lr, warmupSteps and evalEvery are the course pretraining run's (pretrain.ts).
+ * Chinchilla). lr, warmupSteps and evalEvery are the course pretraining run's (pretrain.ts, which
+ * sets its own steps).
  */
 export const TRAIN_DEFAULTS: TrainConfig = {
   steps: 3000, lr: 2e-3, minLr: 2e-4, warmupSteps: 100, decaySteps: 0, weightDecay: 0.1,
