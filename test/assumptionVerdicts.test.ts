@@ -57,19 +57,22 @@ describe('chapter 11 verdicts, read against their noise', () => {
     expect(sameItems('acc', 'drift', [1, 1, 1, 1], 'gold', [0, 1, 0, 1], 1).answer.higher).toBe('no');
   });
 
-  it('sizeTrend: largest against smallest on the same pairs, and the slope per tenfold', () => {
+  it('sizeTrend: largest against smallest on the same pairs, and the slope per doubling', () => {
     const rows = [
-      { label: 'big', params: 1e5, correct: [1, 1, 1, 1] },
-      { label: 'small', params: 1e3, correct: [0, 0, 1, 1] },
-      { label: 'mid', params: 1e4, correct: [0, 1, 1, 1] },
+      { label: 'big', params: 4000, correct: [1, 1, 1, 1] },
+      { label: 'small', params: 1000, correct: [0, 0, 1, 1] },
+      { label: 'mid', params: 2000, correct: [0, 1, 1, 1] },
     ];
-    // accuracies 0.5, 0.75, 1 at log10 sizes 3, 4, 5: slope 0.25 per decade; paired diffs 1, 1, 0, 0: mean 0.5, se 0.2887
+    // accuracies 0.5, 0.75, 1 at log2 sizes k, k+1, k+2: slope 0.25 per doubling; paired diffs 1, 1, 0, 0: mean 0.5, se 0.2887
     const t = sizeTrend(rows);
-    expect(t.answer.slopePerDecade).toBeCloseTo(0.25, 12);
+    expect(t.answer.slopePerDoubling).toBeCloseTo(0.25, 12);
+    // uneven spacing: sizes 1000, 2000, 8000 (log2 offsets 0, 1, 3), accuracies 0.5, 0.75, 1: slope = sum dx dy / sum dx^2
+    // dx = -4/3, -1/3, 5/3; dy = -0.25, 0, 0.25 -> (1/3 + 5/12) / (16/9 + 1/9 + 25/9) = 0.75 / (42/9) = 0.160714...
+    expect(sizeTrend([{ ...rows[1] }, { ...rows[2] }, { ...rows[0], params: 8000 }]).answer.slopePerDoubling).toBeCloseTo(0.75 / (42 / 9), 12);
     expect(t.answer.diff).toBeCloseTo(0.5, 12);
     expect(t.answer.biggerBetter).toBe('within noise');
     expect(sizeTrend(rows, 1).answer.biggerBetter).toBe('yes');
-    expect(t.sentence).toMatch(/From small \(1,000 parameters\) to big \(100,000\)/);
+    expect(t.sentence).toMatch(/From small \(1,000 parameters\) to big \(4,000\)/);
     expect(() => sizeTrend([rows[0]])).toThrow(/at least two/);
   });
 });

@@ -97,24 +97,25 @@ export function sameItems(what: string, aLabel: string, a: number[], bLabel: str
 /**
  * Does accuracy grow with reward-model size? rows: a label, a parameter count and per-pair
  * correctness (0/1) on the same pairs. The verdict pairs the largest against the smallest; the
- * slope is the least-squares change of accuracy per tenfold of parameters (log10 axis), shown but
- * not judged (three points).
+ * slope is the least-squares change of accuracy per doubling of parameters (log2 axis; the course's
+ * sizes span about one or two doublings, so a slope per tenfold would extrapolate), shown but not
+ * judged (three points).
  */
-export function sizeTrend(rows: { label: string; params: number; correct: number[] }[], z = 2): Conclusion<{ biggerBetter: Verdict; diff: number; stderr: number; slopePerDecade: number }> {
+export function sizeTrend(rows: { label: string; params: number; correct: number[] }[], z = 2): Conclusion<{ biggerBetter: Verdict; diff: number; stderr: number; slopePerDoubling: number }> {
   if (rows.length < 2) throw new Error(`sizeTrend: needs at least two sizes, got ${rows.length}`);
   const s = [...rows].sort((x, y) => x.params - y.params);
   const [small, big] = [s[0], s[s.length - 1]];
   if (!(small.params < big.params)) throw new Error('sizeTrend: the sizes must differ');
   const c = pairedChange(small.correct, big.correct, z);
-  const xs = s.map((r) => Math.log10(r.params));
+  const xs = s.map((r) => Math.log2(r.params));
   const ys = s.map((r) => mean(r.correct));
   const [mx, my] = [mean(xs), mean(ys)];
-  const slopePerDecade = xs.reduce((t, x, i) => t + (x - mx) * (ys[i] - my), 0) / xs.reduce((t, x) => t + (x - mx) ** 2, 0);
+  const slopePerDoubling = xs.reduce((t, x, i) => t + (x - mx) * (ys[i] - my), 0) / xs.reduce((t, x) => t + (x - mx) ** 2, 0);
   const biggerBetter: Verdict = c.shift === 'rose' ? 'yes' : c.shift === 'fell' ? 'no' : 'within noise';
   const words = biggerBetter === 'yes' ? 'the largest is better beyond noise' : biggerBetter === 'no' ? 'the largest is worse beyond noise' : `the largest and the smallest are within noise of each other (${z} standard errors)`;
   return {
-    answer: { biggerBetter, diff: c.change, stderr: c.stderr, slopePerDecade },
+    answer: { biggerBetter, diff: c.change, stderr: c.stderr, slopePerDoubling },
     sentence: `From ${small.label} (${small.params.toLocaleString('en-US')} parameters) to ${big.label} (${big.params.toLocaleString('en-US')}), accuracy on the same ${c.n} pairs `
-      + `changes by ${signed(c.change, pts)} ± ${pts(c.stderr)} points: ${words}; the fitted slope is ${signed(slopePerDecade, pts)} points per tenfold of parameters.`,
+      + `changes by ${signed(c.change, pts)} ± ${pts(c.stderr)} points: ${words}; the fitted slope is ${signed(slopePerDoubling, pts)} points per doubling of parameters.`,
   };
 }
