@@ -51,7 +51,7 @@ export interface MethodEntry {
 export type ReferenceRole = 'shared' | 'seeded' | 'none';
 
 export interface ChapterEntry {
-  /** Two digits: the notebook's prefix. 08-11 are reserved for the chapters to come. */
+  /** Two digits: the notebook's prefix. 08-10 are reserved for the chapters to come. */
   number: string;
   /** notebooks/<notebook>.ipynb */
   notebook: string;
