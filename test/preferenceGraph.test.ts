@@ -91,6 +91,16 @@ describe('intransitivity', () => {
     idx.forEach((a, k) => expect(g.wins[a][idx[(k + 1) % idx.length]]).toBe(1));
   });
 
+  it('counts cycles within each component: two prompts with a cycle each and a transitive third give 2', () => {
+    const g = graphOf([
+      j('p:a', 'p:b'), j('p:b', 'p:c'), j('p:c', 'p:a'), // cyclic
+      j('q:a', 'q:b'), j('q:b', 'q:c'), j('q:c', 'q:a'), j('q:a', 'q:d'), // cyclic, d below a: abd, acd, bcd transitive
+      j('r:a', 'r:b'), j('r:b', 'r:c'), j('r:a', 'r:c'), // transitive
+    ]);
+    expect(components(g).length).toBe(3);
+    expect(countThreeCycles(g)).toBe(2);
+  });
+
   it('count of cyclic triples of a complete tournament = C(n,3) - sum C(out_i, 2) (Kendall and Babington Smith 1940)', () => {
     const rng = new Rng(3);
     for (let t = 0; t < 5; t++) {

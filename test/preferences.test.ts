@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   appendComparison, appendComparisons, goldAgreement, labelerAgreement, makeComparison, parseComparisons,
-  readComparisons, sampledReplies, Strength, STRENGTHS, strengthLevel, strengthOf,
+  distinctPairs, readComparisons, sampledReplies, Strength, STRENGTHS, strengthLevel, strengthOf,
 } from '../lib/feedback/preferences';
 import { Labeler, labelPairs, SimulatedLabeler } from '../lib/feedback/labeler';
 import { GPT, GPT_PRESETS } from '../lib/model/model';
@@ -177,5 +177,18 @@ describe('pair generation', () => {
     expect(sampledReplies(await samplePairs(policy, tok, prompts, s)).map((x) => x.completion))
       .toEqual([r.completions[0], r.completions[2], r.completions[1], r.completions[3]]);
     policy.dispose();
+  });
+});
+
+describe('distinct pairs of labeled records', () => {
+  it('keeps each (prompt, A, B) once, first seen first; order of A and B matters; labels dropped', () => {
+    const r = (p: string, a: string, b: string, s: Strength, who: string) => makeComparison(p, a, b, s, who);
+    const pairs = distinctPairs([r('P', 'x', 'y', 'A>B', 'one'), r('P', 'x', 'y', 'B>A', 'two'), r('P', 'y', 'x', 'A>B', 'one'), r('Q', 'x', 'y', 'A>B', 'one')]);
+    expect(pairs).toEqual([
+      { prompt: 'P', completionA: 'x', completionB: 'y' },
+      { prompt: 'P', completionA: 'y', completionB: 'x' },
+      { prompt: 'Q', completionA: 'x', completionB: 'y' },
+    ]);
+    expect(distinctPairs([])).toEqual([]);
   });
 });

@@ -253,6 +253,9 @@ const PENDING_KEYS: { keys: string[]; why: string }[] = [
   why: 'issue 23: chapter 05 records the gold score part by part, behind its praise and repetition claims' },
   { keys: ['rm.epoch1.lastBatchAcc', 'rm.secondPass.trainBatchAcc', 'rm.secondPass.trainBatchRose', 'rm.secondPass.accVsGold', 'rm.secondPass.rose'],
     why: 'issue 24: chapter 04 runs the first quarter of a second epoch instead of a whole one' },
+  { keys: ['assume.bt.majority.ceiling', 'assume.bt.majority.rmAcc', 'assume.agg.pooledSidesShort', 'assume.condorcet.ceiling',
+    'time.11-assumptions.bt-train', 'time.11-assumptions.agg-train', 'time.11-assumptions.agg-opt', 'time.11-assumptions.drift'],
+  why: 'issue 28: chapter 11 is new; the next npm run reference gives its keys and the times of its cells over a minute' },
 ];
 
 describe('quoted keys exist and are recorded', () => {
@@ -274,7 +277,8 @@ describe('quoted keys exist and are recorded', () => {
 
   it('every quoted key is recorded by some notebook (rl.record or rl.recordPolicy)', () => {
     const patterns = recordedKeyPatterns();
-    expect([...quoted].filter((k) => !patterns.some((p) => p.test(k)))).toEqual([]);
+    // time.<notebook>[.<cell>] keys are written by the reference runner (scripts/reference.ts), not by rl.record
+    expect([...quoted].filter((k) => !k.startsWith('time.') && !patterns.some((p) => p.test(k)))).toEqual([]);
     expect(patterns.some((p) => p.test('rm.acVsGold'))).toBe(false); // a typo is no key
   });
 });

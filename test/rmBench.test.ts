@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  BENCH_CATEGORIES, BenchMeta, benchPath, benchmarkAccuracy, checkBenchmark, goldViolations, NEAR_TIE_MAX, readBenchmark, scoreBenchmark,
+  BENCH_CATEGORIES, BenchMeta, benchPath, benchmarkAccuracy, pairOutcomes, checkBenchmark, goldViolations, NEAR_TIE_MAX, readBenchmark, scoreBenchmark,
 } from '../lib/feedback/rmBench';
 import { buildBenchmark } from '../lib/feedback/rmBenchBuild';
 import { flaggedWords, lexiconWithValence, SAFETY_LEXICON } from '../lib/feedback/safetyLexicon';
@@ -133,6 +133,12 @@ describe('scoring a reward model per category', () => {
     expect(rows[2].accuracy).toBeCloseTo(4 / 6, 12);
     expect(benchmarkAccuracy(records, rA, rB, 'subcategory')[0].group).toBe('parts/s');
     expect(() => benchmarkAccuracy(records, [1], rB)).toThrow(/6 records but 1 and 6 rewards/);
+  });
+
+  it('pair outcomes: 1 where the chosen reply gets the strictly higher reward, ties wrong', () => {
+    const records = [rec('parts', 'A', 0), rec('parts', 'B', 1), rec('parts', 'A', 2), rec('safety', 'B', 3)];
+    expect(pairOutcomes(records, [1, 1, 0.5, 0], [0, 0, 0.5, 2])).toEqual([1, 0, 0, 1]);
+    expect(() => pairOutcomes(records, [1], [1, 2, 3, 4])).toThrow(/4 records but 1 and 4 rewards/);
   });
 
   it('on the committed file: gold scores 1 everywhere, "longer is better" 0 on longer-but-worse', () => {

@@ -51,7 +51,7 @@ export interface MethodEntry {
 export type ReferenceRole = 'shared' | 'seeded' | 'none';
 
 export interface ChapterEntry {
-  /** Two digits: the notebook's prefix. 08-11 are reserved for the chapters to come. */
+  /** Two digits: the notebook's prefix. 08-10 are reserved for the chapters to come. */
   number: string;
   /** notebooks/<notebook>.ipynb */
   notebook: string;
@@ -122,7 +122,13 @@ export const CHAPTERS: readonly ChapterEntry[] = [
     keys: ['dpo.', 'ipo.'], hands: ['results', 'policies'], loads: ['sft', 'rewardModel', 'comparisons'],
   },
   {
-    number: '12', notebook: '12-evaluation', formerly: ['08-evaluation'], part: 'Part IV — Evaluation', title: 'Reward-KL frontier, over-optimization, win rates',
+    number: '11', notebook: '11-assumptions', part: 'Part IV — What RLHF assumes', title: 'What RLHF assumes: the presumptions put to the test, and a reward-model benchmark',
+    assignment: 'ch11-preference-cycles', reference: 'seeded', trainers: [],
+    methods: [{ method: 'RS on pooled labels', label: 'RS pooled populations N={n}', key: 'assume.rsPooled.n{n}' }],
+    keys: ['assume.'], hands: ['results'], loads: ['sft', 'rewardModel', 'comparisons'],
+  },
+  {
+    number: '12', notebook: '12-evaluation', formerly: ['08-evaluation'], part: 'Part V — Evaluation', title: 'Reward-KL frontier, over-optimization, win rates',
     assignment: 'ch12-win-rate', reference: 'seeded', evaluation: true, trainers: [], methods: [],
     keys: ['eval.'], hands: [], loads: ['sft', 'rewardModel', 'comparisons', 'results', 'histories', 'policies'],
   },

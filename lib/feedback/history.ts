@@ -17,7 +17,7 @@ export const PRESUMPTIONS = {
   'Bradley-Terry': 'one scalar per reply explains every choice, P(A > B) = sigmoid(r(A) - r(B)) (tested: attribute labelers, cycles and the scalar ceiling)',
   aggregation: 'many labelers\' preferences can be pooled into one reward (tested: labeler populations, a Condorcet cycle)',
   'independence of data': 'each comparison is an independent draw from one fixed preference (tested: drift and anchoring break it)',
-  'independence of training': 'the reward model, once trained, stays a faithful target while the policy moves (chapters 05-08: over-optimisation)',
+  'independence of training': 'the reward model, once trained, stays a faithful target while the policy moves (chapters 05-07 and 12: over-optimisation)',
 } as const;
 export type Presumption = keyof typeof PRESUMPTIONS;
 

@@ -75,15 +75,20 @@ function beats(g: PreferenceGraph, i: number, j: number): boolean {
 
 /**
  * Number of cyclic triples: sets {i, j, k} whose strict majorities run round (i > j > k > i).
- * O(n^3); a transitive set has none.
+ * A cyclic triple is judged pairwise, so its three items share a connected component: counted
+ * within each component, O(sum of c^3) (replies of one prompt form a component: a few items each,
+ * however many prompts). A transitive set has none.
  */
 export function countThreeCycles(g: PreferenceGraph): number {
-  const n = g.items.length;
   let count = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      for (let k = j + 1; k < n; k++) {
-        if ((beats(g, i, j) && beats(g, j, k) && beats(g, k, i)) || (beats(g, j, i) && beats(g, k, j) && beats(g, i, k))) count++;
+  for (const comp of components(g)) {
+    const m = comp.length;
+    for (let a = 0; a < m; a++) {
+      for (let b = a + 1; b < m; b++) {
+        for (let c = b + 1; c < m; c++) {
+          const [i, j, k] = [comp[a], comp[b], comp[c]];
+          if ((beats(g, i, j) && beats(g, j, k) && beats(g, k, i)) || (beats(g, j, i) && beats(g, k, j) && beats(g, i, k))) count++;
+        }
       }
     }
   }

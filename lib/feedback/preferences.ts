@@ -223,3 +223,17 @@ export function sampledReplies(pairs: Pair[]): { prompt: string; completion: str
   });
   return out;
 }
+
+/**
+ * The distinct pairs of labeled records (prompt and the two completions in their order), first seen
+ * first, labels and metadata dropped: the pairs to give other labelers (chapter 11 relabels chapter
+ * 04's pairs). A pair labeled twice, or by several labelers, appears once.
+ */
+export function distinctPairs(records: Comparison[]): Pair[] {
+  const seen = new Map<string, Pair>();
+  for (const r of records) {
+    const key = JSON.stringify([r.prompt, r.completionA, r.completionB]);
+    if (!seen.has(key)) seen.set(key, { prompt: r.prompt, completionA: r.completionA, completionB: r.completionB });
+  }
+  return [...seen.values()];
+}

@@ -110,6 +110,17 @@ export interface BenchRow {
 }
 
 /**
+ * Per pair, 1 when the labeled choice gets the strictly higher reward, else 0 (a tie is wrong, as
+ * RewardBench): the outcomes behind an accuracy, for comparing two models on the same pairs.
+ */
+export function pairOutcomes(records: Comparison[], rA: ArrayLike<number>, rB: ArrayLike<number>): number[] {
+  if (rA.length !== records.length || rB.length !== records.length) {
+    throw new Error(`pairOutcomes: ${records.length} records but ${rA.length} and ${rB.length} rewards`);
+  }
+  return records.map((r, i) => ((r.choice === 'A' ? rA[i] - rB[i] : rB[i] - rA[i]) > 0 ? 1 : 0));
+}
+
+/**
  * A reward model's accuracy per category (and per subcategory with `by: 'subcategory'`), then over
  * all pairs. rA, rB: its rewards of each record's completionA and completionB (for a RewardModel,
  * `rewardPairs(rm, tok, records)` of methods/reward.ts gives them).
@@ -121,12 +132,12 @@ export function benchmarkAccuracy(records: Comparison[], rA: ArrayLike<number>, 
   const groups = new Map<string, number[]>();
   const all: number[] = [];
   const ties = new Map<string, number>();
+  const outcomes = pairOutcomes(records, rA, rB);
   records.forEach((r, i) => {
     const m = r.metadata as unknown as BenchMeta;
     const key = by === 'category' ? m.category : `${m.category}/${m.subcategory}`;
-    const d = r.choice === 'A' ? rA[i] - rB[i] : rB[i] - rA[i];
-    const right = d > 0 ? 1 : 0;
-    if (d === 0) {
+    const right = outcomes[i];
+    if (rA[i] === rB[i]) {
       ties.set(key, (ties.get(key) ?? 0) + 1);
       ties.set('all', (ties.get('all') ?? 0) + 1);
     }

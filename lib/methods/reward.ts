@@ -23,6 +23,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
 import { GPT, NamedParam } from '../model/model';
 import { ScalarHead } from '../model/heads';
+import { truncateLayers } from '../model/truncate';
 import { Presets, preset } from '../core/mode';
 import { Comparison, strengthLevel } from '../feedback/preferences';
 import { Rng } from '../core/rng';
@@ -57,9 +58,14 @@ export class RewardModel {
 
   constructor(readonly trunk: GPT, readonly head: ScalarHead) {}
 
-  /** A fresh reward model: a trainable copy of `policy`'s trunk and a new head (std 1/sqrt(C+1)). */
-  static fromPolicy(policy: GPT, seed = 7): RewardModel {
-    return new RewardModel(policy.copy(), new ScalarHead(policy.config.nEmbd, 'normal', seedFor(seed)));
+  /**
+   * A fresh reward model: a trainable copy of `policy`'s trunk and a new head (std 1/sqrt(C+1)).
+   * With `nLayer`, only the trunk's first nLayer blocks (model/truncate.ts): a smaller reward model
+   * on the same features (chapter 11's size axis).
+   */
+  static fromPolicy(policy: GPT, seed = 7, nLayer?: number): RewardModel {
+    const trunk = nLayer === undefined ? policy.copy() : truncateLayers(policy, nLayer);
+    return new RewardModel(trunk, new ScalarHead(policy.config.nEmbd, 'normal', seedFor(seed)));
   }
 
   parameters(): NamedParam[] {
