@@ -43,6 +43,7 @@ export * from './methods/rewardProbe';
 export * from './methods/ppoMath';
 export * from './methods/ppo';
 export * from './methods/criticFreeMath';
+export * from './methods/criticFree';
 export * from './methods/bestOfN';
 export * from './methods/dpoLoss';
 export * from './methods/dpo';
