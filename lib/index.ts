@@ -50,6 +50,7 @@ export * from './methods/dpo';
 export * from './eval/eval';
 export * from './eval/conclusions';
 export * from './eval/exactOracle';
+export * from './eval/toyPolicy';
 export * from './course/stages';
 export * from './course/basemodel';
 export * from './course/views';
