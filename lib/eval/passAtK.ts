@@ -26,11 +26,11 @@ export function passAtK(n: number, c: number, k: number): number {
 }
 
 /** pass@k over prompts: the mean of the per-prompt estimates, its standard error, and the values. */
-export function passAtKMean(passes: boolean[][] | number[][], k: number): { mean: number; stderr: number; perPrompt: number[] } {
+export function passAtKMean(passes: (boolean | number)[][], k: number): { mean: number; stderr: number; perPrompt: number[] } {
   if (passes.length === 0) throw new Error('passAtKMean: no prompts');
   const perPrompt = passes.map((row, p) => {
     if (row.length < k) throw new Error(`passAtKMean: prompt ${p} has ${row.length} samples, fewer than k = ${k}`);
-    const c = (row as (boolean | number)[]).reduce<number>((a, x) => a + (x ? 1 : 0), 0);
+    const c = row.reduce<number>((a, x) => a + (x ? 1 : 0), 0);
     return passAtK(row.length, c, k);
   });
   const { mean, stderr } = meanStderr(perPrompt);
@@ -38,7 +38,7 @@ export function passAtKMean(passes: boolean[][] | number[][], k: number): { mean
 }
 
 /** pass@k for every k in `ks` (each <= the samples per prompt): one curve of a policy. */
-export function passAtKCurve(passes: boolean[][] | number[][], ks: number[]): { k: number; mean: number; stderr: number }[] {
+export function passAtKCurve(passes: (boolean | number)[][], ks: number[]): { k: number; mean: number; stderr: number }[] {
   return ks.map((k) => {
     const { mean, stderr } = passAtKMean(passes, k);
     return { k, mean, stderr };

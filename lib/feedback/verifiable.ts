@@ -78,7 +78,7 @@ export function parseConstraint(prompt: string): Constraint {
 export type VerifierMode = 'strict' | 'lenient';
 
 /** What a verifier saw: the reply without <end>, its words, whether it ended, and the verdict. */
-export interface Verdict {
+export interface VerifierVerdict {
   pass: boolean;
   constraint: Constraint;
   reply: string;
@@ -90,7 +90,7 @@ export interface Verdict {
  * Check a completion ("<end>" marks a finished turn, as rollouts decode it) against the prompt's
  * instruction, with the strict verifier or the lenient one (the loophole; module comment).
  */
-export function verify(prompt: string, completion: string, mode: VerifierMode = 'strict'): Verdict {
+export function verify(prompt: string, completion: string, mode: VerifierMode = 'strict'): VerifierVerdict {
   if (typeof completion !== 'string') throw new Error(`verify: the completion must be a string, got ${typeof completion}`);
   if (mode !== 'strict' && mode !== 'lenient') throw new Error(`verify: mode must be 'strict' or 'lenient', got ${JSON.stringify(mode)}`);
   const constraint = parseConstraint(prompt);
