@@ -51,6 +51,7 @@ export * from './eval/eval';
 export * from './eval/conclusions';
 export * from './eval/exactOracle';
 export * from './eval/passAtK';
+export * from './eval/verifierEval';
 export * from './course/stages';
 export * from './course/basemodel';
 export * from './course/views';
