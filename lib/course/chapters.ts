@@ -51,7 +51,7 @@ export interface MethodEntry {
 export type ReferenceRole = 'shared' | 'seeded' | 'none';
 
 export interface ChapterEntry {
-  /** Two digits: the notebook's prefix. 08-11 are reserved for the chapters to come. */
+  /** Two digits: the notebook's prefix. 09-11 are reserved for the chapters to come. */
   number: string;
   /** notebooks/<notebook>.ipynb */
   notebook: string;
@@ -120,6 +120,18 @@ export const CHAPTERS: readonly ChapterEntry[] = [
     trainers: [{ trainer: 'dpoTrain', config: 'DPOConfig', presets: { module: 'methods/dpo', name: 'DPO_PRESETS' }, recipeKey: 'dpo' }],
     methods: [{ method: 'DPO', label: 'DPO beta={beta}', key: 'dpo.beta{beta}' }, { method: 'IPO', label: 'IPO beta={beta}', key: 'ipo.beta{beta}' }],
     keys: ['dpo.', 'ipo.'], hands: ['results', 'policies'], loads: ['sft', 'rewardModel', 'comparisons'],
+  },
+  {
+    number: '08', notebook: '08-critic-free', part: 'Part III — Beyond PPO', title: 'RL without a critic: REINFORCE, RLOO, GRPO and Dr. GRPO',
+    assignment: 'ch08-grpo-advantages', reference: 'seeded',
+    trainers: [{ trainer: 'criticFreeTrain', config: 'CriticFreeConfig', presets: { module: 'methods/criticFree', name: 'CRITIC_FREE_PRESETS' }, recipeKey: 'criticFree' }],
+    methods: [
+      { method: 'REINFORCE', label: 'REINFORCE beta={beta}', key: 'reinforce.beta{beta}' },
+      { method: 'RLOO', label: 'RLOO beta={beta}', key: 'rloo.beta{beta}' },
+      { method: 'GRPO', label: 'GRPO beta={beta}', key: 'grpo.beta{beta}' },
+      { method: 'Dr. GRPO', label: 'Dr. GRPO beta={beta}', key: 'drgrpo.beta{beta}' },
+    ],
+    keys: ['reinforce.', 'rloo.', 'grpo.', 'drgrpo.', 'criticFree.'], hands: ['results', 'histories', 'policies'], loads: ['sft', 'rewardModel'],
   },
   {
     number: '12', notebook: '12-evaluation', formerly: ['08-evaluation'], part: 'Part IV — Evaluation', title: 'Reward-KL frontier, over-optimization, win rates',
