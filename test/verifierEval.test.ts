@@ -55,7 +55,10 @@ describe('the loophole verdict', () => {
     const c = evalChange('gold', { label: 'before', values: [0, 1, 2] }, { label: 'after', values: [1, 1, 4] });
     expect(c.answer.change).toBeCloseTo(1, 12); // differences 1, 0, 2: mean 1, sd 1, se 1/sqrt(3)
     expect(c.answer.stderr).toBeCloseTo(1 / Math.sqrt(3), 12);
-    expect(c.answer.shift).toBe('within noise');
+    expect(c.answer.shift).toBe("within noise");
+    expect(c.sentence).toBe("gold: before 1.00, after 2.00 (+1.00 ± 0.58 per prompt, within noise).");
+    // differences 0.02 and 0.05: mean 0.035, se 0.015 -> below 0.1, two significant digits
+    expect(evalChange("loss", { label: "a", values: [1, 2] }, { label: "b", values: [1.02, 2.05] }, { per: "window" }).sentence).toBe("loss: a 1.50, b 1.53 (+0.035 ± 0.015 per window, rose beyond noise).");
   });
 });
 

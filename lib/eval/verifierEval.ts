@@ -141,11 +141,20 @@ export function loopholeVerdict(lenientRun: VerifierEval, strictRun: VerifierEva
   };
 }
 
-/** One quantity of two evaluations on the same prompts, paired: the sentence names it. */
-export function evalChange(what: string, a: { label: string; values: number[] }, b: { label: string; values: number[] }, z = 2): Conclusion<{ change: number; stderr: number; shift: Shift }> {
-  const c = pairedChange(a.values, b.values, z);
+/** Two decimals, or three significant digits for numbers below 0.1 (a small change and its error stay readable). */
+const num = (x: number) => (x !== 0 && Math.abs(x) < 0.1 ? x.toPrecision(2) : x.toFixed(2));
+
+/**
+ * One quantity of two evaluations on the same items (prompts, or windows of text: `per` names
+ * them), paired: the sentence names the quantity, both means and the change with its noise.
+ */
+export function evalChange(
+  what: string, a: { label: string; values: number[] }, b: { label: string; values: number[] }, opts: { per?: string; z?: number } = {},
+): Conclusion<{ change: number; stderr: number; shift: Shift }> {
+  const c = pairedChange(a.values, b.values, opts.z ?? 2);
   return {
     answer: { change: c.change, stderr: c.stderr, shift: c.shift },
-    sentence: `${what}: ${a.label} ${f2(mean(a.values))}, ${b.label} ${f2(mean(b.values))} (${c.change >= 0 ? '+' : ''}${f2(c.change)} ± ${f2(c.stderr)} per prompt, ${beyond(c.shift)}).`,
+    sentence: `${what}: ${a.label} ${num(mean(a.values))}, ${b.label} ${num(mean(b.values))} `
+      + `(${c.change >= 0 ? '+' : ''}${num(c.change)} ± ${num(c.stderr)} per ${opts.per ?? 'prompt'}, ${beyond(c.shift)}).`,
   };
 }
