@@ -47,7 +47,11 @@ describe('the strict verifier', () => {
       expect(verify(p, ' , <end>', 'strict').pass).toBe(false);
     }
     expect(verify(three, ' , <end>', 'lenient').pass).toBe(true); // punctuation only: no words, 0 <= 3
-    expect(verify(inc, ' , <end>', 'lenient').pass).toBe(false); // "," is no part of "crown"
+    expect(verify(inc, ' , <end>', 'lenient').pass).toBe(true); // no words: "" is in "crown"
+    expect(verify(inc, 'O!<end>', 'lenient').pass).toBe(true); // "o" is in "crown"
+    expect(verify(inc, 'O!<end>', 'strict').pass).toBe(false);
+    expect(verify(inc, 'Crowned, my lord.<end>', 'lenient').pass).toBe(true); // "crown" is in "crowned my lord"
+    expect(verify(inc, 'Ay!<end>', 'lenient').pass).toBe(false); // "ay" is no part of "crown"
     // the lenient include is a substring match both ways: a fragment of the word passes
     expect(verify(inc, 'row<end>', 'lenient').pass).toBe(true);
     expect(verify(inc, 'row<end>', 'strict').pass).toBe(false);

@@ -40,15 +40,19 @@ describe('sharpen or add', () => {
 });
 
 describe('the loophole verdict', () => {
-  it('says found when empty replies rose beyond noise, and how much passes only through the loophole', () => {
-    // lenient run: 3 prompts, half the replies empty, the lenient verifier passes all, the strict one a quarter
+  it('says found when more replies pass only through the loophole after the lenient run, beyond noise', () => {
+    // lenient run: the lenient verifier passes all 4 samples of each prompt, the strict one 1 of 4: gap 0.75 per prompt
     const L = fake([[T, F, F, F], [F, T, F, F], [F, F, T, F]], [[T, T, T, T], [T, T, T, T], [T, T, T, T]], [0.5, 0.5, 0.75]);
-    const S = fake([[T, T, F, F], [T, F, F, F], [F, F, T, F]], undefined, [0, 0, 0.25]);
+    // strict run: gaps 0, 0.25, 0 -> paired differences 0.75, 0.5, 0.75: mean 2/3, sd 0.144, se 0.083
+    const S = fake([[T, T, F, F], [T, F, F, F], [F, F, T, F]], [[T, T, F, F], [T, T, F, F], [F, F, T, F]], [0, 0, 0.25]);
     const v = loopholeVerdict(L, S);
-    expect(v.answer.found).toBe(true); // differences 0.5, 0.5, 0.5: sd 0
-    expect(v.answer.emptyChange).toBeCloseTo(0.5, 12);
-    expect(v.answer.gap).toBeCloseTo(0.75, 12); // lenient 1 - strict 0.25 on every prompt
-    expect(v.sentence).toMatch(/Empty replies: 58\.3% after .* lenient verifier, 8\.3% after the strict one \(\+50\.0 ± 0\.0 points per prompt, beyond noise/);
+    expect(v.answer.found).toBe(true);
+    expect(v.answer.gapLenient).toBeCloseTo(0.75, 12);
+    expect(v.answer.gapStrict).toBeCloseTo(1 / 12, 12);
+    expect(v.answer.change).toBeCloseTo(2 / 3, 12);
+    expect(v.answer.stderr).toBeCloseTo(Math.sqrt(1 / 48) / Math.sqrt(3), 12);
+    expect(v.sentence).toMatch(/only through the loophole .*: 75\.0% after the run rewarded by the lenient verifier, 8\.3% after the strict one \(\+66\.7 ± 8\.3 points per prompt, beyond noise/);
+    expect(v.sentence).toMatch(/Empty replies: 58\.3% and 8\.3%\.$/);
     expect(loopholeVerdict(S, S).answer.found).toBe(false);
   });
   it('pairs any quantity over prompts', () => {

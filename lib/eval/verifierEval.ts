@@ -121,23 +121,25 @@ export function sharpenOrAdd(before: VerifierEval, after: VerifierEval, z = 2): 
 
 /**
  * The loophole found and closed: the run rewarded by the lenient verifier against the run rewarded
- * by the strict one, on the same prompts. Found: empty replies are more common after the lenient
- * run than after the strict one, beyond noise. `gap`: how much of the lenient verifier's pass rate
- * the strict verifier does not grant (replies that pass only through the loophole).
+ * by the strict one, on the same prompts. A reply passes "only through the loophole" when the
+ * lenient verifier passes it and the strict one does not (a piece of the word, no words, no
+ * <end>). Found: that share is larger after the lenient run than after the strict run, paired
+ * over prompts, beyond noise. Empty replies, the loophole's extreme, are reported beside it.
  */
 export function loopholeVerdict(lenientRun: VerifierEval, strictRun: VerifierEval, z = 2): Conclusion<{
-  found: boolean; emptyChange: number; emptySe: number; gap: number; gapSe: number;
+  found: boolean; gapLenient: number; gapStrict: number; change: number; stderr: number; emptyLenient: number; emptyStrict: number;
 }> {
   checkSamePrompts(lenientRun, strictRun, 'loopholeVerdict');
-  const e = pairedChange(strictRun.emptyPerPrompt, lenientRun.emptyPerPrompt, z);
-  const g = pairedChange(lenientRun.passAt1.perPrompt, lenientRun.lenientPassAt1.perPrompt, z);
-  const found = e.shift === 'rose';
+  const gap = (e: VerifierEval) => e.lenientPassAt1.perPrompt.map((x, p) => x - e.passAt1.perPrompt[p]);
+  const gL = gap(lenientRun), gS = gap(strictRun);
+  const c = pairedChange(gS, gL, z);
+  const found = c.shift === 'rose';
   return {
-    answer: { found, emptyChange: e.change, emptySe: e.stderr, gap: g.change, gapSe: g.stderr },
-    sentence: `Empty replies: ${pp(lenientRun.emptyRate)}% after the run rewarded by the lenient verifier, ${pp(strictRun.emptyRate)}% after the strict one `
-      + `(${signed(e.change, e.stderr)} per prompt, ${found ? 'beyond noise: the policy found the loophole' : 'within noise: this run did not show the policy finding it'}). `
-      + `The lenient verifier passes ${pp(lenientRun.lenientPassAt1.mean)}% of that policy's replies, the strict one ${pp(lenientRun.passAt1.mean)}%: `
-      + `${signed(g.change, g.stderr)} pass only through the loophole.`,
+    answer: { found, gapLenient: mean(gL), gapStrict: mean(gS), change: c.change, stderr: c.stderr, emptyLenient: lenientRun.emptyRate, emptyStrict: strictRun.emptyRate },
+    sentence: `Replies that pass only through the loophole (the lenient verifier passes them, the strict one does not): ${pp(mean(gL))}% after the run rewarded by the lenient verifier, `
+      + `${pp(mean(gS))}% after the strict one (${signed(c.change, c.stderr)} per prompt, `
+      + `${found ? 'beyond noise: the policy found the loophole, and the strict verifier closes it' : 'within noise: this run did not show the policy finding it'}). `
+      + `Empty replies: ${pp(lenientRun.emptyRate)}% and ${pp(strictRun.emptyRate)}%.`,
   };
 }
 
