@@ -80,6 +80,7 @@ describe('leave-one-out advantages (RLOO)', () => {
     expect(a[1]).toEqual([-1, 1]);
     // = K/(K-1) (r - mean): 3/2 * (1 - 3) = -3
     expect(leaveOneOutAdvantages([[2, 2, 2]])[0]).toEqual([0, 0, 0]);
+    expect(leaveOneOutAdvantages([[0.7, 0.7, 0.7, 0.7]])[0]).toEqual([0, 0, 0, 0]); // 0.7 - 2.1 / 3 is 1.1e-16 in floats
     expect(() => leaveOneOutAdvantages([[1, 2], [3]])).toThrow('group 1 has 1 sample(s)');
   });
 });

@@ -1,5 +1,5 @@
 // Kernel > Interrupt stops every kind of library loop at a step boundary (lib/core/interrupt.ts): the
-// training loop (pretraining, SFT, reward model, DPO), PPO, and chunked sampling (rollout, and
+// training loop (pretraining, SFT, reward model, DPO), PPO, the critic-free trainer, and chunked sampling (rollout, and
 // through it best-of-N, evaluation and comparison pairs). The stop is asked for from inside the
 // loop (a callback, or an event queued while it yields), the way tslab's SIGINT handler runs.
 import * as tf from '@tensorflow/tfjs';
@@ -11,6 +11,7 @@ import { CharTokenizer } from '../lib/text/tokenizer';
 import { rollout } from '../lib/rl/rollout';
 import { bestOfN } from '../lib/methods/bestOfN';
 import { PPO_PRESETS, ppoTrain } from '../lib/methods/ppo';
+import { CRITIC_FREE_METHODS, CRITIC_FREE_PRESETS, criticFreeTrain } from '../lib/methods/criticFree';
 import { sftTrain, SFT_PRESETS } from '../lib/methods/sft';
 
 afterEach(() => clearInterrupt());
@@ -125,6 +126,25 @@ describe('PPO and Kernel > Interrupt', () => {
     await expect(run).rejects.toThrow('PPO stopped by Kernel > Interrupt in iteration 2 of 3: the policy keeps the weights of its last update. Running the cell again starts PPO over.');
     expect(iterations).toEqual([1]);
     expect(stopRequested()).toBe(true);
+    policy.dispose();
+    refPolicy.dispose();
+  });
+});
+
+describe('the critic-free trainer and Kernel > Interrupt', () => {
+  it('stops in the iteration during which the interrupt came, with one line naming the method', async () => {
+    const tok = CharTokenizer.fromText('Human: hi\nAssistant: abcdez.');
+    const prompts = ['Human: hi\nAssistant: ', 'Human: ha\nAssistant: '];
+    const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, seed: 4 });
+    const refPolicy = policy.copy({ trainable: false });
+    const iterations: number[] = [];
+    const run = criticFreeTrain({
+      policy, refPolicy, proxy: (rows) => rows.map((r) => r.length), gold: (c) => c.length, tokenizer: tok, prompts,
+    }, { ...CRITIC_FREE_PRESETS.tiny, ...CRITIC_FREE_METHODS.rloo, iterations: 3, promptsPerIteration: 2, samplesPerPrompt: 2, maxNewTokens: 3 }, {
+      onIteration: (s) => { iterations.push(s.iteration); if (s.iteration === 1) interrupt(); },
+    });
+    await expect(run).rejects.toThrow('RLOO stopped by Kernel > Interrupt in iteration 2 of 3: the policy keeps the weights of its last update. Running the cell again starts over.');
+    expect(iterations).toEqual([1]);
     policy.dispose();
     refPolicy.dispose();
   });

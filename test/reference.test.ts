@@ -103,14 +103,14 @@ describe('reference per chapter: hashes and the plan', () => {
     expect(staleChapters(ref, after).map((s) => s.chapter)).toEqual(['06-best-of-n', '12-evaluation']);
     edit(dir, '03-sft', 'code'); // a shared chapter: itself once, and every seeded chapter after it
     const plan3 = planReference({ hashes: chapterHashes({ notebooks: dir }), ref, seeds: [0], workHas: all });
-    expect(plan3.map((p) => `${p.seed} ${p.chapter}`)).toEqual(['shared 03-sft', '0 04-reward-model', '0 05-ppo', '0 06-best-of-n', '0 07-dpo', '0 12-evaluation']);
+    expect(plan3.map((p) => `${p.seed} ${p.chapter}`)).toEqual(['shared 03-sft', '0 04-reward-model', '0 05-ppo', '0 06-best-of-n', '0 07-dpo', '0 08-critic-free', '0 12-evaluation']);
   });
 
   it('a new seed runs every chapter for it; a new chapter adds its seeds alone; missing upstream artifacts are re-made', () => {
     const hashes = chapterHashes();
     const ref = current(hashes);
     const plan = planReference({ hashes, ref, seeds: [0, 3], workHas: (c, s) => s !== 3 || c === '03-sft' || c === '02-transformer' });
-    expect(plan.map((p) => `${p.seed} ${p.chapter}`)).toEqual(['3 04-reward-model', '3 05-ppo', '3 06-best-of-n', '3 07-dpo', '3 12-evaluation']);
+    expect(plan.map((p) => `${p.seed} ${p.chapter}`)).toEqual(['3 04-reward-model', '3 05-ppo', '3 06-best-of-n', '3 07-dpo', '3 08-critic-free', '3 12-evaluation']);
     const without = { ...ref, chapters: Object.fromEntries(Object.entries(ref.chapters).filter(([n]) => n !== '07-dpo')) };
     expect(planReference({ hashes, ref: without, seeds: [0, 1, 2], workHas: () => true }).map((p) => `${p.seed} ${p.chapter} ${p.why}`))
       .toEqual(['0 07-dpo new chapter', '1 07-dpo new chapter', '2 07-dpo new chapter']);
@@ -122,9 +122,9 @@ describe('reference per chapter: hashes and the plan', () => {
   it('a library change marks the chapters whose code reaches the file: conclusions from 04 on, the gold score from 02 on, never 01', () => {
     const h = chapterHashes();
     const reach = (f: string) => Object.entries(h).filter(([, r]) => r.library.includes(f)).map(([n]) => n);
-    expect(reach('eval/conclusions.ts')).toEqual(['04-reward-model', '05-ppo', '06-best-of-n', '07-dpo', '12-evaluation']);
-    expect(reach('feedback/task.ts')).toEqual(['02-transformer', '03-sft', '04-reward-model', '05-ppo', '06-best-of-n', '07-dpo', '12-evaluation']);
-    expect(reach('methods/ppo.ts')).toEqual(['05-ppo', '12-evaluation']);
+    expect(reach('eval/conclusions.ts')).toEqual(['04-reward-model', '05-ppo', '06-best-of-n', '07-dpo', '08-critic-free', '12-evaluation']);
+    expect(reach('feedback/task.ts')).toEqual(['02-transformer', '03-sft', '04-reward-model', '05-ppo', '06-best-of-n', '07-dpo', '08-critic-free', '12-evaluation']);
+    expect(reach('methods/ppo.ts')).toEqual(['05-ppo', '08-critic-free']); // 08 reads GAE's values through ppoValues; 12 reads run histories as { gold, kl } only
     expect(h['01-shannon-ngrams'].library).toContain('text/ngram.ts');
     // A copy of lib/ with one threshold changed in conclusions.ts: those chapters' hashes move, 02 and 03 keep theirs
     const lib = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-lib-'));
@@ -133,7 +133,7 @@ describe('reference per chapter: hashes and the plan', () => {
     fs.appendFileSync(path.join(lib, 'eval', 'conclusions.ts'), '\nexport const PLANTED_THRESHOLD = 0.5;\n');
     const moved = chapterHashes({ lib, notebooks: src });
     const changed = Object.keys(h).filter((n) => moved[n].hash !== same[n].hash);
-    expect(changed).toEqual(['04-reward-model', '05-ppo', '06-best-of-n', '07-dpo', '12-evaluation']);
+    expect(changed).toEqual(['04-reward-model', '05-ppo', '06-best-of-n', '07-dpo', '08-critic-free', '12-evaluation']);
   });
 
   it("reads a lib file's runtime imports as TypeScript does, leaving out only type-only ones", () => {
@@ -180,7 +180,7 @@ nb = nbformat.read(path, as_version=4)
 rc.fill_placeholders(nb, texts)
 print(nb.cells[0].source)`;
     const out = execFileSync('/usr/bin/python3', ['-c', py], { env: { ...process.env, RLHF_REFERENCE: path.join(dir, 'ref.json') } }).toString();
-    expect(out).toMatch(/WARNING: the reference results of 2026-11-30 are stale for chapter\(s\) 01-shannon-ngrams, 02-transformer, 03-sft, 04-reward-model, 05-ppo, 06-best-of-n, 07-dpo, 12-evaluation: its code or the library code it runs changed; not in the reference/);
+    expect(out).toMatch(/WARNING: the reference results of 2026-11-30 are stale for chapter\(s\) 01-shannon-ngrams, 02-transformer, 03-sft, 04-reward-model, 05-ppo, 06-best-of-n, 07-dpo, 08-critic-free, 12-evaluation: its code or the library code it runs changed; not in the reference/);
     expect(out).toMatch(/one epoch reached 78\.2% to 81\.3% over 2 seeds; pending: reference pending: ppo\.beta0\.05\.gold is not in the reference results yet \(run npm run reference\); not a key: `\{\{ref key\}\}`; filled: <!--ref rm\.accVsGold-->78\.2% to 81\.3% over 2 seeds<!--\/ref-->\./);
     const source = JSON.parse(fs.readFileSync(path.join(dir, 'x.ipynb'), 'utf8'));
     expect(source.cells[0].source).toContain('{{ref rm.accVsGold}}'); // the source file is never rewritten

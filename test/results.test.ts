@@ -153,7 +153,7 @@ describe('recipe hash', () => {
     const r = courseRecipe() as { ppo: { course: { lr: number } } };
     const changed = { ...r, ppo: { ...r.ppo, course: { ...r.ppo.course, lr: r.ppo.course.lr * 2 } } };
     expect(hashRecipe(changed)).not.toBe(h);
-    expect(Object.keys(courseRecipe()).sort()).toEqual(['bpeMerges', 'comparisonTemperature', 'dpo', 'gold', 'gpt', 'ppo', 'pretrain', 'reward', 'sft', 'task', 'train']);
+    expect(Object.keys(courseRecipe()).sort()).toEqual(['bpeMerges', 'comparisonTemperature', 'criticFree', 'dpo', 'gold', 'gpt', 'ppo', 'pretrain', 'reward', 'sft', 'task', 'train']);
   });
 });
 

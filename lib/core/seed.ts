@@ -1,5 +1,5 @@
 /**
- * The run seed: `RLHF_SEED=k` re-seeds the random choices of chapters 04-07 and 12 so that the same
+ * The run seed: `RLHF_SEED=k` re-seeds the random choices of chapters 04-08 and 12 so that the same
  * recipe can be run several times (the reference results of `npm run reference` are seeds 0, 1, 2).
  *
  * Every stage keeps its own base seed (a constant in its config or call); `seedFor(base)` offsets it
@@ -10,7 +10,8 @@
  *   - all sampling through `rollout` (comparison pairs of 04, PPO rollouts, best-of-N and
  *     rejection-sampling pools, every evaluation of 05-07 and 12, and also chapter 03's sample tables);
  *   - the simulated labelers (04), the reward model's head initialisation and batch order (04);
- *   - PPO's prompt order and minibatches (05), DPO's batch order (07), the position-biased judge (12).
+ *   - PPO's prompt order and minibatches (05), the critic-free trainer's (08) and its exact-oracle toy's
+ *     samples, DPO's batch order (07), the position-biased judge (12).
  * What stays fixed: pretraining (02) and supervised fine-tuning (03, and the batch order of
  * rejection-sampling fine-tuning, which uses the same trainer), the choice of prompts
  * (makePrompts) and the held-out evaluation prompts. The reference runs chapters 02-03 once, at

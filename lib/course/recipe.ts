@@ -28,6 +28,7 @@ import { PRETRAIN_PRESETS } from '../train/pretrain';
 import { COURSE_BPE_MERGES } from '../text/bpe';
 import { SFT_PRESETS } from '../methods/sft';
 import { REWARD_PRESETS } from '../methods/reward';
+import { CRITIC_FREE_PRESETS } from '../methods/criticFree';
 import { PPO_PRESETS } from '../methods/ppo';
 import { DPO_PRESETS } from '../methods/dpo';
 import { DEFAULT_GOLD, DEFAULT_TASK } from '../feedback/task';
@@ -53,7 +54,7 @@ export function hashRecipe(recipe: unknown): string {
 }
 
 /** The presets the registry names (chapters.ts TrainerEntry.presets), by export name. */
-const PRESETS: Record<string, unknown> = { PRETRAIN_PRESETS, SFT_PRESETS, REWARD_PRESETS, PPO_PRESETS, DPO_PRESETS };
+const PRESETS: Record<string, unknown> = { PRETRAIN_PRESETS, SFT_PRESETS, REWARD_PRESETS, PPO_PRESETS, DPO_PRESETS, CRITIC_FREE_PRESETS };
 
 /**
  * The library's recipe: every registered trainer's presets (tiny and course) under its recipe key,

@@ -18,17 +18,15 @@
  * criticFreeMath.ts and rl/advantages.ts, tested by hand and by finite differences.
  */
 import * as tf from '@tensorflow/tfjs';
-import { GPT } from '../model/model';
 import { completionLogProbs } from '../model/logprobs';
-import { Tokenizer } from '../text/tokenizer';
 import { AdamW, StepRecord, TRAIN_DEFAULTS, TrainConfig, TrainerOptions, trainLoop, TrainResult } from '../train/train';
 import { Presets, preset } from '../core/mode';
 import { Rng } from '../core/rng';
 import { mean as avg, meanStderr, sampleSd } from '../core/stats';
 import { seedFor } from '../core/seed';
 import { Interrupted, interruptible } from '../core/interrupt';
-import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutRows, groupValues } from '../rl/rollout';
-import { collectExperience } from '../rl/experience';
+import { GenSettings, Rollout, rollout, rolloutRows, groupValues } from '../rl/rollout';
+import { collectExperience, ExperienceInputs } from '../rl/experience';
 import { groupAdvantages, leaveOneOutAdvantages, MovingAverageBaseline } from '../rl/advantages';
 import { GRPO_DEFAULTS, GRPONormalize, grpoLoss, klFoldedRewards, reinforceLoss } from './criticFreeMath';
 
@@ -170,13 +168,8 @@ export interface CriticFreeIterationStats {
   seconds: number;
 }
 
-/** What the trainer trains and scores with (as PPO's inputs, without a value head). */
-export interface CriticFreeInputs {
-  policy: GPT;
-  refPolicy: GPT;
-  proxy: ProxyScorer;
-  gold: GoldScorerFn;
-  tokenizer: Tokenizer;
+/** What the trainer trains (policy, in place) and scores with: the collector's inputs and the prompts (PPO's, without a value head). */
+export interface CriticFreeInputs extends ExperienceInputs {
   prompts: string[];
 }
 

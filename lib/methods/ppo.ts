@@ -210,6 +210,11 @@ function shiftedValues(valueHead: ScalarHead, hidden: tf.Tensor3D): tf.Tensor2D 
   });
 }
 
+/** What collectExperience's `values` option takes for PPO: the value head's V per token [B, T], masked to the completion's tokens. */
+export function ppoValues(valueHead: ScalarHead): (hidden: tf.Tensor3D, actionMask: tf.Tensor2D) => tf.Tensor2D {
+  return (hidden, am) => tf.mul(shiftedValues(valueHead, hidden), am) as tf.Tensor2D;
+}
+
 function checkConfig(c: PPOConfig): void {
   for (const k of ['iterations', 'rolloutBatch', 'ppoEpochs', 'minibatches', 'maxNewTokens'] as const) {
     if (!Number.isInteger(c[k]) || c[k] <= 0) throw new Error(`PPOConfig.${k} must be a positive integer, got ${c[k]}`);
@@ -269,7 +274,7 @@ async function runPPO(inp: PPOInputs, config: PPOConfig, opts: PPOOptions): Prom
     const klCoef = controller ? controller.klCoef : c.beta;
     // ---- rollout and scoring (no gradients)
     const e = await collectExperience(inp, nextPrompts(B), {
-      gen: gen(iter), entropy: true, values: (hidden, am) => tf.mul(shiftedValues(valueHead, hidden), am) as tf.Tensor2D,
+      gen: gen(iter), entropy: true, values: ppoValues(valueHead),
     }).catch(stoppedIn(iter));
     const { rollout: r, proxy, gold, logProbs: lpA, refLogProbs: refA, actionMask: amA, seqKL } = e;
     const entA = e.entropy!, valA = e.values!;

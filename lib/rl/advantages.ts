@@ -106,6 +106,7 @@ export function groupAdvantages(rewards: Rows, opts: { scaleByStd?: boolean; eps
 export function leaveOneOutAdvantages(rewards: Rows): Rows {
   return rewards.map((g, i) => {
     if (g.length < 2) throw new Error(`leaveOneOutAdvantages: group ${i} has ${g.length} sample(s); the baseline needs K >= 2 per prompt`);
+    if (g.every((r) => r === g[0])) return g.map(() => 0); // no contrast: exactly 0 (s - r)/(K-1) can miss r in the last bit
     let s = 0;
     for (const r of g) s += r;
     return g.map((r) => r - (s - r) / (g.length - 1));
