@@ -4,6 +4,7 @@ import {
 } from '../lib/feedback/verifiable';
 import { loadCorpus } from '../lib/text/corpus';
 import { BpeTokenizer } from '../lib/text/bpe';
+import { chatBatch, disposeBatch, fitsContext } from '../lib/methods/sft';
 
 const inc = verifiablePrompt('Speak, speak.', { kind: 'include', word: 'crown' });
 const three = verifiablePrompt('What, art thou waking?', { kind: 'maxWords', n: 3 });
@@ -80,6 +81,17 @@ describe('verifiable data', () => {
     const heldLines = new Set(data.heldOut.map((e) => e.line));
     expect(data.train.some((e) => heldLines.has(e.line))).toBe(false);
     expect(buildVerifiableData(text)).toEqual(data); // deterministic
+  });
+
+  it('feeds the SFT trainer: the completion (and <end>) is in the loss, the instruction is prompt', () => {
+    const tok = BpeTokenizer.train(text.slice(0, 50_000), 100);
+    const fit = fitsContext(tok, data.train.slice(0, 40), 64);
+    expect(fit.length).toBeGreaterThan(20);
+    const b = chatBatch(tok, fit.slice(0, 2), 64);
+    const inLoss = (b.lossMask.arraySync() as number[][])[0].reduce((a, x) => a + x, 0);
+    expect(inLoss).toBe(tok.encodeWithEnd(fit[0].completion).length); // completion tokens + <end>
+    expect(b.promptLengths[0]).toBe(tok.encode(fit[0].prompt).length);
+    disposeBatch(b);
   });
 
   it('makes RL prompts whose counts come from the asked range', () => {
