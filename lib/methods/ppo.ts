@@ -32,6 +32,7 @@ import { Interrupted, interruptible } from '../core/interrupt';
 import { AdaptiveKLController, ppoPolicyLoss, ppoValueLoss, tokenRewards } from './ppoMath';
 import { gae, whiten } from '../rl/advantages';
 import { seedFor } from '../core/seed';
+import { getBatch } from '../text/corpus';
 
 /**
  * PPO's settings. The optimizer fields come from TrainConfig (lr, minLr, warmupSteps, decaySteps,
@@ -74,7 +75,11 @@ export interface PPOConfig extends Omit<TrainConfig, 'steps' | 'evalEvery' | 'lo
   temperature: number;
   /** Longest completion in tokens (default 24 BPE tokens, ~75 characters; SFT replies are <= 60). */
   maxNewTokens: number;
-  /** PPO-ptx: weight gamma of a language-modelling loss on pretraining/SFT batches (0 = off; InstructGPT). */
+  /**
+   * PPO-ptx (InstructGPT, Ouyang et al. 2022, eq. 2): weight gamma of a language-modelling loss on
+   * pretraining batches (inputs.ptxBatch) added to every minibatch loss, so the policy keeps
+   * predicting its pretraining text while it chases the reward ("the alignment tax"). 0 = off (PPO).
+   */
   ptxCoef: number;
   /** Seed of the prompt order, the minibatch order and the sampler. */
   seed: number;
@@ -128,6 +133,38 @@ export interface PPOStats {
   endRate: number;
   length: number;
   seconds: number;
+  /** PPO-ptx only: mean language-modelling loss (nats/token) on the iteration's ptx batches, before the coefficient. */
+  ptxLoss?: number;
+}
+
+/** A batch of language-modelling windows: inputs x and targets y [B, T] (int32), optional mask [B, T]. */
+export interface PtxBatch {
+  x: tf.Tensor2D;
+  y: tf.Tensor2D;
+  mask?: tf.Tensor2D;
+}
+
+/**
+ * PPO-ptx's term: ptxCoef * (mean next-token cross-entropy of the policy on the batch), what it
+ * adds to a minibatch loss (so its gradient is ptxCoef times the language-modelling gradient), and
+ * the language-modelling loss itself (nats/token) for logging.
+ */
+export function ptxTerm(policy: GPT, batch: PtxBatch, ptxCoef: number): { loss: tf.Scalar; lmLoss: tf.Scalar } {
+  if (!(ptxCoef >= 0)) throw new Error(`ptxTerm: ptxCoef must be >= 0, got ${ptxCoef}`);
+  return tf.tidy(() => {
+    const lmLoss = policy.loss(batch.x, batch.y, { mask: batch.mask, training: true });
+    return { loss: tf.mul(ptxCoef, lmLoss) as tf.Scalar, lmLoss };
+  });
+}
+
+/**
+ * PPO-ptx batches as InstructGPT mixes them: random windows of the pretraining text (here the
+ * training split of tiny-shakespeare in the policy's tokens, what chapter 02 pretrained on), one
+ * batch of `batchSize` windows of blockSize + 1 ids per call, seeded and independent of the step.
+ */
+export function pretrainingBatches(trainIds: Int32Array, batchSize: number, blockSize: number, seed = 0): (step: number) => PtxBatch {
+  const rng = new Rng(seed);
+  return () => getBatch(trainIds, batchSize, blockSize, rng);
 }
 
 /** What PPO trains and scores with. */
@@ -144,8 +181,8 @@ export interface PPOInputs {
   prompts: string[];
   /** Value head on the policy trunk; default a new zero-initialised ScalarHead. */
   valueHead?: ScalarHead;
-  /** PPO-ptx batches (x, y, mask) when ptxCoef > 0. */
-  ptxBatch?: (step: number) => { x: tf.Tensor2D; y: tf.Tensor2D; mask?: tf.Tensor2D };
+  /** PPO-ptx batches (x, y, mask) when ptxCoef > 0, one per optimizer step (e.g. `pretrainingBatches`), called inside the loss: the training loop frees it after the backward pass. */
+  ptxBatch?: (step: number) => PtxBatch;
 }
 
 /** TrainerOptions' signal; PPO shows its progress through its live view (course/views.ts ppoLiveView), so title and display do not apply. */
@@ -185,6 +222,7 @@ function checkConfig(c: PPOConfig): void {
   if (c.rolloutBatch % c.minibatches !== 0) throw new Error(`PPOConfig: rolloutBatch ${c.rolloutBatch} is not divisible by minibatches ${c.minibatches}`);
   if (!(c.temperature > 0)) throw new Error(`PPOConfig.temperature must be > 0, got ${c.temperature}`);
   if (!(c.beta >= 0)) throw new Error(`PPOConfig.beta must be >= 0, got ${c.beta}`);
+  if (!(c.ptxCoef >= 0)) throw new Error(`PPOConfig.ptxCoef must be >= 0, got ${c.ptxCoef}`);
 }
 
 /** Run PPO; the policy (and value head) are trained in place. Kernel > Interrupt stops it at a step boundary (throws `Interrupted`). */
@@ -264,11 +302,14 @@ async function runPPO(inp: PPOInputs, config: PPOConfig, opts: PPOOptions): Prom
         const pg = ppoPolicyLoss(logProbs, g(exp.oldLogProbs), g(exp.advantages), am, c.clip);
         const vf = ppoValueLoss(shiftedValues(valueHead, hidden!), g(exp.oldValues), g(exp.returns), am, c.valueClip);
         let loss = tf.add(pg.loss, tf.mul(c.vfCoef, vf.loss)) as tf.Scalar;
+        const metrics: Record<string, tf.Scalar> = { policyLoss: pg.loss, valueLoss: vf.loss, clipFrac: pg.clipFrac, approxKL: pg.approxKL };
         if (c.ptxCoef > 0) {
           const pb = inp.ptxBatch!(step);
-          loss = tf.add(loss, tf.mul(c.ptxCoef, policy.loss(pb.x, pb.y, { mask: pb.mask }))) as tf.Scalar;
+          const ptx = ptxTerm(policy, pb, c.ptxCoef);
+          loss = tf.add(loss, ptx.loss) as tf.Scalar;
+          metrics.ptxLoss = ptx.lmLoss;
         }
-        return { loss, metrics: { policyLoss: pg.loss, valueLoss: vf.loss, clipFrac: pg.clipFrac, approxKL: pg.approxKL } };
+        return { loss, metrics };
       },
     }).catch((e) => { tf.dispose([...Object.values(exp)]); return stoppedIn(iter)(e); });
     steps.push(...res.history);
@@ -285,6 +326,7 @@ async function runPPO(inp: PPOInputs, config: PPOConfig, opts: PPOOptions): Prom
       endRate: avg(r.finished.map(Number)), length: avg(r.completionIds.map((x) => x.length)),
       seconds: (Date.now() - t0) / 1000,
     };
+    if (c.ptxCoef > 0) stats.ptxLoss = mean((m) => m.ptxLoss);
     controller?.update(stats.kl, B);
     history.push(stats);
     await opts.onIteration?.(stats, r, { proxy, gold });
