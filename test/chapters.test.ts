@@ -86,8 +86,9 @@ describe('the chapter registry', () => {
     expect(policyKey('Dr. GRPO beta=0.04')).toBe('drgrpo.beta0.04');
     expect(policyKey('RLOO beta=0.05')).toBe('rloo.beta0.05');
     expect(() => policyKey('KTO beta=0.1')).toThrow(/no registered method writes the label "KTO beta=0.1"/);
-    expect(evaluatedMethods()).toEqual(['SFT', 'PPO', 'best-of-N', 'rejection sampling', 'DPO', 'IPO', 'REINFORCE', 'RLOO', 'GRPO', 'Dr. GRPO', 'RS on pooled labels']);
+    expect(evaluatedMethods()).toEqual(['SFT', 'PPO', 'best-of-N', 'rejection sampling', 'DPO', 'IPO', 'REINFORCE', 'RLOO', 'GRPO', 'Dr. GRPO', 'PPO-ptx', 'RS on pooled labels']);
     expect(methodNotebook('Dr. GRPO')).toBe('08-critic-free');
+    expect(policyKey('PPO-ptx beta=0.05')).toBe('ppoPtx.beta0.05');
     expect(policyKey('RS pooled populations N=8')).toBe('assume.rsPooled.n8');
     expect(methodNotebook('rejection sampling')).toBe('06-best-of-n');
     for (const c of CHAPTERS) for (const m of c.methods) expect(c.keys.some((p) => `${policyKey(m.label.replace('{beta}', '0.1').replace('{n}', '4'))}.`.startsWith(p)), `${m.method} key under ${c.keys}`).toBe(true);

@@ -130,8 +130,9 @@ export const CHAPTERS: readonly ChapterEntry[] = [
       { method: 'RLOO', label: 'RLOO beta={beta}', key: 'rloo.beta{beta}' },
       { method: 'GRPO', label: 'GRPO beta={beta}', key: 'grpo.beta{beta}' },
       { method: 'Dr. GRPO', label: 'Dr. GRPO beta={beta}', key: 'drgrpo.beta{beta}' },
+      { method: 'PPO-ptx', label: 'PPO-ptx beta={beta}', key: 'ppoPtx.beta{beta}' },
     ],
-    keys: ['reinforce.', 'rloo.', 'grpo.', 'drgrpo.', 'criticFree.'], hands: ['results', 'histories', 'policies'], loads: ['sft', 'rewardModel'],
+    keys: ['reinforce.', 'rloo.', 'grpo.', 'drgrpo.', 'criticFree.', 'rlvr.', 'ptx.', 'ppoPtx.'], hands: ['results', 'histories', 'policies'], loads: ['sft', 'rewardModel'],
   },
   {
     number: '11', notebook: '11-assumptions', part: 'Part IV — What RLHF assumes', title: 'What RLHF assumes: the presumptions put to the test, and a reward-model benchmark',
