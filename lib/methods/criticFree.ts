@@ -21,12 +21,10 @@ import * as tf from '@tensorflow/tfjs';
 import { completionLogProbs } from '../model/logprobs';
 import { AdamW, StepRecord, TRAIN_DEFAULTS, TrainConfig, TrainerOptions, trainLoop, TrainResult } from '../train/train';
 import { Presets, preset } from '../core/mode';
-import { Rng } from '../core/rng';
 import { mean as avg, meanStderr, sampleSd } from '../core/stats';
-import { seedFor } from '../core/seed';
 import { Interrupted, interruptible } from '../core/interrupt';
-import { GenSettings, Rollout, rollout, rolloutRows, groupValues } from '../rl/rollout';
-import { collectExperience, ExperienceInputs } from '../rl/experience';
+import { Rollout, rollout, rolloutRows, groupValues } from '../rl/rollout';
+import { collectExperience, onlineSchedule, ExperienceInputs } from '../rl/experience';
 import { groupAdvantages, leaveOneOutAdvantages, MovingAverageBaseline } from '../rl/advantages';
 import { GRPO_DEFAULTS, GRPONormalize, grpoLoss, klFoldedRewards, reinforceLoss } from './criticFreeMath';
 
@@ -206,11 +204,7 @@ async function run(inp: CriticFreeInputs, c: CriticFreeConfig, opts: CriticFreeO
   const name = criticFreeMethodName(c);
   const { policy, tokenizer } = inp;
   if (inp.prompts.length === 0) throw new Error(`criticFreeTrain (${name}): no prompts`);
-  const rng = new Rng(seedFor(c.seed));
-  const order = rng.shuffle(inp.prompts.map((_, i) => i));
-  let cursor = 0;
-  const nextPrompts = (n: number) => Array.from({ length: n }, () => inp.prompts[order[cursor++ % order.length]]);
-  const gen = (iter: number): GenSettings => ({ maxNewTokens: c.maxNewTokens, temperature: c.temperature, seed: c.seed * 1_000_003 + iter * 7919 });
+  const { nextPrompts, gen, rng } = onlineSchedule(inp.prompts, c);
   const stoppedIn = (iter: number) => (e: unknown): never => {
     throw e instanceof Interrupted ? new Interrupted(`${name} stopped by Kernel > Interrupt in iteration ${iter + 1} of ${c.iterations}: the policy keeps the weights of its last update. Running the cell again starts over.`) : e;
   };

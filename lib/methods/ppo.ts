@@ -26,12 +26,11 @@ import { Presets, preset } from '../core/mode';
 import { Rng } from '../core/rng';
 import { KLEstimator } from '../rl/kl';
 import { mean as avg, meanStderr, sampleSd } from '../core/stats';
-import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutRows } from '../rl/rollout';
-import { collectExperience } from '../rl/experience';
+import { GoldScorerFn, ProxyScorer, Rollout, rollout, rolloutRows } from '../rl/rollout';
+import { collectExperience, onlineSchedule } from '../rl/experience';
 import { Interrupted, interruptible } from '../core/interrupt';
 import { AdaptiveKLController, ppoPolicyLoss, ppoValueLoss, tokenRewards } from './ppoMath';
 import { gae, whiten } from '../rl/advantages';
-import { seedFor } from '../core/seed';
 import { getBatch } from '../text/corpus';
 
 /**
@@ -237,11 +236,7 @@ async function runPPO(inp: PPOInputs, config: PPOConfig, opts: PPOOptions): Prom
   if (inp.prompts.length === 0) throw new Error('ppoTrain: no prompts');
   if (c.ptxCoef > 0 && !inp.ptxBatch) throw new Error(`ppoTrain: ptxCoef is ${c.ptxCoef} but no ptxBatch was given`);
   const valueHead = inp.valueHead ?? new ScalarHead(policy.config.nEmbd, 'zero');
-  const rng = new Rng(seedFor(c.seed));
-  const order = rng.shuffle(inp.prompts.map((_, i) => i));
-  let cursor = 0;
-  const nextPrompts = (n: number) => Array.from({ length: n }, () => inp.prompts[order[cursor++ % order.length]]);
-  const gen = (iter: number): GenSettings => ({ maxNewTokens: c.maxNewTokens, temperature: c.temperature, seed: c.seed * 1_000_003 + iter * 7919 });
+  const { nextPrompts, gen, rng } = onlineSchedule(inp.prompts, c);
   // Kernel > Interrupt in a rollout or an update: one line in PPO's terms instead of the inner loop's.
   const stoppedIn = (iter: number) => (e: unknown): never => {
     throw e instanceof Interrupted ? new Interrupted(`PPO stopped by Kernel > Interrupt in iteration ${iter + 1} of ${c.iterations}: the policy keeps the weights of its last update. Running the cell again starts PPO over.`) : e;

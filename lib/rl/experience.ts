@@ -16,6 +16,8 @@ import * as tf from '@tensorflow/tfjs';
 import { GPT } from '../model/model';
 import { completionLogProbs } from '../model/logprobs';
 import { Tokenizer } from '../text/tokenizer';
+import { Rng } from '../core/rng';
+import { seedFor } from '../core/seed';
 import { GenSettings, GoldScorerFn, ProxyScorer, Rollout, rolloutGroups, rolloutRows, rolloutTensors, SampleGroups } from './rollout';
 
 type Rows = number[][];
@@ -108,4 +110,25 @@ export async function collectExperience(inp: ExperienceInputs, prompts: string[]
 /** Free an experience's tensors (its arrays stay usable). */
 export function disposeExperience(e: Experience): void {
   tf.dispose([e.tensors.tokens, e.tensors.mask, e.tensors.actionMask]);
+}
+
+/**
+ * What an online method samples at each iteration (PPO, the critic-free trainer): the prompts in a
+ * seeded shuffle, taken in order and cycled, and generation settings with a seed per iteration, so
+ * a run with the same config draws the same prompts and replies. `rng` is the shuffle's generator,
+ * which the method goes on drawing from (its minibatch orders).
+ */
+export function onlineSchedule(prompts: string[], c: { seed: number; maxNewTokens: number; temperature: number }): {
+  nextPrompts: (n: number) => string[];
+  gen: (iter: number) => GenSettings;
+  rng: Rng;
+} {
+  const rng = new Rng(seedFor(c.seed));
+  const order = rng.shuffle(prompts.map((_, i) => i));
+  let cursor = 0;
+  return {
+    nextPrompts: (n) => Array.from({ length: n }, () => prompts[order[cursor++ % order.length]]),
+    gen: (iter) => ({ maxNewTokens: c.maxNewTokens, temperature: c.temperature, seed: c.seed * 1_000_003 + iter * 7919 }),
+    rng,
+  };
 }
