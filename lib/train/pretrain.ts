@@ -25,16 +25,17 @@ export interface PretrainConfig extends TrainConfig {
 
 /**
  * `course`: GPT_PRESETS.course (64-token context) on tiny-shakespeare in BPE tokens, batches of
- * 16 x 64 tokens, 2,400 steps (about eight passes over the training text), peak lr 2e-3 with 100
+ * 16 x 64 tokens, 2,000 steps (about seven passes over the training text), peak lr 2e-3 with 100
  * warm-up steps and cosine decay to 2e-4, weight decay 0.1, clip 1: nanoGPT's shakespeare-char recipe
  * (lr 1e-3, 5,000 steps, batch 64 x 256) scaled to a smaller model and batch, with a higher lr as
- * small models tolerate. 2,400 rather than TRAIN_DEFAULTS' 3,000 steps keeps chapter 02 under 8
- * minutes on 2 cores (issue 24); the model had started to memorise the text by then (chapter 02).
+ * small models tolerate. 2,000 rather than TRAIN_DEFAULTS' 3,000 steps keeps chapter 02 under 8
+ * minutes on 2 cores (issue 24: at 2,400 steps the chapter took 8.6 min on an idle 2-core machine);
+ * the model has started to memorise the text by then (chapter 02).
  * `tiny` (fast mode): GPT_PRESETS.tiny, 800 steps at lr 3e-3.
  */
 export const PRETRAIN_PRESETS: Presets<PretrainConfig> = {
   tiny: { ...TRAIN_DEFAULTS, steps: 800, lr: 3e-3, minLr: 3e-4, warmupSteps: 20, evalEvery: 200, logEvery: 10, batchSize: 16, evalTokens: 4_096, seed: 1337 },
-  course: { ...TRAIN_DEFAULTS, steps: 2_400, batchSize: 16, evalTokens: 16_384, seed: 1337 },
+  course: { ...TRAIN_DEFAULTS, steps: 2_000, batchSize: 16, evalTokens: 16_384, seed: 1337 },
 };
 
 /** PRETRAIN_PRESETS.tiny in fast mode, .course otherwise, patched by `override`. */
