@@ -225,6 +225,13 @@ async function runChapter(a: Args, hashes: Record<string, ChapterRecipe>, p: Pla
 }
 
 /**
+ * Cells whose mean reference time reaches this many seconds get a time key the text can quote. Half
+ * the contract's minute, so that a cell near a minute keeps its key when more seeds move its mean
+ * below 60 s, and a text may warn before a cell of 30-60 s too.
+ */
+export const QUOTABLE_CELL_SECONDS = 30;
+
+/**
  * Summarise chapter runs into the reference file: per key over the seeds (a key recorded by two
  * chapters of one seed takes the later chapter's value), shared keys once; per chapter its hash and
  * seeds; times per notebook over its runs.
@@ -259,12 +266,13 @@ export function buildReference(runs: ChapterRun[], mode: 'fast' | 'course'): Ref
     const ids = [...new Set(mine.flatMap((r) => Object.keys(r.cells ?? {})))];
     const cells = Object.fromEntries(ids.map((id) => [id, meanSdRange(mine.map((r) => r.cells?.[id]).filter((x): x is number => typeof x === 'number')).mean]));
     times[c.notebook] = { mean: t.mean, min: t.min, max: t.max, runs: xs.length, ...(ids.length ? { cells } : {}) };
-    // Times the text can quote ({{ref time.<notebook>}}, {{ref time.<notebook>.<cell id>}} for cells over a minute)
+    // Times the text can quote: {{ref time.<notebook>}}, and {{ref time.<notebook>.<cell id>}} for cells of
+    // QUOTABLE_CELL_SECONDS or more (the contract asks for one before every cell over a minute)
     const timeKey = (k: string, v: number[]) => { keys[k] = { unit: 'seconds', digits: 0, ...meanSdRange(v), values: v, seeds: mine.map((r) => r.seed).slice(0, v.length) }; };
     timeKey(`time.${c.notebook}`, xs);
     for (const id of ids) {
       const v = mine.map((r) => r.cells?.[id]).filter((x): x is number => typeof x === 'number');
-      if (v.length && meanSdRange(v).mean >= 60) timeKey(`time.${c.notebook}.${id}`, v);
+      if (v.length && meanSdRange(v).mean >= QUOTABLE_CELL_SECONDS) timeKey(`time.${c.notebook}.${id}`, v);
     }
   }
   const last = [...runs].sort((x, y) => x.date.localeCompare(y.date)).pop()!;

@@ -243,22 +243,7 @@ function recordedKeyPatterns(): RegExp[] {
 
 /** Keys quoted by the text that the committed reference does not have yet: added since it was made. */
 const PENDING_KEYS: { keys: string[]; why: string }[] = [
-  { keys: ['ppo.beta0.005.gaveBack', 'ppo.beta0.005.fellBeyondNoise', 'rs.n8.cheaperThanBonSample', 'rs.n8.klMinusBonSample', 'eval.ppo.beta0.05.endsFrontier',
-    'eval.ppo.beta0.05.aheadOfBestOfN', 'eval.ppo.beta0.05.behindBestOfN', 'eval.ppo.beta0.05.goldMinusBestOfN', 'dpo.heldOut.chosenChange', 'dpo.heldOut.rejectedChange',
-    'dpo.heldOut.chosenRose', 'dpo.heldOut.chosenFell', 'dpo.heldOut.rejectedFell', 'dpo.heldOut.marginGrew', 'dpo.seconds',
-    'bon.goldRisesBeyondNoise', 'bon.goldFellAtSomeN', 'ppo.beta0.005.moreProxyLessGoldBeyondNoise'],
-  why: 'issue 23: verdicts read against their noise, DPO time with its reference pass' },
-  { keys: ['sftPolicy.part.sentiment', 'sftPolicy.part.repetition', 'sftPolicy.part.nonWords', 'ppo.beta0.05.part.sentiment', 'ppo.beta0.05.part.repetition',
-    'ppo.beta0.05.part.sentiment.rose', 'ppo.beta0.005.part.repetition', 'ppo.beta0.005.part.nonWords'],
-  why: 'issue 23: chapter 05 records the gold score part by part, behind its praise and repetition claims' },
-  { keys: ['rm.epoch1.lastBatchAcc', 'rm.secondPass.trainBatchAcc', 'rm.secondPass.trainBatchRose', 'rm.secondPass.accVsGold', 'rm.secondPass.rose'],
-    why: 'issue 24: chapter 04 runs the first quarter of a second epoch instead of a whole one' },
-  { keys: ['assume.bt.majority.ceiling', 'assume.bt.majority.rmAcc', 'assume.agg.pooledSidesShort', 'assume.condorcet.ceiling',
-    'time.11-assumptions.bt-train', 'time.11-assumptions.agg-train', 'time.11-assumptions.agg-opt', 'time.11-assumptions.drift'],
-  why: 'issue 28: chapter 11 is new; the next npm run reference gives its keys and the times of its cells over a minute' },
-  { keys: ['criticFree.variance.rlooOverReinforce', 'criticFree.toy.rlooGap', 'criticFree.toy.grpoGap', 'grpo.beta0.04.winRate', 'rloo.beta0.05.winRate',
-    'reinforce.beta0.05.winRate', 'grpo.beta0.04.flatGroups', 'grpo.beta0.004.rolloutGoldEnd', 'grpo.beta0.004.rolloutGoldPeak'],
-  why: 'issue 27: chapter 08 (critic-free RL) is new; its keys enter the reference with the next npm run reference' },
+  // none since the reference run of 2026-12-06
 ];
 
 describe('quoted keys exist and are recorded', () => {
