@@ -25,7 +25,7 @@ import { README_KEYS } from '../scripts/reference';
  * in a measured phrase (two of three seeds, twice as much, ten times smaller, one to two points).
  * Integers alone (prompt counts, N = 16) are not measured-looking.
  *
- * notebooks/development-notes.md is a dated log of development runs, not course text: it may hold
+ * DEVELOPMENT-NOTES.md is a dated log of development runs, not course text: it may hold
  * measured numbers, but every section must carry the date it was logged, and the course text may
  * link it only as development runs (checked below).
  */
@@ -45,6 +45,7 @@ const ALLOWED: { file: string; text: string; source: string }[] = [
   { file: '04-reward-model', text: '69.6% ± 0.9', source: 'Ouyang et al. 2022 (InstructGPT), appendix D: 6B reward model on held-out labelers' },
   { file: '04-reward-model', text: 'right $70\\%$ of the time when it says $70\\%$', source: 'definition of calibration (an illustration, no measurement)' },
   { file: 'README.md', text: 'after step 312 of 3000', source: 'an example of the Interrupt message\'s form, not a result' },
+  { file: 'README.md', text: 'cell that takes 30 s or more', source: 'the reference\'s threshold for a cell\'s time key (QUOTABLE_CELL_SECONDS in scripts/reference.ts, a setting)' },
   { file: 'README.md', text: 'else 30 s and 300 s', source: 'the grader\'s default cell and notebook time limits (settings of grader/)' },
 ];
 
@@ -271,8 +272,8 @@ describe('quoted keys exist and are recorded', () => {
   });
 });
 
-describe('notebooks/development-notes.md: a dated log of development runs, not course text', () => {
-  const notes = fs.readFileSync(path.join(NB, 'development-notes.md'), 'utf8');
+describe('DEVELOPMENT-NOTES.md: a dated log of development runs, not course text', () => {
+  const notes = fs.readFileSync(path.join(ROOT, 'DEVELOPMENT-NOTES.md'), 'utf8');
   it('says it is not course text, and every section carries the date it was logged', () => {
     expect(notes.slice(0, 400)).toMatch(/Not part of the course/);
     const sections = notes.split(/\n(?=## )/).slice(1);
@@ -283,10 +284,10 @@ describe('notebooks/development-notes.md: a dated log of development runs, not c
     const texts = [...CHAPTERS.flatMap((n) => markdownOf(n).map((c) => [n, c])), ['README.md', readmeText('README.md')], ['lib/README.md', readmeText('lib/README.md')]];
     let links = 0;
     for (const [where, text] of texts) {
-      for (const m of text.matchAll(/development-notes\.md/g)) {
+      for (const m of text.matchAll(/DEVELOPMENT-NOTES\.md/g)) {
         links++;
         const around = text.slice(Math.max(0, m.index! - 200), m.index! + 120);
-        expect(around, `${where}: link to development-notes.md`).toMatch(/development (?:runs?|notes|log)|not course text/i);
+        expect(around, `${where}: link to DEVELOPMENT-NOTES.md`).toMatch(/development (?:runs?|notes|log)|not course text/i);
       }
     }
     expect(links).toBeGreaterThan(2);
