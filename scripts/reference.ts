@@ -136,11 +136,27 @@ function machine(): { cpu: string; cores: number } {
   return { cpu: cpus[0]?.model.trim() ?? 'unknown', cores: cpus.length };
 }
 
-function commit(): string {
+/** The code cells of a notebook's JSON text (what its recipe hash reads; markdown is text). */
+function codeCells(json: string): string {
+  const nb = JSON.parse(json) as { cells: { cell_type: string; source: string | string[] }[] };
+  return JSON.stringify(nb.cells.filter((c) => c.cell_type === 'code').map((c) => (Array.isArray(c.source) ? c.source.join('') : c.source)));
+}
+
+/**
+ * HEAD, with "-dirty" when a tracked file differs from it, except what this command writes itself:
+ * the results file, README.md and the notebooks' markdown (a notebook counts only if a code cell differs).
+ */
+export function commit(root = ROOT): string {
   try {
-    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: ROOT }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT }).toString()
-      .split('\n').filter((l) => l.trim() && !/(data\/reference-results\.json|README\.md)$/.test(l));
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root }).toString()
+      .split('\n').filter((l) => l.trim() && !/(data\/reference-results\.json|README\.md)$/.test(l))
+      .filter((l) => {
+        const file = l.slice(3).trim();
+        if (!/^notebooks\/.*\.ipynb$/.test(file) || !fs.existsSync(path.join(root, file))) return true;
+        const before = execFileSync('git', ['show', `HEAD:${file}`], { cwd: root, maxBuffer: 64 << 20 }).toString();
+        return codeCells(before) !== codeCells(fs.readFileSync(path.join(root, file), 'utf8'));
+      });
     return dirty.length ? `${head}-dirty` : head;
   } catch {
     return 'unknown';

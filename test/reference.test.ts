@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { buildReference, QUOTABLE_CELL_SECONDS, readmeBlock, timesFromRunner, writeReadmeBlock } from '../scripts/reference';
+import { buildReference, commit, QUOTABLE_CELL_SECONDS, readmeBlock, timesFromRunner, writeReadmeBlock } from '../scripts/reference';
+import { execFileSync } from 'child_process';
 import { refText, ChapterRun, loadReference } from '../lib/course/results';
 import * as ts from 'typescript';
 import { chapterHashes, planReference, runtimeImports, staleChapters } from '../lib/course/recipe';
@@ -54,6 +55,25 @@ describe('reference: summarising chapter runs over seeds', () => {
     expect(ref.keys['time.08-critic-free.plot']).toBeUndefined();
     expect(ref.keys['time.08-critic-free']).toMatchObject({ mean: 400, values: [400, 400] });
     expect(ref.times['08-critic-free'].cells).toEqual({ train: 33, probe: 27.5, plot: 1.5 });
+  });
+
+  it('names the commit, dirty only when a change reaches a recipe (not its own outputs, not a notebook\'s markdown)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-commit-'));
+    const git = (...a: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...a], { cwd: dir }).toString().trim();
+    const nb = (md: string, code: string) => JSON.stringify({ cells: [{ cell_type: 'markdown', metadata: {}, source: md }, { cell_type: 'code', metadata: {}, source: [code], outputs: [], execution_count: null }], metadata: {}, nbformat: 4, nbformat_minor: 5 });
+    fs.mkdirSync(path.join(dir, 'notebooks')); fs.mkdirSync(path.join(dir, 'lib'));
+    fs.writeFileSync(path.join(dir, 'notebooks', '05-ppo.ipynb'), nb('text {{ref ppo.beta0.05.gold}}', 'const a = 1;'));
+    fs.writeFileSync(path.join(dir, 'README.md'), 'readme\n'); fs.writeFileSync(path.join(dir, 'lib', 'a.ts'), 'export const a = 1;\n');
+    git('init', '-q'); git('add', '-A'); git('commit', '-qm', 'one');
+    const head = git('rev-parse', '--short=12', 'HEAD');
+    fs.writeFileSync(path.join(dir, 'notebooks', '05-ppo.ipynb'), nb('text <!--ref ppo.beta0.05.gold-->0.91 to 1.00 over 3 seeds<!--/ref-->', 'const a = 1;'));
+    fs.writeFileSync(path.join(dir, 'README.md'), 'readme, new block\n');
+    expect(commit(dir)).toBe(head);
+    fs.writeFileSync(path.join(dir, 'notebooks', '05-ppo.ipynb'), nb('text', 'const a = 2;'));
+    expect(commit(dir)).toBe(`${head}-dirty`);
+    git('checkout', '-q', '--', 'notebooks');
+    fs.writeFileSync(path.join(dir, 'lib', 'a.ts'), 'export const a = 2;\n');
+    expect(commit(dir)).toBe(`${head}-dirty`);
   });
 
   it('writes the README block between its markers, and only there; chapter numbers and spans from the registry', () => {
