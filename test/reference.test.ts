@@ -4,7 +4,6 @@ import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
 import { buildReference, commit, QUOTABLE_CELL_SECONDS, readmeBlock, timesFromRunner, writeReadmeBlock } from '../scripts/reference';
-import { execFileSync } from 'child_process';
 import { refText, ChapterRun, loadReference } from '../lib/course/results';
 import * as ts from 'typescript';
 import { chapterHashes, planReference, runtimeImports, staleChapters } from '../lib/course/recipe';
