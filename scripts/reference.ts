@@ -44,7 +44,7 @@ import {
   readRecorded, meanSdRange, loadReference, refText, formatReference, formatValue, ReferenceFile, ReferenceEntry, RecordedValue, Unit, ChapterRun,
 } from '../lib/course/results';
 import { CHAPTERS, ChapterEntry, chapterOf, chapterSpan, referenceChapters } from '../lib/course/chapters';
-import { chapterHashes, ChapterRecipe, PlannedRun, planReference, staleChapters } from '../lib/course/recipe';
+import { chapterHashes, ChapterRecipe, notebookCodeCells, PlannedRun, planReference, staleChapters } from '../lib/course/recipe';
 import { STAGES } from '../lib/course/stages';
 import { writeAtomic } from '../lib/core/files';
 import { fillNotebooks } from './fill_notebooks';
@@ -136,12 +136,6 @@ function machine(): { cpu: string; cores: number } {
   return { cpu: cpus[0]?.model.trim() ?? 'unknown', cores: cpus.length };
 }
 
-/** The code cells of a notebook's JSON text (what its recipe hash reads; markdown is text). */
-function codeCells(json: string): string {
-  const nb = JSON.parse(json) as { cells: { cell_type: string; source: string | string[] }[] };
-  return JSON.stringify(nb.cells.filter((c) => c.cell_type === 'code').map((c) => (Array.isArray(c.source) ? c.source.join('') : c.source)));
-}
-
 /**
  * HEAD, with "-dirty" when a tracked file differs from it, except what this command writes itself:
  * the results file, README.md and the notebooks' markdown (a notebook counts only if a code cell differs).
@@ -155,7 +149,7 @@ export function commit(root = ROOT): string {
         const file = l.slice(3).trim();
         if (!/^notebooks\/.*\.ipynb$/.test(file) || !fs.existsSync(path.join(root, file))) return true;
         const before = execFileSync('git', ['show', `HEAD:${file}`], { cwd: root, maxBuffer: 64 << 20 }).toString();
-        return codeCells(before) !== codeCells(fs.readFileSync(path.join(root, file), 'utf8'));
+        return JSON.stringify(notebookCodeCells(before)) !== JSON.stringify(notebookCodeCells(fs.readFileSync(path.join(root, file), 'utf8')));
       });
     return dirty.length ? `${head}-dirty` : head;
   } catch {

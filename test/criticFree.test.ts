@@ -4,7 +4,7 @@ import {
 } from '../lib/methods/criticFree';
 import { MovingAverageBaseline } from '../lib/rl/advantages';
 import { GPT, GPT_PRESETS } from '../lib/model/model';
-import { CharTokenizer } from '../lib/text/tokenizer';
+import { fractionOfA, tinyChatTokenizer, TINY_PROMPTS } from './tinyChat';
 
 // tiny preset with 4-token completions (the prompts take 22 of the tiny model's 32 positions)
 const cfg = (name: keyof typeof CRITIC_FREE_METHODS, o: Partial<CriticFreeConfig> = {}): CriticFreeConfig => ({ ...CRITIC_FREE_PRESETS.tiny, maxNewTokens: 4, ...CRITIC_FREE_METHODS[name], minLr: o.lr ?? CRITIC_FREE_PRESETS.tiny.lr, ...o });
@@ -49,13 +49,10 @@ describe('advantages per method, laid back onto rollout rows', () => {
 });
 
 describe('criticFreeTrain on a tiny model', () => {
-  const tok = CharTokenizer.fromText('Human: hi\nAssistant: abcdez.');
-  const prompts = ['Human: hi\nAssistant: ', 'Human: ha\nAssistant: ', 'Human: he\nAssistant: ', 'Human: hid\nAssistant: '];
+  const tok = tinyChatTokenizer();
+  const prompts = TINY_PROMPTS;
   // proxy = fraction of 'a' in the completion (no penalty for a missing <end> where the proxy must rise: ending early would pay more)
-  const fracA = (ids: number[][]) => ids.map((r) => {
-    const c = tok.decode(r).split('Assistant: ')[1] ?? '';
-    return c.length ? (c.split('a').length - 1) / c.length : 0;
-  });
+  const fracA = fractionOfA(tok);
   const models = (seed = 4) => {
     const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, seed });
     return { policy, refPolicy: policy.copy({ trainable: false }) };

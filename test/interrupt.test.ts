@@ -8,6 +8,7 @@ import { clearInterrupt, interrupt, Interrupted, stopRequested } from '../lib/co
 import { AdamW, TRAIN_DEFAULTS, TrainConfig, trainLoop } from '../lib/train/train';
 import { GPT, GPT_PRESETS } from '../lib/model/model';
 import { CharTokenizer } from '../lib/text/tokenizer';
+import { tinyChatTokenizer, TINY_PROMPTS } from './tinyChat';
 import { rollout } from '../lib/rl/rollout';
 import { bestOfN } from '../lib/methods/bestOfN';
 import { PPO_PRESETS, ppoTrain } from '../lib/methods/ppo';
@@ -111,12 +112,16 @@ describe('sampling and Kernel > Interrupt', () => {
   });
 });
 
+/** A tiny policy, its frozen reference and two prompts of the tiny chat task: what an RL trainer's interrupt test runs on. */
+function tinyRL() {
+  const tok = tinyChatTokenizer();
+  const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, seed: 4 });
+  return { tok, prompts: TINY_PROMPTS.slice(0, 2), policy, refPolicy: policy.copy({ trainable: false }) };
+}
+
 describe('PPO and Kernel > Interrupt', () => {
   it('stops in the iteration during which the interrupt came, with one line in PPO terms', async () => {
-    const tok = CharTokenizer.fromText('Human: hi\nAssistant: abcdez.');
-    const prompts = ['Human: hi\nAssistant: ', 'Human: ha\nAssistant: '];
-    const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, seed: 4 });
-    const refPolicy = policy.copy({ trainable: false });
+    const { tok, prompts, policy, refPolicy } = tinyRL();
     const iterations: number[] = [];
     const run = ppoTrain({
       policy, refPolicy, proxy: (rows) => rows.map((r) => r.length), gold: (c) => c.length, tokenizer: tok, prompts,
@@ -133,10 +138,7 @@ describe('PPO and Kernel > Interrupt', () => {
 
 describe('the critic-free trainer and Kernel > Interrupt', () => {
   it('stops in the iteration during which the interrupt came, with one line naming the method', async () => {
-    const tok = CharTokenizer.fromText('Human: hi\nAssistant: abcdez.');
-    const prompts = ['Human: hi\nAssistant: ', 'Human: ha\nAssistant: '];
-    const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, seed: 4 });
-    const refPolicy = policy.copy({ trainable: false });
+    const { tok, prompts, policy, refPolicy } = tinyRL();
     const iterations: number[] = [];
     const run = criticFreeTrain({
       policy, refPolicy, proxy: (rows) => rows.map((r) => r.length), gold: (c) => c.length, tokenizer: tok, prompts,

@@ -4,7 +4,7 @@ import { AdaptiveKLController, ppoPolicyLoss, ppoValueLoss, tokenRewards } from 
 import { PPO_PRESETS, ppoConfig, ppoTrain } from '../lib/methods/ppo';
 import { TRAIN_DEFAULTS } from '../lib/train/train';
 import { GPT, GPT_PRESETS } from '../lib/model/model';
-import { CharTokenizer } from '../lib/text/tokenizer';
+import { fractionOfA, tinyChatTokenizer, TINY_PROMPTS } from './tinyChat';
 import { rollout, rolloutLogProbs } from '../lib/rl/rollout';
 import { generate } from '../lib/model/sample';
 
@@ -86,13 +86,10 @@ describe('ppoConfig', () => {
 });
 
 describe('ppoTrain on a tiny model', () => {
-  const tok = CharTokenizer.fromText('Human: hi\nAssistant: abcdez.');
-  const prompts = ['Human: hi\nAssistant: ', 'Human: ha\nAssistant: ', 'Human: he\nAssistant: ', 'Human: hid\nAssistant: '];
+  const tok = tinyChatTokenizer();
+  const prompts = TINY_PROMPTS;
   // proxy = fraction of 'a' in the completion; gold = the same minus a length penalty
-  const fracA = (ids: number[][]) => ids.map((r) => {
-    const c = tok.decode(r).split('Assistant: ')[1] ?? '';
-    return c.length ? (c.split('a').length - 1) / c.length : 0;
-  });
+  const fracA = fractionOfA(tok);
 
   it('rollout log-probs from the forward pass match the sampler at the same temperature', async () => {
     const policy = new GPT({ ...GPT_PRESETS.tiny, vocabSize: tok.vocabSize, seed: 4 });

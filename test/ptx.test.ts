@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { ppoConfig, ppoTrain, pretrainingBatches, ptxTerm, PtxBatch } from '../lib/methods/ppo';
 import { GPT, GPT_PRESETS } from '../lib/model/model';
-import { CharTokenizer } from '../lib/text/tokenizer';
+import { fractionOfA, tinyChatTokenizer, TINY_PROMPTS } from './tinyChat';
 
-const tok = CharTokenizer.fromText('Human: hi\nAssistant: abcdez.');
+const tok = tinyChatTokenizer();
 const V = tok.vocabSize;
 const tinyPolicy = () => new GPT({ ...GPT_PRESETS.tiny, vocabSize: V, seed: 4 });
 const ids = tok.encode('Human: hi\nAssistant: abcdez. Human: ha\nAssistant: zed.');
@@ -83,11 +83,8 @@ describe('pretraining batches', () => {
 });
 
 describe('ppoTrain with ptxCoef', () => {
-  const prompts = ['Human: hi\nAssistant: ', 'Human: ha\nAssistant: ', 'Human: he\nAssistant: ', 'Human: hid\nAssistant: '];
-  const fracA = (rows: number[][]) => rows.map((r) => {
-    const c = tok.decode(r).split('Assistant: ')[1] ?? '';
-    return c.length ? (c.split('a').length - 1) / c.length : 0;
-  });
+  const prompts = TINY_PROMPTS;
+  const fracA = fractionOfA(tok);
   const cfg = (ptxCoef: number) => ppoConfig({ iterations: 1, rolloutBatch: 8, minibatches: 2, ppoEpochs: 2, lr: 1e-2, maxNewTokens: 3, ptxCoef });
 
   it('adds ptxCoef x the language-modelling loss to the first step, calls ptxBatch once per step, logs it', async () => {

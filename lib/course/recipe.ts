@@ -156,11 +156,16 @@ export function libraryClosure(code: string, lib = LIB): string[] {
   return [...files].map((f) => rel(f, lib)).sort();
 }
 
-/** A notebook's code cells, joined per cell (what the hash covers). */
+/** The code cells of a notebook's JSON text, joined per cell (what the hash covers; markdown is text). */
+export function notebookCodeCells(json: string): string[] {
+  const cells = (JSON.parse(json) as { cells: { cell_type: string; source: string | string[] }[] }).cells;
+  return cells.filter((c) => c.cell_type === 'code').map((c) => [c.source].flat().join(''));
+}
+
+/** A notebook file's code cells (notebookCodeCells of its text). */
 export function notebookCode(file: string): string[] {
   if (!fs.existsSync(file)) throw new Error(`recipe: notebook ${file} is missing (its chapter is in lib/course/chapters.ts)`);
-  const cells = (JSON.parse(read(file)) as { cells: { cell_type: string; source: string | string[] }[] }).cells;
-  return cells.filter((c) => c.cell_type === 'code').map((c) => [c.source].flat().join(''));
+  return notebookCodeCells(read(file));
 }
 
 export interface ChapterRecipe {
