@@ -80,6 +80,13 @@ RUN HOME=/root npm run --silent release >/dev/null \
  && scripts/container/workspace.sh link "/home/${NB_USER}" \
  && install -d -o "${NB_UID}" -g "${NB_UID}" "/home/${NB_USER}/work"
 
+# Container runtimes refuse user namespaces (Docker's and Podman's default seccomp profiles, a
+# chroot), so the grader falls back to its mode "uid" here, and `npm test` in the image expects that
+# mode and skips the few assertions only namespaces make true (test/sandboxHost.ts). Where a runtime
+# allows them (e.g. --security-opt seccomp=unconfined), run the tests with RLHF_TEST_NO_USERNS= to
+# check the strongest mode.
+ENV RLHF_TEST_NO_USERNS=1
+
 USER ${NB_UID}
 WORKDIR /home/${NB_USER}
 EXPOSE 8888

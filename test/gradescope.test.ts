@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Assignment, Notebook, REPO, cellSource, loadAssignments } from '../grader/format';
 import { findSubmission } from '../grader/gradescope';
 import { studentNotebook } from '../grader/release';
+import { EXPECTED_SANDBOX } from './sandboxHost';
 
 const run = promisify(execFile);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gradescope-test-'));
@@ -156,7 +157,7 @@ describe('run_autograder in a simulated Gradescope layout', () => {
       ['bt-loss-more', 2, 2, 'after_published'],
       ['bt-bad-input', 1, 1, 'after_published'],
     ]);
-    expect(results.extra_data.sandbox).toBe('userns');
+    expect(results.extra_data.sandbox).toBe(EXPECTED_SANDBOX);
     expect(stdout).toContain('ch04-bradley-terry: 8/8');
   });
 
