@@ -11,7 +11,7 @@ import { SubmissionResult, gradeSubmission } from '../grader/grade';
 import { saveResult, writeGradebook } from '../grader/gradebook';
 import { findLeaks, release } from '../grader/release';
 import { MEAN, SQUARE, codeCell, submitter, tiny } from './graderFixtures';
-import { MODE_NOTES, NO_USERNS } from './sandboxHost';
+import { MODE_NOTES, IN_CONTAINER } from './sandboxHost';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'autograder-test-'));
 const releaseDir = path.join(tmp, 'release');
@@ -157,7 +157,7 @@ describe('grading a batch', () => {
     expect(byStudent.get('huge-output')!.score).toBe(6);
     expect(fs.statSync(path.join(out, 'results', 'huge-output', 'tiny.json')).size).toBeLessThan(20_000);
     // mode "uid" shows the kernel world-readable files, such as this fixture's official notebook
-    if (!NO_USERNS) expect(points('escape')).toEqual({ 'mean-basic': 2, 'mean-empty': 1, square: 0, 'square-negative': 0 });
+    if (!IN_CONTAINER) expect(points('escape')).toEqual({ 'mean-basic': 2, 'mean-empty': 1, square: 0, 'square-negative': 0 });
     expect(fs.existsSync(escaped)).toBe(false);
     expect(byStudent.get('escape')!.flags).toContain('imports fs/vm/child_process');
     expect(points('tamper')).toEqual({ 'mean-basic': 0, 'mean-empty': 0, square: 2, 'square-negative': 1 });

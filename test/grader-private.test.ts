@@ -11,6 +11,7 @@ import { REPO } from '../grader/format';
 import { release } from '../grader/release';
 import { MEAN, SQUARE, submitter, tiny } from './graderFixtures';
 import { runOk } from './run';
+import { IN_CONTAINER } from './sandboxHost';
 
 const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'grader-private-'));
 const kit = path.join(parent, 'kit');
@@ -29,6 +30,7 @@ interface Results {
 const results = (student: string, dir = out): Results => JSON.parse(fs.readFileSync(path.join(dir, 'results', student, 'tiny.json'), 'utf8'));
 
 beforeAll(async () => {
+  if (IN_CONTAINER) return; // the describe below is skipped there: nothing to grade
   fs.chmodSync(parent, 0o700);
   fs.mkdirSync(path.join(kit, 'assignments'), { recursive: true });
   for (const dir of ['grader', 'lib']) fs.cpSync(path.join(REPO, dir), path.join(kit, dir), { recursive: true });
@@ -80,7 +82,8 @@ afterAll(() => {
   fs.rmSync(parent, { recursive: true, force: true });
 });
 
-describe('a checkout under a private (0700) folder, graded as root', () => {
+// in a container: no mount namespace to stage lib/ and node_modules/ from a 0700 folder (grader/sandbox.py)
+describe.skipIf(IN_CONTAINER)('a checkout under a private (0700) folder, graded as root', () => {
   it('grades in the strongest mode, "userns", with no mode note', () => {
     for (const student of ['correct', 'prowler']) {
       expect(results(student).sandbox).toBe('userns');

@@ -1,20 +1,23 @@
 /**
- * Where the grader's namespaces cannot run. A container refuses user namespaces to its processes
- * (Docker's default seccomp profile; a chroot, which is buildah's isolation in the container test),
- * so there the grader falls back to its mode "uid" (grader/sandbox.py): the kernel still runs as an
- * unprivileged uid, with its limits, but sees the network and world-readable files.
+ * Tests run inside the kit's container image (RLHF_TEST_CONTAINER=1, set by the Dockerfile).
  *
- * The Dockerfile sets RLHF_TEST_NO_USERNS=1. Then test/setup.ts makes the grader use mode "uid" in
- * every test (RLHF_GRADER_SANDBOX, unless a test sets its own), the tests expect that mode's name and
- * note, and the few assertions only namespaces can make true (no network, nothing written outside the
- * kernel's folder, bubblewrap's modes) are skipped by name. CI and a Debian host never set it: there
+ * A container refuses user namespaces to its processes (Docker's and Podman's default seccomp
+ * profiles; a chroot, which is buildah's isolation in the container test) and gives the grader no
+ * control group of its own to divide. There the grader falls back to its mode "uid"
+ * (grader/sandbox.py): the kernel still runs as an unprivileged uid with per-process limits, but
+ * sees the network and world-readable files, a hog is held by rlimits rather than a cgroup, and a
+ * checkout under a 0700 folder cannot be staged for it. The image also has no git (.dockerignore
+ * leaves the history out).
+ *
+ * With the flag, test/setup.ts makes the grader use mode "uid" in every test that does not choose
+ * one, the tests expect that mode's name and note, and the assertions only namespaces, a cgroup or
+ * git can make true are skipped by name, each saying why. CI and a Debian host never set it: there
  * every assertion runs in the strongest mode.
  */
-export const NO_USERNS = process.env.RLHF_TEST_NO_USERNS === '1';
+export const IN_CONTAINER = process.env.RLHF_TEST_CONTAINER === '1';
 
 /** The mode the grader picks for a test that does not choose one. */
-export const EXPECTED_SANDBOX = NO_USERNS ? 'uid' : 'userns';
-
+export const EXPECTED_SANDBOX = IN_CONTAINER ? 'uid' : 'userns';
 
 /** The grader's notes on a grade in the expected mode: none, or the forced fallback's. */
-export const MODE_NOTES: string[] = NO_USERNS ? ['graded in the weaker sandbox mode "uid" (chosen by the TA)'] : [];
+export const MODE_NOTES: string[] = IN_CONTAINER ? ['graded in the weaker sandbox mode "uid" (chosen by the TA)'] : [];
