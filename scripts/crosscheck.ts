@@ -9,7 +9,9 @@
  * the text quotes.
  *
  *   npm run crosscheck -- --run /path/to/runs/course/recorded.json --label "where it ran"
- *   npm run crosscheck -- --run ... --label ... --readme README.md   # also rewrite README's cross-check block
+ *   npm run crosscheck -- --run ... --label ... --readme README.md   # also rewrite README's cross-check block,
+ *                                                                    # keeping the run in data/crosscheck.json
+ *   npm run crosscheck -- --stored     # rewrite README's block from data/crosscheck.json (after a new reference)
  *
  * What counts as inside:
  *   - a number measured over several seeds: between the lowest and highest seed, or equal to one
@@ -93,7 +95,7 @@ export function crossCheckBlock(ref: ReferenceFile, run: RecordedFile, label: st
   const chapter = (k: string) => { const ch = keyChapter(k); return ch ? `chapter ${ch.number}: ` : ''; };
   return [
     BEGIN,
-    `A default-mode run of the whole course made elsewhere (${label}, ${date}) against the reference above: `
+    `A default-mode run of the whole course beside the reference, with other arithmetic (${label}, ${date}): `
       + `${out.length === 0 ? 'every row lands inside the quoted spread' : `${c.rows.length - out.length} of ${c.rows.length} rows land inside the quoted spread`}; `
       + `over every number both recorded (times left out), ${c.outside.length} of ${c.compared} fall outside.`,
     '',
@@ -114,22 +116,37 @@ export function writeCrossCheckBlock(file: string, block: string): void {
   writeAtomic(file, `${text.slice(0, k + refEnd.length)}\n\n${block}${text.slice(k + refEnd.length)}`);
 }
 
+/** The other run behind README's block, kept so the block can be checked and rewritten when the reference changes. */
+export const STORED = path.join(__dirname, '..', 'data', 'crosscheck.json');
+
+export interface StoredCrossCheck { label: string; date: string; run: RecordedFile }
+
 function main(argv: string[]): number {
   const get = (name: string) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined; };
-  for (const a of argv) if (a.startsWith('--') && !['--run', '--label', '--readme'].includes(a)) throw new Error(`crosscheck: unknown option ${a} (see the header of scripts/crosscheck.ts)`);
-  const runFile = get('--run'), label = get('--label');
-  if (!runFile || !label) throw new Error('crosscheck: needs --run <runs/course/recorded.json of the other run> and --label "<where it ran>"');
-  if (!fs.existsSync(runFile)) throw new Error(`crosscheck: ${runFile} does not exist`);
+  for (const a of argv) if (a.startsWith('--') && !['--run', '--label', '--readme', '--stored'].includes(a)) throw new Error(`crosscheck: unknown option ${a} (see the header of scripts/crosscheck.ts)`);
   const ref = loadReference();
   if (!ref) throw new Error('crosscheck: no reference results (data/reference-results.json); run npm run reference first');
-  const run = readRecorded(path.resolve(runFile));
-  const date = Object.values(run.values).map((v) => v.at).sort().pop()?.slice(0, 10) ?? 'undated';
-  const block = crossCheckBlock(ref, run, label, date);
+  let stored: StoredCrossCheck;
+  if (argv.includes('--stored')) {
+    if (!fs.existsSync(STORED)) throw new Error(`crosscheck: ${STORED} does not exist (run npm run crosscheck -- --run ... --label ... --readme README.md once)`);
+    stored = JSON.parse(fs.readFileSync(STORED, 'utf8'));
+  } else {
+    const runFile = get('--run'), label = get('--label');
+    if (!runFile || !label) throw new Error('crosscheck: needs --run <runs/course/recorded.json of the other run> and --label "<where it ran>", or --stored');
+    if (!fs.existsSync(runFile)) throw new Error(`crosscheck: ${runFile} does not exist`);
+    const run = readRecorded(path.resolve(runFile));
+    stored = { label, date: Object.values(run.values).map((v) => v.at).sort().pop()?.slice(0, 10) ?? 'undated', run };
+  }
+  const block = crossCheckBlock(ref, stored.run, stored.label, stored.date);
   console.log(block);
-  const c = crossCheck(ref, run);
+  const c = crossCheck(ref, stored.run);
   if (c.outside.length) console.log(`\nOutside (all keys): ${c.outside.join(', ')}`);
-  const readme = get('--readme');
-  if (readme) { writeCrossCheckBlock(readme, block); console.log(`\nwrote the cross-check block of ${readme}`); }
+  const readme = get('--readme') ?? (argv.includes('--stored') ? path.join(__dirname, '..', 'README.md') : undefined);
+  if (readme) {
+    writeCrossCheckBlock(readme, block);
+    if (!argv.includes('--stored')) writeAtomic(STORED, `${JSON.stringify(stored, null, 1)}\n`);
+    console.log(`\nwrote the cross-check block of ${readme}${argv.includes('--stored') ? '' : ` and kept the run in ${STORED}`}`);
+  }
   return 0;
 }
 

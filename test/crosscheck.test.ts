@@ -2,7 +2,8 @@ import { describe, it, expect } from 'vitest';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { landing, crossCheck, crossCheckBlock, writeCrossCheckBlock } from '../scripts/crosscheck';
+import { landing, crossCheck, crossCheckBlock, writeCrossCheckBlock, STORED, StoredCrossCheck } from '../scripts/crosscheck';
+import { loadReference } from '../lib/course/results';
 import { README_KEYS } from '../scripts/reference';
 import type { RecordedFile, RecordedValue, ReferenceEntry, ReferenceFile, Unit } from '../lib/course/results';
 
@@ -84,5 +85,16 @@ describe('crossCheck: the README rows and the count over all keys', () => {
     expect(text.split('crosscheck:begin')).toHaveLength(2);
     expect(text.indexOf('reference:end')).toBeLessThan(text.indexOf('crosscheck:begin'));
     expect(text.endsWith('## Next\n')).toBe(true);
+  });
+});
+
+describe("README's cross-check block", () => {
+  it('is what the kept run (data/crosscheck.json) and the committed reference give', () => {
+    const stored: StoredCrossCheck = JSON.parse(fs.readFileSync(STORED, 'utf8'));
+    const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+    const block = /<!-- crosscheck:begin[\s\S]*?<!-- crosscheck:end -->/.exec(readme)?.[0];
+    expect(block, 'README.md has no cross-check block').toBeDefined();
+    // after a new reference: npm run crosscheck -- --stored
+    expect(block).toBe(crossCheckBlock(loadReference()!, stored.run, stored.label, stored.date));
   });
 });

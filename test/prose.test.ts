@@ -156,6 +156,7 @@ const scanChapter = (name: string, cells = markdownOf(name)) => {
 function readmeText(file: string): string {
   let text = fs.readFileSync(path.join(ROOT, file), 'utf8');
   text = text.replace(/<!-- reference:begin[\s\S]*?<!-- reference:end -->/, ' ');
+  text = text.replace(/<!-- crosscheck:begin[\s\S]*?<!-- crosscheck:end -->/, ' '); // generated; test/crosscheck.test.ts checks it
   for (const d of DATED_SECTIONS.filter((x) => x.file === file)) {
     const isHeading = /^#+ /.test(d.heading);
     const i = isHeading ? text.indexOf(`\n${d.heading}\n`) : text.indexOf(d.heading);
