@@ -26,7 +26,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { formatReference, formatValue, loadReference, readRecorded, RecordedFile, RecordedValue, ReferenceEntry, ReferenceFile } from '../lib/course/results';
 import { writeAtomic } from '../lib/core/files';
-import { keyChapter, README_KEYS } from './reference';
+import { keyChapter, README_KEYS, REFERENCE_END, replaceMarkedBlock } from './reference';
 
 export type Landing = 'inside' | 'outside' | 'missing';
 
@@ -109,11 +109,11 @@ export function crossCheckBlock(ref: ReferenceFile, run: RecordedFile, label: st
 /** Replace the marked block of `file`, or put one right after the reference block. */
 export function writeCrossCheckBlock(file: string, block: string): void {
   const text = fs.readFileSync(file, 'utf8');
-  const i = text.indexOf(BEGIN.slice(0, 24)), j = text.indexOf(END);
-  if (i >= 0 && j > i) { writeAtomic(file, text.slice(0, i) + block + text.slice(j + END.length)); return; }
-  const refEnd = '<!-- reference:end -->', k = text.indexOf(refEnd);
+  const replaced = replaceMarkedBlock(text, block);
+  if (replaced !== null) { writeAtomic(file, replaced); return; }
+  const k = text.indexOf(REFERENCE_END);
   if (k < 0) throw new Error(`crosscheck: ${file} has no reference block to follow (run npm run reference first)`);
-  writeAtomic(file, `${text.slice(0, k + refEnd.length)}\n\n${block}${text.slice(k + refEnd.length)}`);
+  writeAtomic(file, `${text.slice(0, k + REFERENCE_END.length)}\n\n${block}${text.slice(k + REFERENCE_END.length)}`);
 }
 
 /** The other run behind README's block, kept so the block can be checked and rewritten when the reference changes. */
@@ -126,8 +126,9 @@ function main(argv: string[]): number {
   for (const a of argv) if (a.startsWith('--') && !['--run', '--label', '--readme', '--stored'].includes(a)) throw new Error(`crosscheck: unknown option ${a} (see the header of scripts/crosscheck.ts)`);
   const ref = loadReference();
   if (!ref) throw new Error('crosscheck: no reference results (data/reference-results.json); run npm run reference first');
+  const fromStored = argv.includes('--stored');
   let stored: StoredCrossCheck;
-  if (argv.includes('--stored')) {
+  if (fromStored) {
     if (!fs.existsSync(STORED)) throw new Error(`crosscheck: ${STORED} does not exist (run npm run crosscheck -- --run ... --label ... --readme README.md once)`);
     stored = JSON.parse(fs.readFileSync(STORED, 'utf8'));
   } else {
@@ -141,11 +142,11 @@ function main(argv: string[]): number {
   console.log(block);
   const c = crossCheck(ref, stored.run);
   if (c.outside.length) console.log(`\nOutside (all keys): ${c.outside.join(', ')}`);
-  const readme = get('--readme') ?? (argv.includes('--stored') ? path.join(__dirname, '..', 'README.md') : undefined);
+  const readme = get('--readme') ?? (fromStored ? path.join(__dirname, '..', 'README.md') : undefined);
   if (readme) {
     writeCrossCheckBlock(readme, block);
-    if (!argv.includes('--stored')) writeAtomic(STORED, `${JSON.stringify(stored, null, 1)}\n`);
-    console.log(`\nwrote the cross-check block of ${readme}${argv.includes('--stored') ? '' : ` and kept the run in ${STORED}`}`);
+    if (!fromStored) writeAtomic(STORED, `${JSON.stringify(stored, null, 1)}\n`);
+    console.log(`\nwrote the cross-check block of ${readme}${fromStored ? '' : ` and kept the run in ${STORED}`}`);
   }
   return 0;
 }

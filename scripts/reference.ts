@@ -291,7 +291,8 @@ export function buildReference(runs: ChapterRun[], mode: 'fast' | 'course'): Ref
 }
 
 const BEGIN = '<!-- reference:begin (written by npm run reference; do not edit by hand) -->';
-const END = '<!-- reference:end -->';
+export const REFERENCE_END = '<!-- reference:end -->';
+const END = REFERENCE_END;
 
 /** "79.6% ± 3.1" for a number measured over several seeds (sd in the value's unit; a fraction's sd in
  * percentage points); empty for a yes/no result or one measured once. */
@@ -332,12 +333,22 @@ export function readmeBlock(ref: ReferenceFile): string {
   ].join('\n');
 }
 
+/**
+ * `text` with its marked block replaced by `block`, whose first and last lines are the markers (the
+ * begin marker matched up to its comment, so a reworded comment still matches); null when `text` has
+ * no such block. The reference's block here, the cross-check's in scripts/crosscheck.ts.
+ */
+export function replaceMarkedBlock(text: string, block: string): string | null {
+  const lines = block.split('\n');
+  const begin = lines[0].split(' (')[0], end = lines[lines.length - 1];
+  const i = text.indexOf(begin), j = text.indexOf(end);
+  return i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + end.length) : null;
+}
+
 /** Replace the marked block of `file` (or append one at the end if it has none). */
 export function writeReadmeBlock(file: string, block: string): void {
   const text = fs.readFileSync(file, 'utf8');
-  const i = text.indexOf(BEGIN.slice(0, 24)), j = text.indexOf(END);
-  const next = i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + END.length) : `${text.trimEnd()}\n\n${block}\n`;
-  writeAtomic(file, next);
+  writeAtomic(file, replaceMarkedBlock(text, block) ?? `${text.trimEnd()}\n\n${block}\n`);
 }
 
 /**
