@@ -113,6 +113,19 @@ describe('GPT', () => {
     expect(checked).toBe(2 * m.parameters().length);
   });
 
+  it('loss (through logProbsAt, no logits) = crossEntropy of the logits, with and without a mask', () => {
+    const m = new GPT(SMALL);
+    roughen(m, 12);
+    const rng = new Rng(6);
+    const x = randomIds(rng, 3, 5, SMALL.vocabSize), y = randomIds(rng, 3, 5, SMALL.vocabSize);
+    const mask = tf.tensor2d([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [0, 1, 0, 0, 0]], [3, 5], 'float32');
+    const logits = m.forward(x).logits;
+    expect(m.loss(x, y).dataSync()[0]).toBeCloseTo(crossEntropy(logits, y).dataSync()[0], 5);
+    expect(m.loss(x, y, { mask }).dataSync()[0]).toBeCloseTo(crossEntropy(logits, y, mask).dataSync()[0], 5);
+    tf.dispose([x, y, mask, logits]);
+    m.dispose();
+  });
+
   it('is causal: changing a later token leaves earlier logits unchanged', () => {
     const m = new GPT(SMALL);
     roughen(m, 2);

@@ -8,7 +8,7 @@ import { padBatch } from '../lib/model/sample';
 import { completionLogProbs } from '../lib/model/logprobs';
 import { ADDON_PATH, loadAddon } from '../lib/engine/native/addon';
 import { execFileSync } from 'child_process';
-import { adamwUpdate, fusedAttention, fusedGelu, fusedLayerNorm, headLogProbs, loadNativeKernels, softmaxCrossEntropy, useNativeKernels } from '../lib/engine/native';
+import { adamwUpdate, BLOCK_PARAMS, BlockParams, fusedAttention, fusedGelu, fusedLayerNorm, headLogProbs, loadNativeKernels, softmaxCrossEntropy, transformerBlock, useNativeKernels } from '../lib/engine/native';
 import { Rng } from '../lib/core/rng';
 
 const native = (() => {
@@ -135,6 +135,12 @@ describe.runIf(available)('native kernels equal the stock cpu kernels', () => {
     agree(() => [tf.concat([x, c1, c2], 2), tf.concat([r23, r13], 0), tf.concat([x, x], -1)]);
     agree(() => [...tf.split(x, [1, 3, 1], 3), ...tf.split(x, 3, 1), ...tf.split(x, 2, 0)]);
     agree(() => tf.addN([x, x2, x3]));
+  });
+
+  it('PadV2 (constant pad) and Slice\'s gradient, which runs on it', () => {
+    const x = rand([2, 3, 4]), w = rand([2, 2, 4]), v = rand([5]);
+    agree(() => [tf.pad(x, [[0, 1], [2, 0], [1, 1]]), tf.pad(x, [[1, 0], [0, 0], [0, 3]], 2.5), tf.pad(v, [[3, 2]])]);
+    agree(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.slice(t, [0, 1, 0], [2, 2, 4]), w)))(x));
   });
 
   it('GatherV2 and its gradient UnsortedSegmentSum', () => {
@@ -290,6 +296,46 @@ describe.runIf(available)('buffer pool never recycles an array something else st
   });
 });
 
+describe.runIf(available)('transformerBlock: one native kernel = the GPT\'s block in tfjs kernels', () => {
+  // GPT.forward's loop (forward({ unfused: true })) is the reference: the same block as separate
+  // kernels. Every parameter is shifted from its initial value so that biases and LN gains matter.
+  let model: GPT, idx: tf.Tensor2D, vars: tf.Variable[];
+  beforeAll(() => {
+    model = new GPT({ vocabSize: 11, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 8, dropout: 0, tieWeights: true, seed: 3 });
+    for (const p of model.parameters()) p.variable.assign(tf.add(p.variable, tf.randomNormal(p.variable.shape, 0, 0.2, 'float32', 7)));
+    idx = tf.tensor2d([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 1, 2], [3, 3, 3, 3, 3, 3]], [3, 6], 'int32');
+    vars = model.trainableVariables();
+  });
+  const run = (unfused: boolean, attentionMask?: tf.Tensor2D) => {
+    const w = rand([3, 6, 8]);
+    seed--; // the same weights for both runs
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(model.forward(idx, { unfused, attentionMask }).hidden, w)) as tf.Scalar, vars);
+    return [model.forward(idx, { unfused, attentionMask }).hidden, value, ...vars.map((v) => grads[v.name])];
+  };
+  const same = (a: tf.Tensor[], b: tf.Tensor[]) => a.forEach((t, i) => {
+    const x = t.dataSync(), y = b[i].dataSync();
+    expect(y.length).toBe(x.length);
+    for (let j = 0; j < x.length; j++) expect(Math.abs(x[j] - y[j])).toBeLessThan(2e-5 * (1 + Math.abs(x[j])));
+  });
+
+  it('hidden states and every gradient, with the causal bias shared by the batch', () => {
+    same(run(true), run(false));
+  });
+
+  it('... and with a per-row padding bias', () => {
+    const mask = tf.tensor2d([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0], [1, 1, 1, 0, 0, 0]], [3, 6], 'int32');
+    same(run(true, mask), run(false, mask));
+  });
+
+  it('names what is wrong with its inputs', () => {
+    const w = Object.fromEntries(BLOCK_PARAMS.map((n) => [n, model.parameters().find((p) => p.name === `h0.${n}`)!.variable])) as unknown as BlockParams;
+    const x = rand([2, 4, 8]) as tf.Tensor3D;
+    expect(() => transformerBlock(x, rand([1, 1, 4, 3]) as tf.Tensor4D, w, 2)).toThrow(/bias must be \[1 or 2, 1, 4, 4\]/);
+    expect(() => transformerBlock(x, rand([1, 1, 4, 4]) as tf.Tensor4D, w, 3)).toThrow(/width 8 is not a multiple of 3 heads/);
+    expect(() => transformerBlock(x, rand([1, 1, 4, 4]) as tf.Tensor4D, { ...w, 'mlp.w1': rand([8, 16]) }, 2)).toThrow(/mlp.w1 must be float32 \[8,32\]/);
+  });
+});
+
 describe.runIf(available)('tiny GPT: forward and backward agree between stock and native kernels', () => {
   it('loss and every gradient', () => {
     const model = new GPT({ vocabSize: 13, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 16, dropout: 0, tieWeights: true, seed: 5 });
@@ -341,5 +387,30 @@ describe.runIf(available)('one matrix product gives the same bits on one thread 
     expect(several.length).toBe(2);
     expect(several[0]).toBe(one[0]); // 1000 x 96: split by rows
     expect(several[1]).toBe(one[1]); // 32 x 4067 (logits of a sampling step): split by columns
+  });
+
+  it('a transformer block forward and backward (products, column sums, attention), bit for bit against RLHF_THREADS=1', () => {
+    // B = 8 sequences of T = 64 tokens, width 64, 4 heads: every part big enough to be split.
+    const script = `
+      const addon = require(${JSON.stringify(ADDON_PATH)});
+      let s = 777;
+      const fill = (n) => Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5);
+      const [B, T, C, H] = [8, 64, 64, 4], N = B * T;
+      const causal = new Float32Array(T * T);
+      for (let t = 0; t < T; t++) for (let j = t + 1; j < T; j++) causal[t * T + j] = -1e9;
+      const params = [C, C, C * 3 * C, 3 * C, C * C, C, C, C, C * 4 * C, 4 * C, 4 * C * C, C].map(fill);
+      const saved = [N * C, N, N, N * 3 * C, B * H * T * T, N * C, N * C, N * C, N, N, N * 4 * C, N * 4 * C].map((n) => new Float32Array(n));
+      const x = fill(N * C), y = new Float32Array(N * C), tensors = [x, causal, ...params, y, ...saved];
+      addon.blockFwd(tensors, B, T, C, H, 1, 1e-5);
+      const grads = [fill(N * C), new Float32Array(N * C), ...params.map((p) => new Float32Array(p.length)), new Float32Array(addon.blockScratch(N, C))];
+      addon.blockBwd(tensors, grads, B, T, C, H);
+      const hash = (a) => require('crypto').createHash('sha256').update(Buffer.from(a.buffer)).digest('hex');
+      process.stdout.write(JSON.stringify([y, ...grads.slice(1, -1)].map(hash)));`;
+    const run = (threads?: string) => JSON.parse(execFileSync(process.execPath, ['-e', script], {
+      env: { ...process.env, ...(threads ? { RLHF_THREADS: threads } : { RLHF_THREADS: '2' }) }, encoding: 'utf8',
+    })) as string[];
+    const one = run('1'), two = run();
+    expect(two.length).toBe(14); // y, dx and the 12 parameter gradients
+    expect(two).toEqual(one);
   });
 });

@@ -115,9 +115,9 @@ export function sftLossFromLogits(logits: tf.Tensor3D, batch: ChatBatch): tf.Sca
   return crossEntropy(logits, batch.targets, batch.lossMask);
 }
 
-/** The SFT loss of `policy` on a batch (differentiable). */
+/** The SFT loss of `policy` on a batch (differentiable): sftLossFromLogits without the [B, T, V] logits. */
 export function sftLoss(policy: GPT, batch: ChatBatch, training = false): tf.Scalar {
-  return tf.tidy(() => sftLossFromLogits(policy.forward(batch.inputs, { training }).logits, batch));
+  return policy.loss(batch.inputs, batch.targets, { mask: batch.lossMask, training });
 }
 
 /** Held-out SFT loss over `examples`, in batches of `batchSize` (token-weighted mean). */

@@ -12,7 +12,7 @@
  * Also here: `ScalarHead` (value head / reward head on the same trunk) and `KVCache`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedAttention, fusedGelu, fusedLayerNorm, headLogProbs, softmaxCrossEntropy } from '../engine/native';
+import { BLOCK_PARAMS, BlockParams, blockFusable, fusedAttention, fusedGelu, fusedLayerNorm, headLogProbs, softmaxCrossEntropy, transformerBlock } from '../engine/native';
 import { Rng } from '../core/rng';
 
 export interface GPTConfig {
@@ -100,6 +100,8 @@ export interface ForwardOptions {
   training?: boolean;
   /** Also return the attention weights of every layer, [B, H, T, Tk] each. */
   returnAttention?: boolean;
+  /** Run every block as separate tfjs kernels even where one native block kernel could (tests compare the two). */
+  unfused?: boolean;
 }
 
 export interface ForwardResult {
@@ -117,9 +119,12 @@ export function gelu(x: tf.Tensor): tf.Tensor {
   return fusedGelu(x);
 }
 
+/** LayerNorm's epsilon, in every block and the final norm. */
+const LN_EPS = 1e-5;
+
 /** LayerNorm over the last axis, (x - mean) / sqrt(var + 1e-5) * g + b; one fused kernel on cpu+blas. */
 export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  return fusedLayerNorm(x, g, b, 1e-5);
+  return fusedLayerNorm(x, g, b, LN_EPS);
 }
 
 /**
@@ -150,10 +155,15 @@ export function crossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D, mask?: t
   return tf.tidy(() => {
     const [B, T, V] = logits.shape;
     const nll = softmaxCrossEntropy(logits.reshape([B * T, V]), targets.reshape([B * T]).cast('int32') as tf.Tensor1D);
-    if (!mask) return tf.mean(nll) as tf.Scalar;
-    const m = mask.cast('float32').reshape([B * T]);
-    return tf.div(tf.sum(tf.mul(nll, m)), tf.maximum(tf.sum(m), 1)) as tf.Scalar;
+    return maskedMean(nll.reshape([B, T]) as tf.Tensor2D, mask);
   });
+}
+
+/** Mean of per-token values [B,T] over mask [B,T] (1 counts, 0 not; all tokens without one). */
+function maskedMean(values: tf.Tensor2D, mask?: tf.Tensor2D): tf.Scalar {
+  if (!mask) return tf.mean(values) as tf.Scalar;
+  const m = mask.cast('float32');
+  return tf.div(tf.sum(tf.mul(values, m)), tf.maximum(tf.sum(m), 1)) as tf.Scalar;
 }
 
 function checkConfig(c: GPTConfig): void {
@@ -348,8 +358,16 @@ export class GPT {
 
       const attention: tf.Tensor4D[] = [];
       const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, D]), [0, 2, 1, 3]) as tf.Tensor4D;
+      // Without a cache, attention maps or dropout, each block is one native kernel where there is one
+      // (the same maths as the loop below, which the tests compare it with).
+      const fused = !cache && !opts.returnAttention && !(opts.training && dropout > 0) && !opts.unfused && blockFusable(x);
       for (let l = 0; l < nLayer; l++) {
         const p = (n: string) => this.p(`h${l}.${n}`);
+        if (fused) {
+          const w = Object.fromEntries(BLOCK_PARAMS.map((n) => [n, p(n)])) as unknown as BlockParams;
+          x = transformerBlock(x, bias as tf.Tensor4D, w, H, LN_EPS);
+          continue;
+        }
         // --- attention branch ---
         const a = layerNorm(x, p('ln1.g'), p('ln1.b')).reshape([B * T, C]);
         const qkv = tf.add(tf.matMul(a as tf.Tensor2D, p('attn.wqkv') as tf.Tensor2D), p('attn.bqkv'));
@@ -394,9 +412,13 @@ export class GPT {
     });
   }
 
-  /** Mean next-token cross-entropy (nats/token) of x [B,T] predicting y [B,T] (mask [B,T] optional). */
+  /**
+   * Mean next-token cross-entropy (nats/token) of x [B,T] predicting y [B,T] (mask [B,T] optional):
+   * crossEntropy of the logits, computed as -logProbsAt so that the [B,T,V] logits are never
+   * materialised (on cpu+blas a third faster at the course's 4,067-id vocabulary).
+   */
   loss(x: tf.Tensor2D, y: tf.Tensor2D, opts: { mask?: tf.Tensor2D; training?: boolean } = {}): tf.Scalar {
-    return tf.tidy(() => crossEntropy(this.forward(x, { training: opts.training }).logits, y, opts.mask));
+    return tf.tidy(() => maskedMean(tf.neg(this.logProbsAt(this.trunk(x, { training: opts.training }).hidden, y)) as tf.Tensor2D, opts.mask));
   }
 }
 

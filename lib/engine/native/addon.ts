@@ -28,6 +28,8 @@ export interface NativeAddon {
   gather(x: F32, idx: I32, out: F32, outer: number, axis: number, inner: number, nIdx: number): number;
   segmentSum(x: F32, ids: I32, out: F32, n: number, inner: number, numSegments: number): void;
   slice(x: F32, out: F32, shape: number[], begin: number[], size: number[]): void;
+  /** out [outShape] = value, with x [shape] copied in at offset `before` (per dim). */
+  pad(x: F32, out: F32, shape: number[], outShape: number[], before: number[], value: number): void;
   copyCols(x: F32, xOffset: number, xStride: number, out: F32, outOffset: number, outStride: number,
            outer: number, width: number): void;
   layerNormFwd(x: F32, g: F32, b: F32, y: F32, mean: F32, rstd: F32, rows: number, c: number, eps: number): void;
@@ -50,6 +52,13 @@ export interface NativeAddon {
     H: number, T: number, Tk: number, D: number, biasBatch: number, scale: number]): void;
   attentionBwd(...args: [...q: Operand, ...k: Operand, ...v: Operand, p: F32, ...dy: Operand, ...dq: Operand,
     ...dk: Operand, ...dv: Operand, B: number, H: number, T: number, Tk: number, D: number, scale: number]): void;
+  /** One transformer block (src/block.c): tensors [x, bias, g1, b1, wqkv, bqkv, wo, bo, g2, b2, w1, bm1,
+   *  w2, bm2, y, a, mean1, rstd1, qkv, p, att, x1, m, mean2, rstd2, hpre, h]; the forward writes y and the rest. */
+  blockFwd(tensors: F32[], B: number, T: number, C: number, H: number, biasBatch: number, eps: number): void;
+  /** grads [dy, dx, dg1, db1, dwqkv, dbqkv, dwo, dbo, dg2, db2, dw1, dbm1, dw2, dbm2, scratch]. */
+  blockBwd(tensors: F32[], grads: F32[], B: number, T: number, C: number, H: number): void;
+  /** Floats of scratch blockBwd needs for N rows of width C. */
+  blockScratch(N: number, C: number): number;
   threads(): number;
 }
 

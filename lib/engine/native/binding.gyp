@@ -11,7 +11,8 @@
         "src/layout.c",
         "src/fused.c",
         "src/attention.c",
-        "src/logprob.c"
+        "src/logprob.c",
+        "src/block.c"
       ],
       "include_dirs": ["/usr/include/x86_64-linux-gnu", "/usr/include/openblas"],
       "libraries": ["-lopenblas", "-lpthread", "-lm"],

@@ -10,6 +10,7 @@ const GELU = 'RlhfGelu', GELU_GRAD = 'RlhfGeluGrad';
 const XENT = 'RlhfSoftmaxXent', XENT_GRAD = 'RlhfSoftmaxXentGrad';
 const ATTN = 'RlhfAttention', ATTN_GRAD = 'RlhfAttentionGrad';
 const HEAD = 'RlhfHeadLogProb', HEAD_GRAD = 'RlhfHeadLogProbGrad';
+const BLOCK = 'RlhfBlock', BLOCK_GRAD = 'RlhfBlockGrad', BLOCK_ACTS = 'RlhfBlockActivations';
 
 type Info = tf.TensorInfo;
 type Args = { inputs: Record<string, Info>; attrs?: tf.NamedAttrMap };
@@ -107,6 +108,72 @@ export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, b
   return tf.tidy(() => tf.matMul(tf.softmax(tf.add(tf.mul(tf.matMul(q, k, false, true), scale), bias)), v));
 }
 
+/** A block's parameters by their names in the GPT (h{l}.ln1.g, ...), in the kernel's order. */
+export const BLOCK_PARAMS = ['ln1.g', 'ln1.b', 'attn.wqkv', 'attn.bqkv', 'attn.wo', 'attn.bo', 'ln2.g', 'ln2.b', 'mlp.w1', 'mlp.b1', 'mlp.w2', 'mlp.b2'] as const;
+export type BlockParams = Record<(typeof BLOCK_PARAMS)[number], tf.Tensor>;
+/** The kernel's input names for BLOCK_PARAMS (the order of BlockTensors in src/kernels.h). */
+const BLOCK_INPUTS = ['g1', 'b1', 'wqkv', 'bqkv', 'wo', 'bo', 'g2', 'b2', 'w1', 'bm1', 'w2', 'bm2'] as const;
+/** The activations the forward keeps for the backward, in one flat buffer in this order. */
+const BLOCK_SAVED = ['a', 'mean1', 'rstd1', 'qkv', 'p', 'att', 'x1', 'm', 'mean2', 'rstd2', 'hpre', 'h'] as const;
+
+/** Sizes (floats) of BLOCK_SAVED for B sequences of T tokens, width C, H heads. */
+function blockSavedSizes(B: number, T: number, C: number, H: number): number[] {
+  const N = B * T;
+  const sizes: Record<(typeof BLOCK_SAVED)[number], number> = {
+    a: N * C, mean1: N, rstd1: N, qkv: N * 3 * C, p: B * H * T * T, att: N * C, x1: N * C, m: N * C,
+    mean2: N, rstd2: N, hpre: N * 4 * C, h: N * 4 * C,
+  };
+  return BLOCK_SAVED.map((k) => sizes[k]);
+}
+
+/** Views of BLOCK_SAVED inside the flat buffer. */
+function blockSavedViews(acts: Float32Array, sizes: number[]): Float32Array[] {
+  let at = 0;
+  return sizes.map((n) => acts.subarray(at, (at += n)));
+}
+
+/** True where transformerBlock runs as one native kernel (cpu+blas, float32). */
+export function blockFusable(x: tf.Tensor): boolean {
+  return nativeActive() && x.dtype === 'float32';
+}
+
+/**
+ * One pre-norm transformer block as GPT.forward computes it without a KV cache:
+ *   x1 = x + attention(LN1(x) Wqkv + bqkv; bias) Wo + bo,  y = x1 + gelu(LN2(x1) W1 + b1) W2 + b2,
+ * for x [B,T,C], `heads` heads and an additive bias [B or 1, 1, T, T] (masks). One native kernel
+ * forward and one backward (src/block.c) instead of ~25 and ~45 tfjs kernels; only where
+ * blockFusable(x). The tfjs composition stays in GPT.forward (the KV-cache path) and is what
+ * the tests compare this with.
+ */
+export function transformerBlock(x: tf.Tensor3D, bias: tf.Tensor4D, w: BlockParams, heads: number, eps = 1e-5): tf.Tensor3D {
+  const [B, T, C] = x.shape;
+  if (!blockFusable(x)) throw new Error('transformerBlock: needs the cpu+blas backend and float32 x (check blockFusable first)');
+  if (C % heads !== 0) throw new Error(`transformerBlock: width ${C} is not a multiple of ${heads} heads`);
+  if (bias.rank !== 4 || (bias.shape[0] !== 1 && bias.shape[0] !== B) || bias.shape[1] !== 1 || bias.shape[2] !== T || bias.shape[3] !== T) {
+    throw new Error(`transformerBlock: bias must be [1 or ${B}, 1, ${T}, ${T}], got [${bias.shape}]`);
+  }
+  const want: Record<string, number[]> = {
+    'ln1.g': [C], 'ln1.b': [C], 'attn.wqkv': [C, 3 * C], 'attn.bqkv': [3 * C], 'attn.wo': [C, C], 'attn.bo': [C],
+    'ln2.g': [C], 'ln2.b': [C], 'mlp.w1': [C, 4 * C], 'mlp.b1': [4 * C], 'mlp.w2': [4 * C, C], 'mlp.b2': [C],
+  };
+  const inputs: tf.NamedTensorMap = { x, bias };
+  BLOCK_PARAMS.forEach((name, i) => {
+    const t = w[name];
+    if (t.shape.join() !== want[name].join() || t.dtype !== 'float32') {
+      throw new Error(`transformerBlock: ${name} must be float32 [${want[name]}], got ${t.dtype} [${t.shape}]`);
+    }
+    inputs[BLOCK_INPUTS[i]] = t;
+  });
+  // The activations go into a buffer passed in as an input, not out as outputs: for every
+  // output without a gradient the tape makes a tensor of zeros in the backward (71 MB a step at
+  // config A, and a garbage collection every 100 ms). The kernel writes this buffer, which nothing
+  // else sees; the tape keeps it for the backward only while gradients are recorded.
+  const acts = tf.engine().runKernel(BLOCK_ACTS, {}, { batch: B, tokens: T, width: C, heads }) as tf.Tensor;
+  const [y] = tf.engine().runKernel(BLOCK, { ...inputs, acts }, { heads, eps }) as tf.Tensor[];
+  acts.dispose();
+  return y as tf.Tensor3D;
+}
+
 /** Strided view for the attention kernel of a [B,H,T,D] tensor. */
 const headsOf = (data: Float32Array, [, H, T, D]: number[]): Operand => [data, 0, [H * T * D, T * D, D]];
 
@@ -171,6 +238,32 @@ export function registerFusedKernels(c: NativeContext): string[] {
       // dz [n, v] is scratch: returned only so that it is disposed into the pool
       return [c.output(h.shape, dh), c.output(w.shape, dw), c.output([n, v], dz)];
     },
+    [BLOCK_ACTS]: ({ attrs }) => {
+      const { batch, tokens, width, heads } = attrs as Record<string, number>;
+      const n = blockSavedSizes(batch, tokens, width, heads).reduce((a, b) => a + b, 0);
+      return c.output([n], c.pool.alloc(n));
+    },
+    [BLOCK]: ({ inputs, attrs }) => {
+      const { x, bias, acts } = inputs;
+      const [B, T, C] = x.shape, H = attrs!.heads as number;
+      const y = c.alloc(x.shape);
+      const saved = blockSavedViews(c.f32(acts), blockSavedSizes(B, T, C, H));
+      c.addon.blockFwd([c.f32(x), c.f32(bias), ...BLOCK_INPUTS.map((k) => c.f32(inputs[k])), y, ...saved], B, T, C, H, bias.shape[0], attrs!.eps as number);
+      return [c.output(x.shape, y)];
+    },
+    [BLOCK_GRAD]: ({ inputs, attrs }) => {
+      const { x, dy, acts } = inputs;
+      const [B, T, C] = x.shape, H = attrs!.heads as number;
+      const none = new Float32Array(0); // inputs the backward does not read (y, the mask, the biases)
+      const saved = blockSavedViews(c.f32(acts), blockSavedSizes(B, T, C, H));
+      const tensors = [c.f32(x), none, ...BLOCK_INPUTS.map((k) => (k.startsWith('b') ? none : c.f32(inputs[k]))), none, ...saved];
+      const dx = c.alloc(x.shape);
+      const dparams = BLOCK_INPUTS.map((k) => c.alloc(inputs[k].shape));
+      const scratch = c.pool.alloc(c.addon.blockScratch(B * T, C));
+      c.addon.blockBwd(tensors, [c.f32(dy), dx, ...dparams, scratch], B, T, C, H);
+      // scratch is returned only so that it is disposed into the pool
+      return [c.output(x.shape, dx), ...BLOCK_INPUTS.map((k, i) => c.output(inputs[k].shape, dparams[i])), c.output([scratch.length], scratch)];
+    },
     [ATTN]: ({ inputs, attrs }) => {
       const { q, k, v, bias } = inputs;
       const [B, H, T, D] = q.shape, Tk = k.shape[2];
@@ -230,6 +323,19 @@ function registerGradients(): void {
       const dy = (dys as tf.Tensor[])[0];
       const [dq, dk, dv] = tf.engine().runKernel(ATTN_GRAD, { q, k, v, p, dy }, attrs) as tf.Tensor[];
       return { q: () => dq, k: () => dk, v: () => dv, bias: () => tf.zerosLike(bias) };
+    },
+  });
+  tf.registerGradient({
+    kernelName: BLOCK,
+    inputsToSave: ['x', 'bias', 'acts', ...BLOCK_INPUTS],
+    gradFunc: (dys, saved, attrs) => {
+      const named: tf.NamedTensorMap = { dy: dys as tf.Tensor, x: saved[0], acts: saved[2] }; // one output: dy is a tensor
+      BLOCK_INPUTS.forEach((k, i) => { named[k] = saved[3 + i]; });
+      const out = tf.engine().runKernel(BLOCK_GRAD, named, attrs) as tf.Tensor[];
+      out[out.length - 1].dispose();
+      const grads: Record<string, () => tf.Tensor> = { x: () => out[0], bias: () => tf.zerosLike(saved[1]), acts: () => tf.zerosLike(saved[2]) };
+      BLOCK_INPUTS.forEach((k, i) => { grads[k] = () => out[1 + i]; });
+      return grads;
     },
   });
   tf.registerGradient({

@@ -176,6 +176,19 @@ const slice: Factory = (c, stock) => (args) => {
   return c.output(s, out);
 };
 
+/** Constant pad (Slice's gradient): the stock kernel computes an index per element (40 ms for the
+ * [32, 63, 128] hidden states of a DPO batch; this copy takes well under 1 ms). */
+const padV2: Factory = (c, stock) => (args) => {
+  const { x } = args.inputs as { x: Info };
+  const { paddings, constantValue } = args.attrs as unknown as { paddings: Array<[number, number]>; constantValue: number };
+  if (x.dtype !== 'float32' || x.shape.length === 0 || x.shape.length > MAX_RANK || paddings.length !== x.shape.length) return stock(args);
+  if (paddings.some(([b, a]) => b < 0 || a < 0)) return stock(args);
+  const outShape = x.shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
+  const out = c.alloc(outShape);
+  c.addon.pad(c.f32(x), out, x.shape, outShape, paddings.map((p) => p[0]), constantValue);
+  return c.output(outShape, out);
+};
+
 /** Concat along `axis`: each input is a block of columns of the [outer, total] output. */
 const concat: Factory = (c, stock) => (args) => {
   const inputs = (args.inputs as Info[]).filter((t) => size(t.shape) > 0);
@@ -254,6 +267,7 @@ export const NATIVE_KERNELS: Record<string, Factory> = {
   GatherV2: gatherV2,
   UnsortedSegmentSum: unsortedSegmentSum,
   Slice: slice,
+  PadV2: padV2,
   Concat: concat,
   SplitV: splitV,
   AddN: addN,

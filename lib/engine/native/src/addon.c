@@ -151,6 +151,18 @@ static napi_value js_slice(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_pad(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  int64_t shape[MAX_RANK], outShape[MAX_RANK], before[MAX_RANK];
+  int rank = dims(env, argv[2], shape, &bad);
+  if (dims(env, argv[3], outShape, &bad) != rank || dims(env, argv[4], before, &bad) != rank) bad = 1;
+  float *x = F32(0), *out = F32(1);
+  double value = DBL(5);
+  DONE;
+  pad(x, out, rank, shape, outShape, before, (float)value);
+  return NULL;
+}
+
 static napi_value js_copy_cols(napi_env env, napi_callback_info info) {
   ARGS(8);
   float *x = F32(0), *out = F32(3);
@@ -255,6 +267,62 @@ static napi_value js_adamw(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Element i of a JS array of Float32Arrays. */
+static float *f32_at(napi_env env, napi_value arr, uint32_t i, int *bad) {
+  napi_value e;
+  if (napi_get_element(env, arr, i, &e) != napi_ok) { *bad = 1; return NULL; }
+  return (float *)typed(env, e, napi_float32_array, bad);
+}
+
+static int array_length(napi_env env, napi_value arr) {
+  uint32_t len = 0;
+  if (napi_get_array_length(env, arr, &len) != napi_ok) return -1;
+  return (int)len;
+}
+
+/* [x, bias, g1, b1, wqkv, bqkv, wo, bo, g2, b2, w1, bm1, w2, bm2, y, a, mean1, rstd1, qkv, p,
+ *  att, x1, m, mean2, rstd2, hpre, h] (27 Float32Arrays); the BlockTensors field order */
+static void block_tensors(napi_env env, napi_value arr, BlockTensors *t, int *bad) {
+  if (array_length(env, arr) != 27) { *bad = 1; return; }
+  const float **f = (const float **)t;
+  for (uint32_t i = 0; i < 27; i++) f[i] = f32_at(env, arr, i, bad);
+}
+
+/* tensors (as block_fwd), B, T, C, H, biasBatch, eps */
+static napi_value js_block_fwd(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  BlockTensors t;
+  block_tensors(env, argv[0], &t, &bad);
+  int64_t B = NUM(1), T = NUM(2), C = NUM(3), H = NUM(4), biasBatch = NUM(5);
+  double eps = DBL(6);
+  DONE;
+  block_fwd(&t, B, T, C, H, biasBatch, (float)eps);
+  return NULL;
+}
+
+/* tensors (as block_fwd), [dy, dx, dg1, db1, dwqkv, dbqkv, dwo, dbo, dg2, db2, dw1, dbm1, dw2,
+ * dbm2, scratch] (the BlockGrads field order), B, T, C, H */
+static napi_value js_block_bwd(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  BlockTensors t;
+  BlockGrads g;
+  block_tensors(env, argv[0], &t, &bad);
+  if (array_length(env, argv[1]) != 15) bad = 1;
+  const float **f = (const float **)&g;
+  for (uint32_t i = 0; i < 15 && !bad; i++) f[i] = f32_at(env, argv[1], i, &bad);
+  int64_t B = NUM(2), T = NUM(3), C = NUM(4), H = NUM(5);
+  DONE;
+  block_bwd(&t, &g, B, T, C, H);
+  return NULL;
+}
+
+static napi_value js_block_scratch(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int64_t n = NUM(0), c = NUM(1);
+  DONE;
+  return number(env, (double)block_scratch(n, c));
+}
+
 /* An operand: (Float32Array, offset, [batch, head, row] strides). */
 static Operand operand(napi_env env, napi_value *argv, int i, int *bad) {
   Operand o = {0};
@@ -302,13 +370,14 @@ static napi_value init(napi_env env, napi_value exports) {
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
       FN("bmm", js_bmm), FN("binary", js_binary), FN("unary", js_unary),
       FN("reduce", js_reduce), FN("softmax", js_softmax), FN("transpose", js_transpose),
-      FN("gather", js_gather), FN("segmentSum", js_segment_sum), FN("slice", js_slice),
+      FN("gather", js_gather), FN("segmentSum", js_segment_sum), FN("slice", js_slice), FN("pad", js_pad),
       FN("copyCols", js_copy_cols), FN("layerNormFwd", js_layernorm_fwd),
       FN("layerNormBwd", js_layernorm_bwd), FN("geluFwd", js_gelu_fwd),
       FN("geluBwd", js_gelu_bwd), FN("xentFwd", js_xent_fwd), FN("xentBwd", js_xent_bwd),
       FN("headLogpFwd", js_head_logp_fwd), FN("headLogpBwd", js_head_logp_bwd),
       FN("adamw", js_adamw), FN("attentionFwd", js_attention_fwd),
-      FN("attentionBwd", js_attention_bwd), FN("threads", js_threads),
+      FN("attentionBwd", js_attention_bwd), FN("blockFwd", js_block_fwd),
+      FN("blockBwd", js_block_bwd), FN("blockScratch", js_block_scratch), FN("threads", js_threads),
 #undef FN
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -18,6 +18,7 @@ typedef struct {
   const int64_t *aBatch, *bBatch, *outBatch;
   int splitRows; /* single product: split rows (1) or columns (0) */
   int64_t tiles; /* single product: number of tiles (fixed by its shape, not by the threads) */
+  float beta;    /* 0: out = product; 1: out += product */
 } Bmm;
 
 /* Offset (in matrices) of output batch index `i` inside an operand whose batch
@@ -41,7 +42,7 @@ static void gemm_block(const Bmm *p, const float *a, const float *b, float *out,
   const float *bb = p->transB ? b + c0 * k : b + c0;     /* column c0 of op(b) */
   cblas_sgemm(CblasRowMajor, p->transA ? CblasTrans : CblasNoTrans,
               p->transB ? CblasTrans : CblasNoTrans, (int)(r1 - r0), (int)(c1 - c0), (int)k, 1.0f,
-              ab, p->transA ? (int)m : (int)k, bb, p->transB ? (int)k : (int)n, 0.0f,
+              ab, p->transA ? (int)m : (int)k, bb, p->transB ? (int)k : (int)n, p->beta,
               out + r0 * n + c0, (int)n);
 }
 
@@ -71,6 +72,8 @@ static void bmm_tiles(void *ctx, int64_t begin, int64_t end) {
   }
 }
 
+static void single_product(Bmm *p, double flops);
+
 void gemm_single_threaded(void) {
   static int done = 0;
   if (!done) { openblas_set_num_threads(1); done = 1; }
@@ -88,13 +91,25 @@ void bmm(const float *a, const float *b, float *out, int64_t m, int64_t n, int64
   for (int d = 0; d < rank; d++) if (bBatch[d] != 1) bBroadcast = 0;
   /* [batch, m, k] @ [k, n] with a untransposed is one [batch*m, k] @ [k, n] product. */
   if (bBroadcast && !transA && aCount == batch) { m *= batch; batch = 1; }
-  Bmm p = {a, b, out, m, n, k, transA, transB, rank, aBatch, bBatch, outBatch, m >= n, 1};
+  Bmm p = {a, b, out, m, n, k, transA, transB, rank, aBatch, bBatch, outBatch, m >= n, 1, 0.0f};
   double flops = 2.0 * m * n * k * batch / 50.0; /* ns at ~50 GFLOP/s (small GEMMs, one core) */
   if (batch > 1) { par_for(batch, flops, bmm_batches, &p); return; }
-  /* Row tiles only re-pack the small B operand, so cut finer (a stalled worker then holds
-   * less of the work); column tiles re-pack A each, so cut coarser. */
-  int64_t blocks = ((p.splitRows ? m : n) + 15) / 16;
-  int64_t tiles = p.splitRows ? GEMM_ROW_TILES : GEMM_COL_TILES;
-  p.tiles = blocks < tiles ? blocks : tiles;
-  par_for_chunks(p.tiles, flops, bmm_tiles, &p, (int)p.tiles);
+  single_product(&p, flops);
+}
+
+/* Row tiles only re-pack the small B operand, so cut finer (a stalled worker then holds
+ * less of the work); column tiles re-pack A each, so cut coarser. */
+static void single_product(Bmm *p, double flops) {
+  int64_t blocks = ((p->splitRows ? p->m : p->n) + 15) / 16;
+  int64_t tiles = p->splitRows ? GEMM_ROW_TILES : GEMM_COL_TILES;
+  p->tiles = blocks < tiles ? blocks : tiles;
+  par_for_chunks(p->tiles, flops, bmm_tiles, p, (int)p->tiles);
+}
+
+void bmm_acc(const float *a, const float *b, float *out, int64_t m, int64_t n, int64_t k,
+             int transA, int transB) {
+  gemm_single_threaded();
+  if (m == 0 || n == 0 || k == 0) return;
+  Bmm p = {a, b, out, m, n, k, transA, transB, 0, NULL, NULL, NULL, m >= n, 1, 1.0f};
+  single_product(&p, 2.0 * m * n * k / 50.0);
 }

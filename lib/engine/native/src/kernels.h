@@ -21,6 +21,10 @@ void bmm(const float *a, const float *b, float *out, int64_t m, int64_t n, int64
          int transA, int transB, int rank, const int64_t *aBatch, const int64_t *bBatch,
          const int64_t *outBatch);
 
+/* out [m, n] += op(a) @ op(b): one product (no batch), the same fixed tiles as bmm. */
+void bmm_acc(const float *a, const float *b, float *out, int64_t m, int64_t n, int64_t k,
+             int transA, int transB);
+
 /* Keep OpenBLAS on the calling thread (we thread around it); idempotent. */
 void gemm_single_threaded(void);
 
@@ -60,6 +64,8 @@ int64_t gather(const float *x, const int32_t *idx, float *out, int64_t outer, in
 /* x [n, inner] summed into out [numSeg, inner] by ids; ids out of range are dropped. */
 void segment_sum(const float *x, const int32_t *ids, float *out, int64_t n, int64_t inner,
                  int64_t numSeg);
+void pad(const float *x, float *out, int rank, const int64_t *shape, const int64_t *outShape,
+         const int64_t *before, float value);
 void slice(const float *x, float *out, int rank, const int64_t *shape, const int64_t *begin,
            const int64_t *size);
 /* copy rows: out[o, off:off+w] = x[o, 0:w] for each outer row o (concat and split). */
@@ -92,4 +98,24 @@ int64_t head_logp_fwd(const float *h, const float *w, const int32_t *labels, flo
 void head_logp_bwd(const float *h, const float *w, const int32_t *labels, const float *lse,
                    const float *dlogp, float *dz, float *dh, float *dw, int64_t n, int64_t c,
                    int64_t v, int wIsVC, float s);
+/* block.c: one transformer block forward and backward (see block.c for the maths). Inputs
+ * x [N, C] (N = B*T), bias [biasBatch, 1, T, T] and the block's parameters; the forward writes
+ * y and the activations the backward reads. */
+typedef struct {
+  const float *x, *bias, *g1, *b1, *wqkv, *bqkv, *wo, *bo, *g2, *b2, *w1, *bm1, *w2, *bm2;
+  float *y, *a, *mean1, *rstd1, *qkv, *p, *att, *x1, *m, *mean2, *rstd2, *hpre, *h;
+} BlockTensors;
+typedef struct {
+  const float *dy;
+  float *dx, *dg1, *db1, *dwqkv, *dbqkv, *dwo, *dbo, *dg2, *db2, *dw1, *dbm1, *dw2, *dbm2;
+  float *scratch; /* block_scratch(N, C) floats */
+} BlockGrads;
+int64_t block_scratch(int64_t N, int64_t C);
+void block_fwd(const BlockTensors *t, int64_t B, int64_t T, int64_t C, int64_t H,
+               int64_t biasBatch, float eps);
+void block_bwd(const BlockTensors *t, const BlockGrads *g, int64_t B, int64_t T, int64_t C,
+               int64_t H);
+/* x [rows, cols] summed over rows into out [cols] in fixed blocks of 64 rows; scratch holds
+ * ceil(rows / 64) * cols floats. */
+void colsum(const float *x, float *out, float *scratch, int64_t rows, int64_t cols);
 #endif

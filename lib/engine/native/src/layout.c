@@ -1,4 +1,4 @@
-/* Data movement: transpose, gather and its gradient (segment sum), slice, column copies. */
+/* Data movement: transpose, gather and its gradient (segment sum), slice and pad, column copies. */
 #include <string.h>
 #include "kernels.h"
 
@@ -81,6 +81,24 @@ void slice(const float *x, float *out, int rank, const int64_t *shape, const int
     int64_t rem = r, off = base;
     for (int d = rank - 2; d >= 0; d--) { off += (rem % size[d]) * stride[d]; rem /= size[d]; }
     memcpy(out + r * n, x + off, n * sizeof(float));
+  }
+}
+
+/* The inverse of slice: out (shape `outShape`) is `value` except the block at `before`, which
+ * is x (shape `shape`). Slice's gradient (the log-prob pass drops the last position) runs on it. */
+void pad(const float *x, float *out, int rank, const int64_t *shape, const int64_t *outShape,
+         const int64_t *before, float value) {
+  int64_t stride[MAX_RANK], total = 1, outTotal = 1, s = 1;
+  for (int d = rank - 1; d >= 0; d--) { stride[d] = s; s *= outShape[d]; total *= shape[d]; outTotal *= outShape[d]; }
+  for (int64_t i = 0; i < outTotal; i++) out[i] = value;
+  if (total == 0) return;
+  int64_t base = 0;
+  for (int d = 0; d < rank; d++) base += before[d] * stride[d];
+  int64_t n = rank > 0 ? shape[rank - 1] : 1, rows = total / n;
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t rem = r, off = base;
+    for (int d = rank - 2; d >= 0; d--) { off += (rem % shape[d]) * stride[d]; rem /= shape[d]; }
+    memcpy(out + off, x + r * n, n * sizeof(float));
   }
 }
 
