@@ -3,7 +3,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { FULL_GPT, LADDER_RUNGS, ladderConfigs, LadderConfig, LadderModel } from '../lib/model/ladder';
-import { GPT, streamLoss, streamLossChunks } from '../lib/model/model';
+import { GPT } from '../lib/model/model';
+import { streamLoss, streamLossChunks } from '../lib/model/streamLoss';
 import { SGD } from '../lib/train/sgd';
 import { TRAIN_DEFAULTS, trainLoop } from '../lib/train/train';
 

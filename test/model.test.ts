@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { GPT, GPT_PRESETS, GPTConfig, KVCache, crossEntropy, embed, gelu, layerNorm, streamLoss } from '../lib/model/model';
+import { GPT, GPT_PRESETS, GPTConfig, KVCache } from '../lib/model/model';
+import { attentionBias, crossEntropy, embed, gelu, layerNorm, MASKED, maskedMean } from '../lib/model/layers';
+import { streamLoss } from '../lib/model/streamLoss';
 import { ScalarHead } from '../lib/model/heads';
 import { Rng } from '../lib/core/rng';
 
@@ -46,6 +48,23 @@ describe('GPT building blocks', () => {
     const targets = tf.tensor2d([[1, 0]], [1, 2], 'int32');
     expect(crossEntropy(logits, targets).dataSync()[0]).toBeCloseTo((-Math.log(0.75) + Math.log(2)) / 2, 5);
     expect(crossEntropy(logits, targets, tf.tensor2d([[1, 0]])).dataSync()[0]).toBeCloseTo(-Math.log(0.75), 5);
+  });
+
+  it('maskedMean averages over the mask, 0 for an empty mask, all values without one', () => {
+    const v = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+    expect(maskedMean(v).dataSync()[0]).toBeCloseTo(21 / 6, 6);
+    expect(maskedMean(v, tf.tensor2d([[1, 0, 1], [0, 0, 1]])).dataSync()[0]).toBeCloseTo((1 + 3 + 6) / 3, 6);
+    expect(maskedMean(v, tf.tensor2d([[0, 0, 0], [0, 0, 0]], [2, 3], 'int32')).dataSync()[0]).toBe(0);
+  });
+
+  it('attentionBias: query t at position past + t sees keys up to past + t, and no pad', () => {
+    const M = MASKED;
+    // 2 new positions after 1 cached: query 0 (position 1) sees keys 0-1, query 1 sees keys 0-2
+    expect(attentionBias(2, 1).arraySync()).toEqual([[[[0, 0, M], [0, 0, 0]]]]);
+    // row 1's key 0 is a pad: no query of that row sees it
+    const padded = attentionBias(2, 1, tf.tensor2d([[1, 1, 1], [0, 1, 1]], [2, 3], 'int32'));
+    expect(padded.shape).toEqual([2, 1, 2, 3]);
+    expect(padded.arraySync()).toEqual([[[[0, 0, M], [0, 0, 0]]], [[[M, 0, M], [M, 0, 0]]]]);
   });
 
   it("embed's one-hot gradient (used where gather has no gradient kernel) equals gather's", () => {

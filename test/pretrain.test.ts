@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { GPT, GPT_PRESETS, streamLoss } from '../lib/model/model';
+import { GPT, GPT_PRESETS } from '../lib/model/model';
+import { streamLoss } from '../lib/model/streamLoss';
 import { PRETRAIN_PRESETS, pretrain, pretrainConfig } from '../lib/train/pretrain';
 import { Rng } from '../lib/core/rng';
 import { getBatch } from '../lib/text/corpus';

@@ -85,7 +85,7 @@ describe('sftTrain', () => {
 });
 
 describe('ensurePretrained', () => {
-  it("extends a short-context checkpoint's positions by tiling, trains, saves, and reuses the result", async () => {
+  it("extends a short-context checkpoint's positions by tiling, trains, saves, and reuses the result until chapter 02's checkpoint changes", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pre-'));
     const ch2 = path.join(dir, 'pretrained');
     const fb = path.join(dir, 'pretrained-chat');
@@ -102,6 +102,16 @@ describe('ensurePretrained', () => {
     const again = await ensurePretrained({ dir: ch2, fallbackDir: fb, minBlockSize: 16, display: false });
     expect(again.source).toBe(fb);
     expect(again.model.params.get('wpe')!.arraySync()).toEqual(after);
-    for (const m of [short, got.model, again.model]) m.dispose();
+    // chapter 02 re-run: new weights in ch2, so the saved extension is stale and is made again from them
+    const retrained = new GPT({ ...GPT_PRESETS.tiny, vocabSize: full.vocabSize, blockSize: 8, nEmbd: 16, seed: 99 });
+    saveCheckpoint(ch2, { model: retrained, tokenizer: full });
+    const wpe2 = retrained.params.get('wpe')!.arraySync() as number[][];
+    const remade = await ensurePretrained({ dir: ch2, fallbackDir: fb, minBlockSize: 16, steps: 1, display: false });
+    expect(remade.source).toContain('context extended from 8 to 16');
+    const after2 = remade.model.params.get('wpe')!.arraySync() as number[][];
+    for (let t = 0; t < 16; t++) for (let c = 0; c < 16; c++) expect(Math.abs(after2[t][c] - wpe2[t % 8][c])).toBeLessThan(1e-3);
+    const reused = await ensurePretrained({ dir: ch2, fallbackDir: fb, minBlockSize: 16, display: false });
+    expect(reused.source).toBe(fb);
+    for (const m of [short, got.model, again.model, retrained, remade.model, reused.model]) m.dispose();
   });
 });

@@ -12,7 +12,7 @@ import { BpeTokenizer, COURSE_BPE_MERGES } from '../text/bpe';
 import { loadCorpus, splitText } from '../text/corpus';
 import { Tokenizer } from '../text/tokenizer';
 import { GPT, GPT_PRESETS, GPTConfig } from '../model/model';
-import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
+import { checkpointChecksum, loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
 import { PRETRAIN_PRESETS, pretrain } from '../train/pretrain';
 import { TrainDisplay } from '../train/train';
 import { stagePath } from './stages';
@@ -30,7 +30,8 @@ const FROM_SCRATCH = { lr: 1e-3, minLr: 1e-4, steps: FAST ? 200 : 1500 };
  * The base model SFT starts from. Chat exchanges need `minBlockSize` tokens of context (default
  * 64: task.ts's 128-character exchanges are ~40 BPE tokens), so:
  *   1. chapter 02's checkpoint (`dir`, default the pretrained stage), if it reads at least minBlockSize tokens;
- *   2. else a model an earlier call saved in `fallbackDir` (default the pretrainedChat stage);
+ *   2. else a model an earlier call saved in `fallbackDir` (default the pretrainedChat stage), if it
+ *      was made from the checkpoint now in `dir` (chapter 02 re-run since: it is made again);
  *   3. else, if chapter 02's checkpoint reads fewer tokens, its context is extended: positions
  *      beyond its blockSize start as copies of the first ones (wpe tiled) and pretraining continues
  *      on minBlockSize-token windows (EXTEND_CONTEXT: 400 steps; fast mode 100);
@@ -46,10 +47,13 @@ export async function ensurePretrained(
   const fallbackDir = opts.fallbackDir ?? stagePath('pretrainedChat');
   const minBlockSize = opts.minBlockSize ?? 64;
   const has = (d: string) => fs.existsSync(path.join(d, 'manifest.json'));
+  // the weights the fallback must have been made from: chapter 02's, or none when it is missing
+  const sourceChecksum = has(dir) ? checkpointChecksum(dir) : undefined;
   for (const d of [dir, fallbackDir]) {
     if (!has(d)) continue;
     const ck = loadCheckpoint(d);
-    if (ck.config.blockSize >= minBlockSize && ck.tokenizer) return { model: ck.model, tokenizer: ck.tokenizer, source: d };
+    const current = d === dir || ck.meta.fromChecksum === sourceChecksum;
+    if (current && ck.config.blockSize >= minBlockSize && ck.tokenizer) return { model: ck.model, tokenizer: ck.tokenizer, source: d };
     ck.model.dispose();
   }
   const text = loadCorpus();
@@ -83,6 +87,6 @@ export async function ensurePretrained(
     { title: extending ? 'extending the context' : 'pretraining (chapter 02 checkpoint missing)', display: opts.display },
   );
   result.optimizer.dispose();
-  saveCheckpoint(fallbackDir, { model, tokenizer, step: steps, meta: { kind: 'pretrained', by: 'ensurePretrained', from: how } });
+  saveCheckpoint(fallbackDir, { model, tokenizer, step: steps, meta: { kind: 'pretrained', by: 'ensurePretrained', from: how, fromChecksum: sourceChecksum } });
   return { model, tokenizer, source: `${how}, trained ${steps} steps and saved to ${fallbackDir}` };
 }

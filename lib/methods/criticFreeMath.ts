@@ -18,6 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkShape } from '../rl/advantages';
+import { maskedMean } from '../model/layers';
 import { klK3, klPerToken } from '../rl/kl';
 
 type Rows = number[][];
@@ -102,10 +103,6 @@ export function klFoldedRewards(scores: number[], logProbs: Rows, refLogProbs: R
   if (!(beta >= 0)) throw new Error(`klFoldedRewards: beta must be >= 0, got ${beta}`);
   const kl = logProbs.map((row, i) => row.reduce((s, lp, t) => s + actionMask[i][t] * (lp - refLogProbs[i][t]), 0));
   return { rewards: scores.map((s, i) => s - beta * kl[i]), kl };
-}
-
-function maskedMean(x: tf.Tensor, m: tf.Tensor): tf.Scalar {
-  return tf.div(tf.sum(tf.mul(x, m)), tf.maximum(tf.sum(m), 1)) as tf.Scalar;
 }
 
 function statsTensor(lp: tf.Tensor2D, old: tf.Tensor2D, ref: tf.Tensor2D, m: tf.Tensor): { ratio: tf.Tensor; k3: tf.Tensor; meanRatio: tf.Scalar; k3Mean: tf.Scalar } {

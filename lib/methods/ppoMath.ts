@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { klK1, klK3, KLEstimator } from '../rl/kl';
 import { checkShape } from '../rl/advantages';
+import { maskedMean } from '../model/layers';
 
 type Rows = number[][];
 
@@ -44,10 +45,6 @@ export function tokenRewards(
   const rewards = kl.map((row, i) => row.map((k, t) => -beta * k + (t === last[i] ? scores[i] : 0)));
   last.forEach((t, i) => { if (t < 0) throw new Error(`tokenRewards: row ${i} has no generated token (actionMask all 0)`); });
   return { rewards, kl };
-}
-
-function maskedMean(x: tf.Tensor, m: tf.Tensor): tf.Scalar {
-  return tf.div(tf.sum(tf.mul(x, m)), tf.maximum(tf.sum(m), 1)) as tf.Scalar;
 }
 
 /**

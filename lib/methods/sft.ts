@@ -15,7 +15,8 @@
  * Loss = mean over loss-mask tokens of -log p(y_t | x_<=t), nats per completion token.
  */
 import * as tf from '@tensorflow/tfjs';
-import { crossEntropy, GPT } from '../model/model';
+import { GPT } from '../model/model';
+import { crossEntropy } from '../model/layers';
 import { Presets, preset } from '../core/mode';
 import { Rng } from '../core/rng';
 import { Tokenizer } from '../text/tokenizer';

@@ -9,7 +9,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../core/rng';
-import { crossEntropy, embed, gelu, LanguageModel, layerNorm, NamedParam } from './model';
+import { LanguageModel, NamedParam } from './model';
+import { crossEntropy, embed, gelu, layerNorm } from './layers';
 
 export interface LadderConfig {
   vocabSize: number;

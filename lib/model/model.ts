@@ -9,11 +9,13 @@
  *
  * Shapes: B batch, T time (positions in this call), Tk keys (cached + new), C = nEmbd,
  * H = nHead, D = C / H, V = vocabSize. Logits are unnormalised natural-log scores.
- * Also here: `ScalarHead` (value head / reward head on the same trunk) and `KVCache`.
+ * Also here: `KVCache`. The building blocks (LayerNorm, GELU, masks, losses) are in layers.ts, the
+ * scalar heads on the same trunk in heads.ts, the stream loss in streamLoss.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BLOCK_PARAMS, BlockParams, blockFusable, fusedAttention, fusedGelu, fusedLayerNorm, headLogProbs, softmaxCrossEntropy, transformerBlock } from '../engine/native';
+import { BLOCK_PARAMS, BlockParamName, blockParamShapes, BlockParams, blockFusable, fusedAttention, headLogProbs, transformerBlock } from '../engine/native';
 import { Rng } from '../core/rng';
+import { attentionBias, embed, gelu, layerNorm, LN_EPS, maskedMean } from './layers';
 
 export interface GPTConfig {
   /** Number of token ids, including the tokenizer's <end> and <pad>. Default 67 (tiny-shakespeare chars + 2). */
@@ -112,59 +114,14 @@ export interface ForwardResult {
   attention?: tf.Tensor4D[];
 }
 
-const MASKED = -1e9; // added to the scores of forbidden keys; finite so a fully masked row gives no NaN
-
-/** GELU, GPT-2's tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); one fused kernel on cpu+blas. */
-export function gelu(x: tf.Tensor): tf.Tensor {
-  return fusedGelu(x);
-}
-
-/** LayerNorm's epsilon, in every block and the final norm. */
-const LN_EPS = 1e-5;
-
-/** LayerNorm over the last axis, (x - mean) / sqrt(var + 1e-5) * g + b; one fused kernel on cpu+blas. */
-export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  return fusedLayerNorm(x, g, b, LN_EPS);
-}
-
 /**
- * Embedding lookup table[ids]. The backward of tf.gather needs the UnsortedSegmentSum kernel,
- * which the wasm backend lacks; there the gradient is one-hot(ids)^T dy instead.
+ * How each block parameter starts: LayerNorm gains 1, biases 0, weights N(0, 0.02); 'residual'
+ * (the projections back into the residual stream) N(0, 0.02 / sqrt(2 nLayer)), as in GPT-2.
  */
-export function embed(
-  table: tf.Tensor2D, ids: tf.Tensor, oneHotGrad = !tf.getKernel('UnsortedSegmentSum', tf.getBackend()),
-): tf.Tensor {
-  if (!oneHotGrad) return tf.gather(table, ids);
-  const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [t, i, save] = args as [tf.Tensor2D, tf.Tensor, tf.GradSaveFunc];
-    save([i]);
-    return {
-      value: tf.gather(t, i),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [V, C] = t.shape;
-        const oneHot = tf.oneHot(saved[0].flatten(), V).cast('float32'); // cast: oneHot's float path is wrong on wasm
-        return [tf.matMul(oneHot, tf.reshape(dy, [-1, C]), true, false), tf.zerosLike(saved[0])];
-      },
-    };
-  });
-  return lookup(table, ids as tf.Tensor2D);
-}
-
-/** Mean cross-entropy (nats/token) of logits [B,T,V] against targets [B,T], over mask [B,T] if given. */
-export function crossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D, mask?: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => {
-    const [B, T, V] = logits.shape;
-    const nll = softmaxCrossEntropy(logits.reshape([B * T, V]), targets.reshape([B * T]).cast('int32') as tf.Tensor1D);
-    return maskedMean(nll.reshape([B, T]) as tf.Tensor2D, mask);
-  });
-}
-
-/** Mean of per-token values [B,T] over mask [B,T] (1 counts, 0 not; all tokens without one). */
-function maskedMean(values: tf.Tensor2D, mask?: tf.Tensor2D): tf.Scalar {
-  if (!mask) return tf.mean(values) as tf.Scalar;
-  const m = mask.cast('float32');
-  return tf.div(tf.sum(tf.mul(values, m)), tf.maximum(tf.sum(m), 1)) as tf.Scalar;
-}
+const BLOCK_INIT: Record<BlockParamName, 'ones' | 'zeros' | 'normal' | 'residual'> = {
+  'ln1.g': 'ones', 'ln1.b': 'zeros', 'attn.wqkv': 'normal', 'attn.bqkv': 'zeros', 'attn.wo': 'residual', 'attn.bo': 'zeros',
+  'ln2.g': 'ones', 'ln2.b': 'zeros', 'mlp.w1': 'normal', 'mlp.b1': 'zeros', 'mlp.w2': 'residual', 'mlp.b2': 'zeros',
+};
 
 function checkConfig(c: GPTConfig): void {
   for (const k of ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const) {
@@ -215,20 +172,12 @@ export class GPT {
     };
     add('wte', [V, C], 'normal');
     add('wpe', [blockSize, C], 'normal');
+    const shapes = blockParamShapes(C);
     for (let l = 0; l < nLayer; l++) {
-      const p = `h${l}.`;
-      add(p + 'ln1.g', [C], 'ones');
-      add(p + 'ln1.b', [C], 'zeros');
-      add(p + 'attn.wqkv', [C, 3 * C], 'normal');
-      add(p + 'attn.bqkv', [3 * C], 'zeros');
-      add(p + 'attn.wo', [C, C], 'normal', residStd);
-      add(p + 'attn.bo', [C], 'zeros');
-      add(p + 'ln2.g', [C], 'ones');
-      add(p + 'ln2.b', [C], 'zeros');
-      add(p + 'mlp.w1', [C, 4 * C], 'normal');
-      add(p + 'mlp.b1', [4 * C], 'zeros');
-      add(p + 'mlp.w2', [4 * C, C], 'normal', residStd);
-      add(p + 'mlp.b2', [C], 'zeros');
+      for (const n of BLOCK_PARAMS) {
+        const init = BLOCK_INIT[n];
+        add(`h${l}.${n}`, shapes[n], init === 'residual' ? 'normal' : init, init === 'residual' ? residStd : std);
+      }
     }
     add('lnf.g', [C], 'ones');
     add('lnf.b', [C], 'zeros');
@@ -318,8 +267,7 @@ export class GPT {
     if (idx.rank !== 2) throw new Error(`GPT.forward: idx must be [B, T], got shape [${idx.shape}]`);
     if (idx.dtype !== 'int32') throw new Error(`GPT.forward: idx must be int32, got ${idx.dtype}`);
     const [B, T] = idx.shape;
-    const { nLayer, nHead: H, nEmbd: C, blockSize, dropout } = this.config;
-    const D = C / H;
+    const { nLayer, nHead: H, blockSize, dropout } = this.config;
     const cache = opts.cache;
     const past = cache ? cache.length : 0;
     const Tk = past + T;
@@ -347,69 +295,72 @@ export class GPT {
       }
       let x = drop(tf.add(embed(this.p('wte') as tf.Tensor2D, idx), pos)) as tf.Tensor3D; // [B,T,C]
 
-      // Additive mask [B or 1, 1, T, Tk]: query t (absolute position past+t) sees keys j <= past+t.
-      const causal = new Float32Array(T * Tk);
-      for (let t = 0; t < T; t++) for (let j = past + t + 1; j < Tk; j++) causal[t * Tk + j] = MASKED;
-      let bias: tf.Tensor = tf.tensor4d(causal, [1, 1, T, Tk]);
-      if (opts.attentionMask) {
-        const padBias = tf.mul(tf.sub(1, opts.attentionMask.cast('float32')), MASKED).reshape([B, 1, 1, Tk]);
-        bias = tf.add(bias, padBias);
-      }
-
+      const bias = attentionBias(T, past, opts.attentionMask); // [B or 1, 1, T, Tk]
       const attention: tf.Tensor4D[] = [];
-      const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, D]), [0, 2, 1, 3]) as tf.Tensor4D;
       // Without a cache, attention maps or dropout, each block is one native kernel where there is one
-      // (the same maths as the loop below, which the tests compare it with).
+      // (the same maths as unfusedBlock, which the tests compare it with).
       const fused = !cache && !opts.returnAttention && !(opts.training && dropout > 0) && !opts.unfused && blockFusable(x);
       for (let l = 0; l < nLayer; l++) {
-        const p = (n: string) => this.p(`h${l}.${n}`);
-        if (fused) {
-          const w = Object.fromEntries(BLOCK_PARAMS.map((n) => [n, p(n)])) as unknown as BlockParams;
-          x = transformerBlock(x, bias as tf.Tensor4D, w, H, LN_EPS);
-          continue;
-        }
-        // --- attention branch ---
-        const a = layerNorm(x, p('ln1.g'), p('ln1.b')).reshape([B * T, C]);
-        const qkv = tf.add(tf.matMul(a as tf.Tensor2D, p('attn.wqkv') as tf.Tensor2D), p('attn.bqkv'));
-        const [qRaw, kNew, vNew] = tf.split(qkv, 3, 1).map(heads); // [B,H,T,D] each
-        const q = tf.mul(qRaw, 1 / Math.sqrt(D)); // scale q ([B,H,T,D]) rather than the scores ([B,H,T,Tk])
-        let k = kNew;
-        let v = vNew;
-        if (cache) {
-          const pk = cache.keys[l];
-          const pv = cache.values[l];
-          if (pk && pv) {
-            k = tf.concat([pk, kNew], 2);
-            v = tf.concat([pv, vNew], 2);
-            pk.dispose();
-            pv.dispose();
-          }
-          cache.keys[l] = tf.keep(k);
-          cache.values[l] = tf.keep(v);
-        }
-        let y: tf.Tensor4D; // [B,H,T,D]
-        if (!opts.returnAttention && !(opts.training && dropout > 0)) {
-          y = fusedAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, bias as tf.Tensor4D, 1); // one native kernel on cpu+blas
-        } else {
-          const scores = tf.add(tf.matMul(q, k, false, true), bias); // [B,H,T,Tk]
-          const w = tf.softmax(scores) as tf.Tensor4D;
-          if (opts.returnAttention) attention.push(w);
-          y = tf.matMul(drop(w) as tf.Tensor4D, v);
-        }
-        const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D;
-        const out = tf.add(tf.matMul(merged, p('attn.wo') as tf.Tensor2D), p('attn.bo'));
-        x = tf.add(x, drop(out.reshape([B, T, C]))) as tf.Tensor3D;
-        // --- MLP branch ---
-        const m = layerNorm(x, p('ln2.g'), p('ln2.b')).reshape([B * T, C]) as tf.Tensor2D;
-        const h1 = gelu(tf.add(tf.matMul(m, p('mlp.w1') as tf.Tensor2D), p('mlp.b1'))) as tf.Tensor2D;
-        const h2 = tf.add(tf.matMul(h1, p('mlp.w2') as tf.Tensor2D), p('mlp.b2'));
-        x = tf.add(x, drop(h2.reshape([B, T, C]))) as tf.Tensor3D;
+        const w = Object.fromEntries(BLOCK_PARAMS.map((n) => [n, this.p(`h${l}.${n}`)])) as unknown as BlockParams;
+        x = fused ? transformerBlock(x, bias, w, H, LN_EPS) : this.unfusedBlock(x, bias, w, l, opts, drop, attention);
       }
       if (cache) cache.length = Tk;
 
       const hidden = layerNorm(x, this.p('lnf.g'), this.p('lnf.b')) as tf.Tensor3D;
       return { hidden, attention };
     });
+  }
+
+  /**
+   * One block as separate tfjs kernels, x [B,T,C] -> [B,T,C]: the path with a KV cache (sampling),
+   * attention maps or dropout. Appends layer l's keys and values to opts.cache and, if asked, its
+   * attention weights [B,H,T,Tk] to `attention`.
+   */
+  private unfusedBlock(
+    x: tf.Tensor3D, bias: tf.Tensor4D, w: BlockParams, l: number, opts: ForwardOptions,
+    drop: (t: tf.Tensor) => tf.Tensor, attention: tf.Tensor4D[],
+  ): tf.Tensor3D {
+    const [B, T, C] = x.shape;
+    const H = this.config.nHead;
+    const D = C / H;
+    const cache = opts.cache;
+    const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, D]), [0, 2, 1, 3]) as tf.Tensor4D;
+    // --- attention branch ---
+    const a = layerNorm(x, w['ln1.g'], w['ln1.b']).reshape([B * T, C]);
+    const qkv = tf.add(tf.matMul(a as tf.Tensor2D, w['attn.wqkv'] as tf.Tensor2D), w['attn.bqkv']);
+    const [qRaw, kNew, vNew] = tf.split(qkv, 3, 1).map(heads); // [B,H,T,D] each
+    const q = tf.mul(qRaw, 1 / Math.sqrt(D)); // scale q ([B,H,T,D]) rather than the scores ([B,H,T,Tk])
+    let k = kNew;
+    let v = vNew;
+    if (cache) {
+      const pk = cache.keys[l];
+      const pv = cache.values[l];
+      if (pk && pv) {
+        k = tf.concat([pk, kNew], 2);
+        v = tf.concat([pv, vNew], 2);
+        pk.dispose();
+        pv.dispose();
+      }
+      cache.keys[l] = tf.keep(k);
+      cache.values[l] = tf.keep(v);
+    }
+    let y: tf.Tensor4D; // [B,H,T,D]
+    if (!opts.returnAttention && !(opts.training && this.config.dropout > 0)) {
+      y = fusedAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, bias, 1); // one native kernel on cpu+blas
+    } else {
+      const scores = tf.add(tf.matMul(q, k, false, true), bias); // [B,H,T,Tk]
+      const p = tf.softmax(scores) as tf.Tensor4D;
+      if (opts.returnAttention) attention.push(p);
+      y = tf.matMul(drop(p) as tf.Tensor4D, v);
+    }
+    const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D;
+    const out = tf.add(tf.matMul(merged, w['attn.wo'] as tf.Tensor2D), w['attn.bo']);
+    const x1 = tf.add(x, drop(out.reshape([B, T, C]))) as tf.Tensor3D;
+    // --- MLP branch ---
+    const m = layerNorm(x1, w['ln2.g'], w['ln2.b']).reshape([B * T, C]) as tf.Tensor2D;
+    const h1 = gelu(tf.add(tf.matMul(m, w['mlp.w1'] as tf.Tensor2D), w['mlp.b1'])) as tf.Tensor2D;
+    const h2 = tf.add(tf.matMul(h1, w['mlp.w2'] as tf.Tensor2D), w['mlp.b2']);
+    return tf.add(x1, drop(h2.reshape([B, T, C]))) as tf.Tensor3D;
   }
 
   /**
@@ -420,38 +371,4 @@ export class GPT {
   loss(x: tf.Tensor2D, y: tf.Tensor2D, opts: { mask?: tf.Tensor2D; training?: boolean } = {}): tf.Scalar {
     return tf.tidy(() => maskedMean(tf.neg(this.logProbsAt(this.trunk(x, { training: opts.training }).hidden, y)) as tf.Tensor2D, opts.mask));
   }
-}
-
-/**
- * Next-token loss (nats/token) of `model` over a token stream, read as consecutive windows of
- * blockSize + 1 tokens (each token predicted from up to blockSize - 1 earlier ones, as in
- * training), batchSize windows per forward pass: one mean per pass, in stream order (the items a
- * paired comparison of two models on the same text reads its noise from). `maxTokens` limits it
- * to the stream's start (a quick, deterministic estimate); the last partial window is dropped.
- */
-export function streamLossChunks(model: LanguageModel, ids: Int32Array, opts: { batchSize?: number; maxTokens?: number } = {}): { loss: number; windows: number }[] {
-  const T = model.config.blockSize;
-  const B = opts.batchSize ?? 32;
-  const n = Math.min(ids.length, (opts.maxTokens ?? Infinity) + 1);
-  const windows = Math.floor((n - 1) / T);
-  if (windows < 1) throw new Error(`streamLoss: need at least blockSize + 1 = ${T + 1} tokens, got ${n}`);
-  const out: { loss: number; windows: number }[] = [];
-  for (let w0 = 0; w0 < windows; w0 += B) {
-    const rows = Math.min(B, windows - w0);
-    const x = new Int32Array(rows * T);
-    const y = new Int32Array(rows * T);
-    for (let r = 0; r < rows; r++) {
-      const s = (w0 + r) * T;
-      x.set(ids.subarray(s, s + T), r * T);
-      y.set(ids.subarray(s + 1, s + T + 1), r * T);
-    }
-    out.push({ loss: tf.tidy(() => model.loss(tf.tensor2d(x, [rows, T], 'int32'), tf.tensor2d(y, [rows, T], 'int32')).dataSync()[0]), windows: rows });
-  }
-  return out;
-}
-
-/** Mean next-token loss (nats/token) of `model` over a token stream (streamLossChunks, weighted by windows). */
-export function streamLoss(model: LanguageModel, ids: Int32Array, opts: { batchSize?: number; maxTokens?: number } = {}): number {
-  const chunks = streamLossChunks(model, ids, opts);
-  return chunks.reduce((a, c) => a + c.loss * c.windows, 0) / chunks.reduce((a, c) => a + c.windows, 0);
 }

@@ -155,6 +155,11 @@ export function saveCheckpoint(dir: string, contents: CheckpointContents): void 
   }
 }
 
+/** The checksum of a checkpoint's weights, from its manifest: which weights a model was made from. */
+export function checkpointChecksum(dir: string): string {
+  return readManifest(path.resolve(dir)).checksum;
+}
+
 function readManifest(dir: string): Manifest {
   if (!fs.existsSync(dir)) {
     const parent = path.dirname(dir);

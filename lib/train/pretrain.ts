@@ -9,7 +9,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { getBatch } from '../text/corpus';
-import { LanguageModel, streamLoss } from '../model/model';
+import { LanguageModel } from '../model/model';
+import { streamLoss } from '../model/streamLoss';
 import { Presets, preset } from '../core/mode';
 import { Rng } from '../core/rng';
 import { AdamW, Optimizer, StepRecord, TRAIN_DEFAULTS, TrainConfig, trainLoop, TrainResult, TrainerOptions } from './train';

@@ -110,7 +110,16 @@ export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, b
 
 /** A block's parameters by their names in the GPT (h{l}.ln1.g, ...), in the kernel's order. */
 export const BLOCK_PARAMS = ['ln1.g', 'ln1.b', 'attn.wqkv', 'attn.bqkv', 'attn.wo', 'attn.bo', 'ln2.g', 'ln2.b', 'mlp.w1', 'mlp.b1', 'mlp.w2', 'mlp.b2'] as const;
-export type BlockParams = Record<(typeof BLOCK_PARAMS)[number], tf.Tensor>;
+export type BlockParamName = (typeof BLOCK_PARAMS)[number];
+export type BlockParams = Record<BlockParamName, tf.Tensor>;
+
+/** The shape of each of a block's parameters at width C (GPT builds its blocks from this table). */
+export function blockParamShapes(C: number): Record<BlockParamName, number[]> {
+  return {
+    'ln1.g': [C], 'ln1.b': [C], 'attn.wqkv': [C, 3 * C], 'attn.bqkv': [3 * C], 'attn.wo': [C, C], 'attn.bo': [C],
+    'ln2.g': [C], 'ln2.b': [C], 'mlp.w1': [C, 4 * C], 'mlp.b1': [4 * C], 'mlp.w2': [4 * C, C], 'mlp.b2': [C],
+  };
+}
 /** The kernel's input names for BLOCK_PARAMS (the order of BlockTensors in src/kernels.h). */
 const BLOCK_INPUTS = ['g1', 'b1', 'wqkv', 'bqkv', 'wo', 'bo', 'g2', 'b2', 'w1', 'bm1', 'w2', 'bm2'] as const;
 /** The activations the forward keeps for the backward, in one flat buffer in this order. */
@@ -152,10 +161,7 @@ export function transformerBlock(x: tf.Tensor3D, bias: tf.Tensor4D, w: BlockPara
   if (bias.rank !== 4 || (bias.shape[0] !== 1 && bias.shape[0] !== B) || bias.shape[1] !== 1 || bias.shape[2] !== T || bias.shape[3] !== T) {
     throw new Error(`transformerBlock: bias must be [1 or ${B}, 1, ${T}, ${T}], got [${bias.shape}]`);
   }
-  const want: Record<string, number[]> = {
-    'ln1.g': [C], 'ln1.b': [C], 'attn.wqkv': [C, 3 * C], 'attn.bqkv': [3 * C], 'attn.wo': [C, C], 'attn.bo': [C],
-    'ln2.g': [C], 'ln2.b': [C], 'mlp.w1': [C, 4 * C], 'mlp.b1': [4 * C], 'mlp.w2': [4 * C, C], 'mlp.b2': [C],
-  };
+  const want = blockParamShapes(C);
   const inputs: tf.NamedTensorMap = { x, bias };
   BLOCK_PARAMS.forEach((name, i) => {
     const t = w[name];

@@ -8,8 +8,8 @@ import { registerAdamWKernel } from './optimizer';
 import { BufferPool, CpuBackendLike } from './pool';
 
 export { nativeState } from './kernels';
-export { BLOCK_PARAMS, blockFusable, fusedAttention, fusedGelu, fusedLayerNorm, headLogProbs, softmaxCrossEntropy, transformerBlock } from './fused';
-export type { BlockParams } from './fused';
+export { BLOCK_PARAMS, blockFusable, blockParamShapes, fusedAttention, fusedGelu, fusedLayerNorm, headLogProbs, softmaxCrossEntropy, transformerBlock } from './fused';
+export type { BlockParamName, BlockParams } from './fused';
 export { adamwUpdate, AdamWHyper } from './optimizer';
 
 export interface NativeKernels {

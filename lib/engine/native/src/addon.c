@@ -140,11 +140,17 @@ static napi_value js_segment_sum(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Three JS arrays of one rank (a shape and a block's corner and size) into a, b, c; returns the rank. */
+static int three_dims(napi_env env, const napi_value *v, int64_t *a, int64_t *b, int64_t *c, int *bad) {
+  int rank = dims(env, v[0], a, bad);
+  if (dims(env, v[1], b, bad) != rank || dims(env, v[2], c, bad) != rank) *bad = 1;
+  return rank;
+}
+
 static napi_value js_slice(napi_env env, napi_callback_info info) {
   ARGS(5);
   int64_t shape[MAX_RANK], begin[MAX_RANK], size[MAX_RANK];
-  int rank = dims(env, argv[2], shape, &bad);
-  if (dims(env, argv[3], begin, &bad) != rank || dims(env, argv[4], size, &bad) != rank) bad = 1;
+  int rank = three_dims(env, argv + 2, shape, begin, size, &bad);
   float *x = F32(0), *out = F32(1);
   DONE;
   slice(x, out, rank, shape, begin, size);
@@ -154,8 +160,7 @@ static napi_value js_slice(napi_env env, napi_callback_info info) {
 static napi_value js_pad(napi_env env, napi_callback_info info) {
   ARGS(6);
   int64_t shape[MAX_RANK], outShape[MAX_RANK], before[MAX_RANK];
-  int rank = dims(env, argv[2], shape, &bad);
-  if (dims(env, argv[3], outShape, &bad) != rank || dims(env, argv[4], before, &bad) != rank) bad = 1;
+  int rank = three_dims(env, argv + 2, shape, outShape, before, &bad);
   float *x = F32(0), *out = F32(1);
   double value = DBL(5);
   DONE;

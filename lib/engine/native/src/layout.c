@@ -69,37 +69,38 @@ void segment_sum(const float *x, const int32_t *ids, float *out, int64_t n, int6
   }
 }
 
-void slice(const float *x, float *out, int rank, const int64_t *shape, const int64_t *begin,
-           const int64_t *size) {
+/* The rows (runs along the last axis) of a block of shape `size` that starts at `at` inside a
+ * tensor of shape `full` (C order): copied out of it into a dense block (slice), or from a dense
+ * block into it (pad). */
+static void block_rows(const float *src, float *dst, int rank, const int64_t *full, const int64_t *size,
+                       const int64_t *at, int intoFull) {
   int64_t stride[MAX_RANK], total = 1, s = 1;
-  for (int d = rank - 1; d >= 0; d--) { stride[d] = s; s *= shape[d]; total *= size[d]; }
+  for (int d = rank - 1; d >= 0; d--) { stride[d] = s; s *= full[d]; total *= size[d]; }
   if (total == 0) return;
   int64_t base = 0;
-  for (int d = 0; d < rank; d++) base += begin[d] * stride[d];
+  for (int d = 0; d < rank; d++) base += at[d] * stride[d];
   int64_t n = rank > 0 ? size[rank - 1] : 1, rows = total / n;
   for (int64_t r = 0; r < rows; r++) {
     int64_t rem = r, off = base;
     for (int d = rank - 2; d >= 0; d--) { off += (rem % size[d]) * stride[d]; rem /= size[d]; }
-    memcpy(out + r * n, x + off, n * sizeof(float));
+    if (intoFull) memcpy(dst + off, src + r * n, n * sizeof(float));
+    else memcpy(dst + r * n, src + off, n * sizeof(float));
   }
+}
+
+void slice(const float *x, float *out, int rank, const int64_t *shape, const int64_t *begin,
+           const int64_t *size) {
+  block_rows(x, out, rank, shape, size, begin, 0);
 }
 
 /* The inverse of slice: out (shape `outShape`) is `value` except the block at `before`, which
  * is x (shape `shape`). Slice's gradient (the log-prob pass drops the last position) runs on it. */
 void pad(const float *x, float *out, int rank, const int64_t *shape, const int64_t *outShape,
          const int64_t *before, float value) {
-  int64_t stride[MAX_RANK], total = 1, outTotal = 1, s = 1;
-  for (int d = rank - 1; d >= 0; d--) { stride[d] = s; s *= outShape[d]; total *= shape[d]; outTotal *= outShape[d]; }
+  int64_t outTotal = 1;
+  for (int d = 0; d < rank; d++) outTotal *= outShape[d];
   for (int64_t i = 0; i < outTotal; i++) out[i] = value;
-  if (total == 0) return;
-  int64_t base = 0;
-  for (int d = 0; d < rank; d++) base += before[d] * stride[d];
-  int64_t n = rank > 0 ? shape[rank - 1] : 1, rows = total / n;
-  for (int64_t r = 0; r < rows; r++) {
-    int64_t rem = r, off = base;
-    for (int d = rank - 2; d >= 0; d--) { off += (rem % shape[d]) * stride[d]; rem /= shape[d]; }
-    memcpy(out + off, x + r * n, n * sizeof(float));
-  }
+  block_rows(x, out, rank, outShape, shape, before, 1);
 }
 
 void copy_cols(const float *x, float *out, int64_t outer, int64_t w, int64_t xStride,
